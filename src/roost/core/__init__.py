@@ -1,0 +1,1 @@
+"""Roost core layer."""

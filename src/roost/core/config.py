@@ -1,0 +1,394 @@
+"""Roost's configuration: the schema of `roost.toml` and its loader.
+
+Every limit a service uses is a setting here. A value that is absent takes the
+default of the profile (`development` or `production`); an unknown key or a
+bad value stops Roost with a message naming the key, the value and the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roost.core.errors import ConfigError
+from roost.core.settings import check_listen, info_of, setting
+
+PROFILES = ("development", "production")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _check_levels(value: Any) -> str | None:
+    for name, level in value.items():
+        if level not in LOG_LEVELS:
+            return f"level {level!r} for {name!r} is not one of {', '.join(LOG_LEVELS)}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RoostSettings:
+    profile: str = setting(
+        "development",
+        help="Which defaults apply: `development` (high ports on loopback, plaintext "
+        "passwords allowed on loopback) or `production` (standard ports, TLS required "
+        "for passwords).",
+        choices=PROFILES,
+    )
+    data_dir: str = setting(
+        "data",
+        help="The data folder: database, message files, certificates, logs. A relative "
+        "path is taken from the folder of the config file.",
+        path=True,
+    )
+    node_name: str = setting(
+        "",
+        help="This node's name on the Services page and in the event log; empty means "
+        "the machine's host name.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    url: str = setting(
+        "",
+        help="Empty for the embedded store (SQLite and files in the data folder), or "
+        "`postgresql://USER@HOST:PORT/DATABASE` for PostgreSQL.",
+    )
+    schema: str = setting(
+        "",
+        help="PostgreSQL only: the schema that holds Roost's tables (empty: `public`).",
+    )
+    sqlite_readers: int = setting(
+        4, help="Embedded store: connections kept open for reading.", min=1, max=64
+    )
+    pool_size: int = setting(
+        10, help="PostgreSQL: connections kept open in the pool.", min=1, max=500
+    )
+    commit_group_max: int = setting(
+        64,
+        help="Embedded store: the most units of work grouped into one commit by the "
+        "single writer.",
+        min=1,
+        max=10_000,
+    )
+    busy_timeout_s: float = setting(
+        30.0,
+        help="Embedded store: how long a connection waits for a lock held by another "
+        "process (the CLI working on the store directly) before giving up.",
+        min=0.1,
+        unit="s",
+    )
+    blob_gc_grace_s: float = setting(
+        3600.0,
+        help="A message file that nothing references is removed only after it has been "
+        "unreferenced this long.",
+        min=0,
+        unit="s",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DirectorySettings:
+    argon2_time_cost: int = setting(
+        3, help="argon2id passes over memory for each password hash.", min=1, max=100
+    )
+    argon2_memory_kib: int = setting(
+        65536, help="argon2id memory per hash.", min=8, max=4_194_304, unit="KiB"
+    )
+    argon2_parallelism: int = setting(1, help="argon2id lanes per hash.", min=1, max=64)
+    scram_iterations: int = setting(
+        4096,
+        help="PBKDF2 iterations for the SCRAM-SHA-1 and SCRAM-SHA-256 keys stored beside "
+        "each password hash (RFC 7677 asks for at least 4096).",
+        min=4096,
+        max=10_000_000,
+    )
+    login_cache_ttl_s: float = setting(
+        300.0,
+        help="How long a successful password check is remembered (as a keyed hash) so "
+        "that busy clients do not cost an argon2 hash each; 0 turns the cache off.",
+        min=0,
+        unit="s",
+    )
+    recipient_delimiter: str = setting(
+        "+",
+        help="Mail to user+tag@domain is delivered to user@domain; empty turns it off.",
+    )
+    default_quota_mb: int = setting(
+        0, help="Storage quota of a new account; 0 means unlimited.", min=0, unit="MiB"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    plaintext_on_loopback: bool = setting(
+        True,
+        prod=False,
+        help="Allow passwords without TLS from loopback addresses (never from elsewhere).",
+    )
+    free_failures: int = setting(
+        3,
+        help="Failed sign-ins from one address (or one account from one address) before "
+        "each further attempt is delayed.",
+        min=0,
+        max=1000,
+    )
+    delay_initial_s: float = setting(
+        1.0, help="First delay after the free failures; it doubles each time.", min=0, unit="s"
+    )
+    delay_max_s: float = setting(15.0, help="Longest delay before an answer.", min=0, unit="s")
+    lockout_failures: int = setting(
+        20,
+        help="Failed sign-ins from one address within the window that lock that address "
+        "out.",
+        min=1,
+        max=1_000_000,
+    )
+    lockout_window_s: float = setting(
+        900.0, help="Window in which failures are counted.", min=1, unit="s"
+    )
+    lockout_s: float = setting(
+        900.0, help="How long a locked-out address is refused.", min=1, unit="s"
+    )
+    account_lockout: bool = setting(
+        False,
+        help="Also lock an account out after failures from any address. Off by default: "
+        "it would let anyone lock a user out from elsewhere.",
+    )
+    account_lockout_failures: int = setting(
+        100, help="Failures from all addresses that lock an account out.", min=1
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorSettings:
+    probe_interval_s: float = setting(
+        30.0, help="Time between two health probes of a running service.", min=0.05, unit="s"
+    )
+    probe_timeout_s: float = setting(
+        5.0, help="A probe that takes longer has failed.", min=0.01, unit="s"
+    )
+    probe_failures: int = setting(
+        3, help="Consecutive failed probes after which a service is restarted.", min=1
+    )
+    start_timeout_s: float = setting(
+        30.0, help="A service that is not ready after this long has failed to start.",
+        min=0.1, unit="s",
+    )
+    stop_grace_s: float = setting(
+        10.0,
+        help="How long a stopping service may finish what is in progress before it is "
+        "closed.",
+        min=0,
+        unit="s",
+    )
+    backoff_initial_s: float = setting(
+        1.0, help="First delay before a failed service is started again.", min=0.01, unit="s"
+    )
+    backoff_max_s: float = setting(
+        300.0, help="Longest delay between two attempts to start a failed service.",
+        min=0.01, unit="s",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    listen: tuple[str, ...] = setting(
+        ("127.0.0.1:8080",),
+        prod=(),
+        help="Plaintext HTTP listeners of the admin console, webmail and API "
+        "(HOST:PORT). Port 0 picks a free port.",
+        check=check_listen,
+    )
+    tls_listen: tuple[str, ...] = setting(
+        ("127.0.0.1:8443",),
+        prod=("0.0.0.0:443",),
+        help="HTTPS listeners (HOST:PORT), with the certificate from `tls` in the data "
+        "folder.",
+        check=check_listen,
+    )
+    request_timeout_s: float = setting(
+        30.0, help="Longest time to wait for a request's headers.", min=1, unit="s"
+    )
+    max_body_bytes: int = setting(
+        1_048_576, help="Largest API request body.", min=1024, unit="bytes"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = setting("info", help="Default level of the log.", choices=LOG_LEVELS)
+    levels: dict[str, str] = setting(
+        {},
+        help="Level per service or component, by name: `{ smtp = \"debug\" }`.",
+        check=_check_levels,
+    )
+    file_max_bytes: int = setting(
+        10_485_760, help="Size at which `logs/roost.log` is rotated.", min=1024, unit="bytes"
+    )
+    file_backups: int = setting(5, help="Rotated log files kept.", min=0, max=1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    roost: RoostSettings = dataclasses.field(default_factory=RoostSettings)
+    store: StoreSettings = dataclasses.field(default_factory=StoreSettings)
+    directory: DirectorySettings = dataclasses.field(default_factory=DirectorySettings)
+    auth: AuthSettings = dataclasses.field(default_factory=AuthSettings)
+    supervisor: SupervisorSettings = dataclasses.field(default_factory=SupervisorSettings)
+    web: WebSettings = dataclasses.field(default_factory=WebSettings)
+    log: LogSettings = dataclasses.field(default_factory=LogSettings)
+    source: str = "(defaults)"
+
+    @property
+    def production(self) -> bool:
+        return self.roost.profile == "production"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.roost.data_dir)
+
+    @property
+    def node(self) -> str:
+        return self.roost.node_name or socket.gethostname()
+
+
+def sections() -> list[tuple[str, type[Any]]]:
+    """The sections of the file in order, as (name, dataclass)."""
+    hints = typing.get_type_hints(Config)
+    return [(f.name, hints[f.name]) for f in dataclasses.fields(Config) if f.name != "source"]
+
+
+def load(path: Path) -> Config:
+    """Read and validate a config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file (write one with `roost init --config {path}`)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    return parse(text, source=str(path), base=path.parent)
+
+
+def parse(text: str, *, source: str = "(text)", base: Path | None = None) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return build(raw, source=source, base=base or Path.cwd())
+
+
+def build(raw: dict[str, Any], *, source: str, base: Path) -> Config:
+    known = dict(sections())
+    for name, value in raw.items():
+        if name not in known:
+            raise ConfigError(
+                f"{source}: unknown section [{name}] (known: {', '.join(known)})"
+            )
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table, not {value!r}")
+    profile = raw.get("roost", {}).get("profile", "development")
+    if profile not in PROFILES:
+        raise ConfigError(
+            f"{source}: [roost] profile = {profile!r}: must be one of {', '.join(PROFILES)}"
+        )
+    production = profile == "production"
+    values = {
+        name: _build_section(name, cls, raw.get(name, {}), source, base, production)
+        for name, cls in known.items()
+    }
+    return Config(**values, source=source)
+
+
+def _build_section(
+    section: str,
+    cls: type[Any],
+    raw: dict[str, Any],
+    source: str,
+    base: Path,
+    production: bool,
+) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(
+                f"{source}: unknown key {key!r} in [{section}] "
+                f"(known: {', '.join(fields)})"
+            )
+    out: dict[str, Any] = {}
+    for name, field in fields.items():
+        info = info_of(field)
+        where = f"{source}: [{section}] {name}"
+        if name in raw:
+            value = _coerce(raw[name], hints[name], where)
+        else:
+            dev = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+            value = info.default(dev, production)
+        problem = _check(value, info)
+        if problem:
+            raise ConfigError(f"{where} = {raw.get(name, value)!r}: {problem}")
+        if info.path and value:
+            value = str((base / value).resolve()) if not Path(value).is_absolute() else value
+        out[name] = value
+    return cls(**out)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{where} = {value!r}: expected {expected}")
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("a whole number")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of strings")
+        return tuple(value)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise bad("a table of strings")
+        return dict(value)
+    raise AssertionError(f"unsupported setting type {hint!r}")
+
+
+def _check(value: Any, info: Any) -> str | None:
+    if info.choices is not None and value not in info.choices:
+        return f"must be one of {', '.join(info.choices)}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if info.min is not None and value < info.min:
+            return f"must be at least {info.min:g}"
+        if info.max is not None and value > info.max:
+            return f"must be at most {info.max:g}"
+    if info.check is not None:
+        problem: str | None = info.check(value)
+        return problem
+    return None
+
+
+def default_config(profile: str = "development", data_dir: Path | None = None) -> Config:
+    """The configuration a file with only a profile and a data folder gives."""
+    raw: dict[str, Any] = {"roost": {"profile": profile}}
+    if data_dir is not None:
+        raw["roost"]["data_dir"] = str(data_dir)
+    return build(raw, source="(defaults)", base=Path.cwd())

@@ -1,0 +1,1 @@
+"""Roost store layer."""

@@ -1,0 +1,1 @@
+"""Roost supervisor layer."""
