@@ -70,8 +70,7 @@ class StoreSettings:
     )
     commit_group_max: int = setting(
         64,
-        help="Embedded store: the most units of work grouped into one commit by the "
-        "single writer.",
+        help="Embedded store: the most units of work grouped into one commit by the single writer.",
         min=1,
         max=10_000,
     )
@@ -143,8 +142,7 @@ class AuthSettings:
     delay_max_s: float = setting(15.0, help="Longest delay before an answer.", min=0, unit="s")
     lockout_failures: int = setting(
         20,
-        help="Failed sign-ins from one address within the window that lock that address "
-        "out.",
+        help="Failed sign-ins from one address within the window that lock that address out.",
         min=1,
         max=1_000_000,
     )
@@ -176,13 +174,14 @@ class SupervisorSettings:
         3, help="Consecutive failed probes after which a service is restarted.", min=1
     )
     start_timeout_s: float = setting(
-        30.0, help="A service that is not ready after this long has failed to start.",
-        min=0.1, unit="s",
+        30.0,
+        help="A service that is not ready after this long has failed to start.",
+        min=0.1,
+        unit="s",
     )
     stop_grace_s: float = setting(
         10.0,
-        help="How long a stopping service may finish what is in progress before it is "
-        "closed.",
+        help="How long a stopping service may finish what is in progress before it is closed.",
         min=0,
         unit="s",
     )
@@ -190,8 +189,10 @@ class SupervisorSettings:
         1.0, help="First delay before a failed service is started again.", min=0.01, unit="s"
     )
     backoff_max_s: float = setting(
-        300.0, help="Longest delay between two attempts to start a failed service.",
-        min=0.01, unit="s",
+        300.0,
+        help="Longest delay between two attempts to start a failed service.",
+        min=0.01,
+        unit="s",
     )
 
 
@@ -207,8 +208,7 @@ class WebSettings:
     tls_listen: tuple[str, ...] = setting(
         ("127.0.0.1:8443",),
         prod=("0.0.0.0:443",),
-        help="HTTPS listeners (HOST:PORT), with the certificate from `tls` in the data "
-        "folder.",
+        help="HTTPS listeners (HOST:PORT), with the certificate from `tls` in the data folder.",
         check=check_listen,
     )
     request_timeout_s: float = setting(
@@ -224,7 +224,7 @@ class LogSettings:
     level: str = setting("info", help="Default level of the log.", choices=LOG_LEVELS)
     levels: dict[str, str] = setting(
         {},
-        help="Level per service or component, by name: `{ smtp = \"debug\" }`.",
+        help='Level per service or component, by name: `{ smtp = "debug" }`.',
         check=_check_levels,
     )
     file_max_bytes: int = setting(
@@ -288,9 +288,7 @@ def build(raw: dict[str, Any], *, source: str, base: Path) -> Config:
     known = dict(sections())
     for name, value in raw.items():
         if name not in known:
-            raise ConfigError(
-                f"{source}: unknown section [{name}] (known: {', '.join(known)})"
-            )
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(known)})")
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [{name}] must be a table, not {value!r}")
     profile = raw.get("roost", {}).get("profile", "development")
@@ -319,8 +317,7 @@ def _build_section(
     for key in raw:
         if key not in fields:
             raise ConfigError(
-                f"{source}: unknown key {key!r} in [{section}] "
-                f"(known: {', '.join(fields)})"
+                f"{source}: unknown key {key!r} in [{section}] (known: {', '.join(fields)})"
             )
     out: dict[str, Any] = {}
     for name, field in fields.items():
@@ -329,7 +326,11 @@ def _build_section(
         if name in raw:
             value = _coerce(raw[name], hints[name], where)
         else:
-            dev = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+            dev = (
+                field.default_factory()
+                if field.default_factory is not dataclasses.MISSING
+                else field.default
+            )
             value = info.default(dev, production)
         problem = _check(value, info)
         if problem:

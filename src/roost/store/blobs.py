@@ -1,0 +1,429 @@
+"""Blobs: message bytes, content-addressed by SHA-256 and reference-counted.
+
+A blob is *staged* before the unit of work that references it: its bytes are
+durable first (a file written, fsynced, renamed and its folder fsynced; or
+chunks committed in PostgreSQL), then the unit references it, so a commit
+never points at bytes that a crash could lose. A staged blob that nothing
+references yet, or one whose last reference went away, is collected only
+after a grace time, and never while a session has it pinned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, suppress
+from datetime import timedelta
+from pathlib import Path
+from typing import ParamSpec, Protocol, TypeVar
+
+import sqlalchemy as sa
+
+from roost.core.clock import Clock
+from roost.core.errors import NotFound, StoreError
+from roost.store.db import Database, Tx
+from roost.store.schema import blob_chunks, blobs
+from roost.store.types import StagedBlob
+
+READ_CHUNK_BYTES = 256 * 1024
+PG_CHUNK_BYTES = 1024 * 1024
+IO_THREADS = 16
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class BlobStore(Protocol):
+    async def stage(self, data: bytes) -> StagedBlob: ...
+
+    async def stage_file(self, path: Path) -> StagedBlob: ...
+
+    async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None: ...
+
+    async def unref(self, tx: Tx, hash: str, count: int = 1) -> None: ...
+
+    def chunks(self, hash: str) -> AsyncIterator[bytes]: ...
+
+    async def read(self, hash: str) -> bytes: ...
+
+    def pin(self, hash: str) -> AbstractContextManager[None]: ...
+
+    async def collect(self) -> int: ...
+
+
+class _Pins:
+    """In-process pins: hashes in use by a session or just staged."""
+
+    def __init__(self, clock: Clock, grace_s: float) -> None:
+        self._sessions: Counter[str] = Counter()
+        self._staged: dict[str, float] = {}
+        self._clock = clock
+        self._grace_s = grace_s
+
+    @contextmanager
+    def session(self, hash: str) -> Iterator[None]:
+        self._sessions[hash] += 1
+        try:
+            yield
+        finally:
+            self._sessions[hash] -= 1
+            if self._sessions[hash] <= 0:
+                del self._sessions[hash]
+
+    def staged(self, hash: str) -> None:
+        self._staged[hash] = self._clock.monotonic()
+
+    def pinned(self, hash: str) -> bool:
+        if self._sessions.get(hash):
+            return True
+        at = self._staged.get(hash)
+        if at is None:
+            return False
+        if self._clock.monotonic() - at < self._grace_s:
+            return True
+        del self._staged[hash]
+        return False
+
+
+class _RefCounts:
+    """Reference counting in the `blobs` table, shared by both layouts."""
+
+    def __init__(self, db: Database, clock: Clock, grace_s: float) -> None:
+        self._db = db
+        self._clock = clock
+        self.grace_s = grace_s
+        self.pins = _Pins(clock, grace_s)
+
+    async def add(self, tx: Tx, blob: StagedBlob, count: int, *, insert: bool) -> None:
+        result = await tx.execute(
+            blobs.update()
+            .where(blobs.c.hash == blob.hash)
+            .values(refs=blobs.c.refs + count, unreferenced_at=None)
+        )
+        if result.rowcount:
+            return
+        if not insert:
+            raise StoreError(f"blob {blob.hash} vanished before it was referenced")
+        await tx.execute(
+            blobs.insert().values(hash=blob.hash, size=blob.size, refs=count, unreferenced_at=None)
+        )
+
+    async def remove(self, tx: Tx, hash: str, count: int) -> None:
+        await tx.execute(
+            blobs.update()
+            .where(blobs.c.hash == hash)
+            .values(
+                refs=blobs.c.refs - count,
+                unreferenced_at=sa.case((blobs.c.refs - count <= 0, self._clock.now()), else_=None),
+            )
+        )
+
+    async def read(self, work: Callable[[Tx], Awaitable[R]]) -> R:
+        return await self._db.read(work)
+
+    async def collectable(self) -> list[str]:
+        cutoff = self._clock.now() - timedelta(seconds=self.grace_s)
+
+        async def find(tx: Tx) -> list[str]:
+            rows = await tx.execute(
+                sa.select(blobs.c.hash).where(blobs.c.refs <= 0, blobs.c.unreferenced_at <= cutoff)
+            )
+            return [h for (h,) in rows if not self.pins.pinned(h)]
+
+        return await self._db.read(find)
+
+    async def delete_rows(self, hashes: list[str]) -> list[str]:
+        async def delete(tx: Tx) -> list[str]:
+            gone = []
+            for hash in hashes:
+                result = await tx.execute(
+                    blobs.delete().where(blobs.c.hash == hash, blobs.c.refs <= 0)
+                )
+                if result.rowcount:
+                    gone.append(hash)
+            return gone
+
+        return await self._db.write(delete)
+
+
+class FileBlobs:
+    """Blobs as files under `<data>/blobs/ab/abcdef...` (the embedded default)."""
+
+    def __init__(self, root: Path, db: Database, clock: Clock, grace_s: float) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._refs = _RefCounts(db, clock, grace_s)
+        self._clock = clock
+        self._io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="blob-io")
+        self._lock = asyncio.Lock()
+
+    def path(self, hash: str) -> Path:
+        return self.root / hash[:2] / hash
+
+    async def stage(self, data: bytes) -> StagedBlob:
+        hash = hashlib.sha256(data).hexdigest()
+        async with self._lock:
+            self._refs.pins.staged(hash)
+        await self._run(self._write_bytes, hash, data)
+        return StagedBlob(hash, len(data))
+
+    async def stage_file(self, path: Path) -> StagedBlob:
+        hash, size = await self._run(_hash_file, path)
+        async with self._lock:
+            self._refs.pins.staged(hash)
+        await self._run(self._adopt_file, hash, path)
+        return StagedBlob(hash, size)
+
+    async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None:
+        await self._refs.add(tx, blob, count, insert=True)
+
+    async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
+        await self._refs.remove(tx, hash, count)
+
+    async def chunks(self, hash: str) -> AsyncIterator[bytes]:
+        try:
+            handle = await self._run(open, self.path(hash), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {hash} is missing") from None
+        try:
+            while chunk := await self._run(handle.read, READ_CHUNK_BYTES):
+                yield chunk
+        finally:
+            handle.close()
+
+    async def read(self, hash: str) -> bytes:
+        try:
+            return await self._run(self.path(hash).read_bytes)
+        except FileNotFoundError:
+            raise NotFound(f"blob {hash} is missing") from None
+
+    @contextmanager
+    def pin(self, hash: str) -> Iterator[None]:
+        with self._refs.pins.session(hash):
+            yield
+
+    async def collect(self) -> int:
+        """Delete unreferenced blobs past the grace time, and orphan files."""
+        async with self._lock:
+            hashes = await self._refs.collectable()
+            gone = await self._refs.delete_rows(hashes) if hashes else []
+            for hash in gone:
+                self.path(hash).unlink(missing_ok=True)
+            orphans = await self._orphans()
+            for hash in orphans:
+                self.path(hash).unlink(missing_ok=True)
+        return len(gone) + len(orphans)
+
+    async def _orphans(self) -> list[str]:
+        """Old files without a row: a crash came between staging and the commit."""
+        old = await self._run(self._old_files)
+        if not old:
+            return []
+
+        async def known(tx: Tx) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(old), 500):
+                rows = await tx.execute(
+                    sa.select(blobs.c.hash).where(blobs.c.hash.in_(old[start : start + 500]))
+                )
+                found.update(h for (h,) in rows)
+            return found
+
+        with_rows = await self._refs.read(known)
+        return [h for h in old if h not in with_rows and not self._refs.pins.pinned(h)]
+
+    def close(self) -> None:
+        self._io.shutdown(wait=True)
+
+    async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._io, lambda: fn(*args, **kwargs))
+
+    def _write_bytes(self, hash: str, data: bytes) -> None:
+        final = self.path(hash)
+        if final.exists():
+            _touch(final)
+            return
+        tmp = self._tmp / f"{hash}.{os.getpid()}.{time.monotonic_ns()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._install(tmp, final)
+
+    def _adopt_file(self, hash: str, path: Path) -> None:
+        final = self.path(hash)
+        if final.exists():
+            _touch(final)
+            path.unlink(missing_ok=True)
+            return
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._install(path, final)
+
+    def _install(self, tmp: Path, final: Path) -> None:
+        folder = final.parent
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(folder.parent)
+        os.replace(tmp, final)
+        _fsync_dir(folder)
+
+    def _old_files(self) -> list[str]:
+        cutoff = time.time() - self._refs.grace_s
+        old: list[str] = []
+        for entry in self._tmp.iterdir():
+            if entry.stat().st_mtime < cutoff:
+                entry.unlink(missing_ok=True)
+        for folder in self.root.iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for entry in folder.iterdir():
+                if entry.stat().st_mtime < cutoff:
+                    old.append(entry.name)
+        return old
+
+
+def _touch(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        os.utime(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class DatabaseBlobs:
+    """Blobs as 1 MiB chunks in PostgreSQL (the scale-out layout)."""
+
+    def __init__(self, db: Database, clock: Clock, grace_s: float) -> None:
+        self._db = db
+        self._clock = clock
+        self._refs = _RefCounts(db, clock, grace_s)
+
+    async def stage(self, data: bytes) -> StagedBlob:
+        hash = hashlib.sha256(data).hexdigest()
+        staged = StagedBlob(hash, len(data))
+        pieces = [data[i : i + PG_CHUNK_BYTES] for i in range(0, len(data), PG_CHUNK_BYTES)]
+        await self._store(staged, pieces)
+        return staged
+
+    async def stage_file(self, path: Path) -> StagedBlob:
+        hash, size = await asyncio.to_thread(_hash_file, path)
+        staged = StagedBlob(hash, size)
+        await self._store(staged, None, path)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        return staged
+
+    async def _store(
+        self, staged: StagedBlob, pieces: list[bytes] | None, path: Path | None = None
+    ) -> None:
+        self._refs.pins.staged(staged.hash)
+        now = self._clock.now()
+
+        async def store(tx: Tx) -> None:
+            existing = await tx.scalar(
+                sa.select(blobs.c.hash).where(blobs.c.hash == staged.hash).with_for_update()
+            )
+            if existing is not None:
+                await tx.execute(
+                    blobs.update()
+                    .where(blobs.c.hash == staged.hash, blobs.c.refs <= 0)
+                    .values(unreferenced_at=now)
+                )
+                return
+            await tx.execute(
+                blobs.insert().values(
+                    hash=staged.hash, size=staged.size, refs=0, unreferenced_at=now
+                )
+            )
+            if pieces is not None:
+                for seq, piece in enumerate(pieces):
+                    await tx.execute(
+                        blob_chunks.insert().values(hash=staged.hash, seq=seq, data=piece)
+                    )
+                return
+            assert path is not None
+            with path.open("rb") as handle:
+                seq = 0
+                while piece := handle.read(PG_CHUNK_BYTES):
+                    await tx.execute(
+                        blob_chunks.insert().values(hash=staged.hash, seq=seq, data=piece)
+                    )
+                    seq += 1
+
+        await self._db.write(store)
+
+    async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None:
+        await self._refs.add(tx, blob, count, insert=False)
+
+    async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
+        await self._refs.remove(tx, hash, count)
+
+    async def chunks(self, hash: str) -> AsyncIterator[bytes]:
+        seq = 0
+        while True:
+
+            async def get(tx: Tx, seq: int = seq) -> bytes | None:
+                value = await tx.scalar(
+                    sa.select(blob_chunks.c.data).where(
+                        blob_chunks.c.hash == hash, blob_chunks.c.seq == seq
+                    )
+                )
+                return bytes(value) if value is not None else None
+
+            piece = await self._db.read(get)
+            if piece is None:
+                if seq == 0 and not await self._exists(hash):
+                    raise NotFound(f"blob {hash} is missing")
+                return
+            yield piece
+            seq += 1
+
+    async def _exists(self, hash: str) -> bool:
+        async def exists(tx: Tx) -> bool:
+            return await tx.scalar(sa.select(blobs.c.hash).where(blobs.c.hash == hash)) is not None
+
+        return await self._db.read(exists)
+
+    async def read(self, hash: str) -> bytes:
+        return b"".join([piece async for piece in self.chunks(hash)])
+
+    @contextmanager
+    def pin(self, hash: str) -> Iterator[None]:
+        with self._refs.pins.session(hash):
+            yield
+
+    async def collect(self) -> int:
+        hashes = await self._refs.collectable()
+        return len(await self._refs.delete_rows(hashes)) if hashes else 0
+
+    def close(self) -> None:
+        pass

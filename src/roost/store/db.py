@@ -1,0 +1,267 @@
+"""Units of work over one database, SQLite or PostgreSQL.
+
+Every write runs as a unit of work: an async function given a `Tx` (the
+connection inside a transaction, plus callbacks to run after the commit).
+
+SQLite has one writer connection. Units queued while a commit is in flight are
+grouped into the next transaction, each inside its own SAVEPOINT so that one
+failing unit rolls back alone; the group then commits once (`synchronous=FULL`)
+and every caller learns its own result. Readers use a pool of connections
+that see the last commit (WAL), so no session ever meets SQLITE_BUSY from
+Roost itself; another process holding the lock (the CLI) is waited for up to
+the busy timeout.
+
+PostgreSQL gives each unit its own pooled connection and transaction, and
+retries a unit that lost a serialisation or deadlock race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from roost.core.errors import StartupError, StoreError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PG_RETRIES = 5
+PG_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+@dataclass(slots=True)
+class Tx:
+    """A connection inside a transaction, and what to do once it commits."""
+
+    conn: AsyncConnection
+    dialect: str
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    async def execute(self, statement: sa.Executable, params: Any = None) -> sa.CursorResult[Any]:
+        return await self.conn.execute(statement, params)
+
+    async def scalar(self, statement: sa.Executable, params: Any = None) -> Any:
+        return await self.conn.scalar(statement, params)
+
+
+Work = Callable[[Tx], Awaitable[T]]
+
+
+class Database(Protocol):
+    dialect: str
+    schema: str | None
+
+    async def write(self, work: Work[T]) -> T: ...
+
+    async def read(self, work: Work[T]) -> T: ...
+
+    async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T: ...
+
+    async def close(self) -> None: ...
+
+
+def _run_callbacks(tx: Tx) -> None:
+    for callback in tx._after_commit:
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback failed")
+
+
+@dataclass(slots=True)
+class _Job:
+    work: Work[Any]
+    future: asyncio.Future[Any]
+
+
+class SqliteDatabase:
+    """One writer that groups commits, and a pool of readers."""
+
+    dialect = "sqlite"
+    schema: str | None = None
+
+    def __init__(self, path: Path, *, readers: int, group_max: int, busy_timeout_s: float) -> None:
+        self.path = path
+        url = f"sqlite+aiosqlite:///{path}"
+        self._writer = create_async_engine(url, pool_size=1, max_overflow=0)
+        self._readers = create_async_engine(url, pool_size=readers, max_overflow=0)
+        busy_ms = int(busy_timeout_s * 1000)
+        for engine, immediate in ((self._writer, True), (self._readers, False)):
+            _configure_sqlite(engine, busy_ms, immediate)
+        self._group_max = group_max
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def write(self, work: Work[T]) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if self._task is None:
+            self._task = asyncio.create_task(self._writer_loop(), name="sqlite-writer")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(work, future))
+        return await future
+
+    async def read(self, work: Work[T]) -> T:
+        async with self._readers.connect() as conn, conn.begin():
+            return await work(Tx(conn, self.dialect))
+
+    async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
+        async with self._writer.begin() as conn:
+            return await conn.run_sync(fn)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(StoreError("the store is closed"))
+        await self._writer.dispose()
+        await self._readers.dispose()
+
+    async def _writer_loop(self) -> None:
+        while True:
+            jobs = [await self._queue.get()]
+            while len(jobs) < self._group_max and not self._queue.empty():
+                jobs.append(self._queue.get_nowait())
+            await self._run_group(jobs)
+
+    async def _run_group(self, jobs: list[_Job]) -> None:
+        results: list[tuple[_Job, Tx, bool, Any]] = []
+        try:
+            async with self._writer.connect() as conn, conn.begin():
+                for job in jobs:
+                    if job.future.cancelled():
+                        continue
+                    tx = Tx(conn, self.dialect)
+                    savepoint = await conn.begin_nested()
+                    try:
+                        value = await job.work(tx)
+                    except asyncio.CancelledError:
+                        await savepoint.rollback()
+                        raise
+                    except Exception as exc:
+                        await savepoint.rollback()
+                        results.append((job, tx, False, exc))
+                    else:
+                        await savepoint.commit()
+                        results.append((job, tx, True, value))
+        except asyncio.CancelledError:
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(StoreError("the store was closed during a commit"))
+            raise
+        except Exception as exc:
+            log.error("commit of %d units failed: %s", len(jobs), exc)
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(StoreError(f"commit failed: {exc}"))
+            return
+        for job, tx, ok, value in results:
+            if ok:
+                _run_callbacks(tx)
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_ms: int, immediate: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN is ours.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class PostgresDatabase:
+    """A pool of connections; each unit of work is one transaction."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int, schema: str | None) -> None:
+        self.schema = schema or None
+        connect_args: dict[str, Any] = {}
+        if self.schema:
+            connect_args["server_settings"] = {"search_path": self.schema}
+        self.url = url
+        self._engine = create_async_engine(
+            asyncpg_url(url), pool_size=pool_size, max_overflow=0, connect_args=connect_args
+        )
+
+    async def write(self, work: Work[T]) -> T:
+        for attempt in range(PG_RETRIES):
+            tx: Tx | None = None
+            try:
+                async with self._engine.begin() as conn:
+                    tx = Tx(conn, self.dialect)
+                    value = await work(tx)
+            except DBAPIError as exc:
+                if _sqlstate(exc) in PG_RETRY_SQLSTATES and attempt + 1 < PG_RETRIES:
+                    log.info("retrying a unit of work after %s", _sqlstate(exc))
+                    await asyncio.sleep(0.01 * (attempt + 1))
+                    continue
+                raise
+            _run_callbacks(tx)
+            return value
+        raise AssertionError("unreachable")
+
+    async def read(self, work: Work[T]) -> T:
+        async with self._engine.connect() as conn, conn.begin():
+            return await work(Tx(conn, self.dialect))
+
+    async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
+        async with self._engine.begin() as conn:
+            return await conn.run_sync(fn)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
+def asyncpg_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise StartupError(f"store url {url!r} is not a postgresql:// URL")
+    return "postgresql+asyncpg://" + rest
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return code if isinstance(code, str) else None
+
+
+def is_operational(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError | OSError)

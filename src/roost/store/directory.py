@@ -1,0 +1,573 @@
+"""The Directory role: domains, domain aliases, accounts, aliases, admins and API tokens.
+
+Names are stored in lower case (domains, and addresses' domains); the local
+part of an address is compared case-insensitively too, which is what users
+expect even though RFC 5321 §2.4 allows otherwise. Password hashes arrive
+already hashed: hashing is CPU work that the control layer does in a thread.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from roost.core.clock import Clock
+from roost.core.errors import AlreadyExists, InvalidName, NotFound
+from roost.store.db import Tx
+from roost.store.schema import (
+    accounts,
+    admins,
+    alias_targets,
+    aliases,
+    api_tokens,
+    domain_aliases,
+    domains,
+)
+from roost.store.types import Account, Admin, Alias, ApiToken, Domain, DomainAlias
+
+# RFC 1035 §2.3.4 and RFC 5321 §4.5.3.1: 63 octets a label, 253 a name,
+# 64 a local part; an address is at most 254 octets in a reverse path.
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})+$")
+_LOCAL_RE = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_ADMIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_LOCAL_OCTETS = 64
+MAX_ADDRESS_OCTETS = 254
+
+# RFC 5321 §4.5.1 and RFC 2142: every domain has these, never refused by policy.
+ROLE_LOCAL_PARTS = ("postmaster", "abuse")
+
+
+def normalise_domain(name: str) -> str:
+    try:
+        ascii_name = name.strip().rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise InvalidName(f"{name!r} is not a valid domain name") from None
+    if not _DOMAIN_RE.match(ascii_name):
+        raise InvalidName(f"{name!r} is not a valid domain name")
+    return ascii_name
+
+
+def normalise_address(address: str) -> str:
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local:
+        raise InvalidName(f"{address!r} is not an address (local@domain)")
+    local = local.lower()
+    if len(local.encode()) > MAX_LOCAL_OCTETS or not _LOCAL_RE.match(local):
+        raise InvalidName(f"{address!r}: {local!r} is not a valid local part")
+    result = f"{local}@{normalise_domain(domain)}"
+    if len(result) > MAX_ADDRESS_OCTETS:
+        raise InvalidName(f"{address!r} is longer than {MAX_ADDRESS_OCTETS} octets")
+    return result
+
+
+def normalise_admin_name(name: str) -> str:
+    name = name.strip().lower()
+    if not _ADMIN_RE.match(name):
+        raise InvalidName(
+            f"{name!r} is not a valid admin name (letters, digits, '.', '_', '-'; up to 64)"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where mail for an address goes."""
+
+    address: str
+    accounts: tuple[str, ...]
+    """Local accounts that receive it (enabled or not: delivery decides)."""
+    forwards: tuple[str, ...]
+    """Targets outside Roost's domains."""
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        id=row.id,
+        address=row.address,
+        display_name=row.display_name,
+        enabled=row.enabled,
+        password_hash=row.password_hash,
+        scram=row.scram,
+        quota_bytes=row.quota_bytes,
+        quota_messages=row.quota_messages,
+        used_bytes=row.used_bytes,
+        used_messages=row.used_messages,
+        created_at=row.created_at,
+    )
+
+
+class DirectoryStore:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    # --- domains
+
+    async def add_domain(self, tx: Tx, name: str) -> Domain:
+        name = normalise_domain(name)
+        if await self._domain_id(tx, name) is not None or await self._alias_domain(tx, name):
+            raise AlreadyExists(f"domain {name} exists already")
+        row = (
+            await tx.execute(
+                domains.insert()
+                .values(name=name, created_at=self._clock.now())
+                .returning(*domains.c)
+            )
+        ).one()
+        return Domain(row.id, row.name, row.catch_all, row.created_at)
+
+    async def domains(self, tx: Tx) -> list[Domain]:
+        rows = await tx.execute(sa.select(domains).order_by(domains.c.name))
+        return [Domain(r.id, r.name, r.catch_all, r.created_at) for r in rows]
+
+    async def domain(self, tx: Tx, name: str) -> Domain:
+        name = normalise_domain(name)
+        row = (await tx.execute(sa.select(domains).where(domains.c.name == name))).one_or_none()
+        if row is None:
+            raise NotFound(f"no domain {name}")
+        return Domain(row.id, row.name, row.catch_all, row.created_at)
+
+    async def remove_domain(self, tx: Tx, name: str) -> None:
+        domain = await self.domain(tx, name)
+        users = await tx.scalar(
+            sa.select(sa.func.count())
+            .select_from(accounts)
+            .where(accounts.c.domain_id == domain.id)
+        )
+        if users:
+            raise AlreadyExists(
+                f"domain {domain.name} still has {users} account(s): remove them first"
+            )
+        await tx.execute(aliases.delete().where(aliases.c.domain_id == domain.id))
+        await tx.execute(domains.delete().where(domains.c.id == domain.id))
+
+    async def set_catch_all(self, tx: Tx, name: str, target: str | None) -> None:
+        domain = await self.domain(tx, name)
+        value = normalise_address(target) if target else None
+        await tx.execute(domains.update().where(domains.c.id == domain.id).values(catch_all=value))
+
+    async def _domain_id(self, tx: Tx, name: str) -> int | None:
+        value = await tx.scalar(sa.select(domains.c.id).where(domains.c.name == name))
+        return int(value) if value is not None else None
+
+    async def _alias_domain(self, tx: Tx, name: str) -> str | None:
+        value = await tx.scalar(
+            sa.select(domains.c.name)
+            .join(domain_aliases, domain_aliases.c.domain_id == domains.c.id)
+            .where(domain_aliases.c.name == name)
+        )
+        return str(value) if value is not None else None
+
+    async def local_domain(self, tx: Tx, name: str) -> str | None:
+        """The domain that `name` is or is an alias of, or None if not ours."""
+        try:
+            name = normalise_domain(name)
+        except InvalidName:
+            return None
+        if await self._domain_id(tx, name) is not None:
+            return name
+        return await self._alias_domain(tx, name)
+
+    # --- domain aliases
+
+    async def add_domain_alias(self, tx: Tx, alias: str, target: str) -> DomainAlias:
+        alias = normalise_domain(alias)
+        domain = await self.domain(tx, target)
+        if await self.local_domain(tx, alias) is not None:
+            raise AlreadyExists(f"{alias} is already a domain or a domain alias")
+        now = self._clock.now()
+        await tx.execute(
+            domain_aliases.insert().values(name=alias, domain_id=domain.id, created_at=now)
+        )
+        return DomainAlias(alias, domain.name, now)
+
+    async def domain_aliases(self, tx: Tx) -> list[DomainAlias]:
+        rows = await tx.execute(
+            sa.select(
+                domain_aliases.c.name, domains.c.name.label("domain"), domain_aliases.c.created_at
+            )
+            .join(domains, domains.c.id == domain_aliases.c.domain_id)
+            .order_by(domain_aliases.c.name)
+        )
+        return [DomainAlias(r.name, r.domain, r.created_at) for r in rows]
+
+    async def remove_domain_alias(self, tx: Tx, alias: str) -> None:
+        result = await tx.execute(
+            domain_aliases.delete().where(domain_aliases.c.name == normalise_domain(alias))
+        )
+        if not result.rowcount:
+            raise NotFound(f"no domain alias {alias}")
+
+    # --- accounts
+
+    async def add_account(
+        self,
+        tx: Tx,
+        address: str,
+        *,
+        display_name: str,
+        password_hash: str,
+        scram: str,
+        quota_bytes: int = 0,
+        quota_messages: int = 0,
+    ) -> Account:
+        address = normalise_address(address)
+        domain_name = address.rpartition("@")[2]
+        domain_id = await self._domain_id(tx, domain_name)
+        if domain_id is None:
+            raise NotFound(f"no domain {domain_name}: add it first")
+        if await self._address_taken(tx, address):
+            raise AlreadyExists(f"{address} is already an account or an alias")
+        row = (
+            await tx.execute(
+                accounts.insert()
+                .values(
+                    address=address,
+                    domain_id=domain_id,
+                    display_name=display_name,
+                    enabled=True,
+                    password_hash=password_hash,
+                    scram=scram,
+                    quota_bytes=quota_bytes,
+                    quota_messages=quota_messages,
+                    used_bytes=0,
+                    used_messages=0,
+                    created_at=self._clock.now(),
+                )
+                .returning(*accounts.c)
+            )
+        ).one()
+        for local in ROLE_LOCAL_PARTS:
+            role = f"{local}@{domain_name}"
+            if not await self._address_taken(tx, role):
+                await self._insert_alias(tx, role, domain_id, (address,))
+        return _account(row)
+
+    async def _address_taken(self, tx: Tx, address: str) -> bool:
+        account = await tx.scalar(sa.select(accounts.c.id).where(accounts.c.address == address))
+        alias = await tx.scalar(sa.select(aliases.c.id).where(aliases.c.address == address))
+        return account is not None or alias is not None
+
+    async def account(self, tx: Tx, address: str) -> Account:
+        found = await self.find_account(tx, address)
+        if found is None:
+            raise NotFound(f"no account {address}")
+        return found
+
+    async def find_account(self, tx: Tx, address: str) -> Account | None:
+        try:
+            address = normalise_address(address)
+        except InvalidName:
+            return None
+        row = (
+            await tx.execute(sa.select(accounts).where(accounts.c.address == address))
+        ).one_or_none()
+        return _account(row) if row is not None else None
+
+    async def account_by_id(self, tx: Tx, account_id: int) -> Account:
+        row = (
+            await tx.execute(sa.select(accounts).where(accounts.c.id == account_id))
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no account with id {account_id}")
+        return _account(row)
+
+    async def accounts(self, tx: Tx, domain: str | None = None) -> list[Account]:
+        query = sa.select(accounts).order_by(accounts.c.address)
+        if domain is not None:
+            found = await self.domain(tx, domain)
+            query = query.where(accounts.c.domain_id == found.id)
+        return [_account(r) for r in await tx.execute(query)]
+
+    async def set_password(self, tx: Tx, address: str, password_hash: str, scram: str) -> None:
+        account = await self.account(tx, address)
+        await tx.execute(
+            accounts.update()
+            .where(accounts.c.id == account.id)
+            .values(password_hash=password_hash, scram=scram)
+        )
+
+    async def set_enabled(self, tx: Tx, address: str, enabled: bool) -> None:
+        account = await self.account(tx, address)
+        await tx.execute(
+            accounts.update().where(accounts.c.id == account.id).values(enabled=enabled)
+        )
+
+    async def set_quota(self, tx: Tx, address: str, quota_bytes: int, quota_messages: int) -> None:
+        account = await self.account(tx, address)
+        await tx.execute(
+            accounts.update()
+            .where(accounts.c.id == account.id)
+            .values(quota_bytes=quota_bytes, quota_messages=quota_messages)
+        )
+
+    async def remove_account_row(self, tx: Tx, account_id: int) -> None:
+        """Delete the account row; its mailboxes must be gone already (see control)."""
+        await tx.execute(accounts.delete().where(accounts.c.id == account_id))
+
+    # --- aliases
+
+    async def add_alias(self, tx: Tx, address: str, targets: tuple[str, ...]) -> Alias:
+        address = normalise_address(address)
+        if not targets:
+            raise InvalidName("an alias needs at least one target")
+        normalised = tuple(dict.fromkeys(normalise_address(t) for t in targets))
+        domain_name = address.rpartition("@")[2]
+        domain_id = await self._domain_id(tx, domain_name)
+        if domain_id is None:
+            raise NotFound(f"no domain {domain_name}: add it first")
+        if await self._address_taken(tx, address):
+            raise AlreadyExists(f"{address} is already an account or an alias")
+        return await self._insert_alias(tx, address, domain_id, normalised)
+
+    async def _insert_alias(
+        self, tx: Tx, address: str, domain_id: int, targets: tuple[str, ...]
+    ) -> Alias:
+        now = self._clock.now()
+        alias_id = await tx.scalar(
+            aliases.insert()
+            .values(address=address, domain_id=domain_id, created_at=now)
+            .returning(aliases.c.id)
+        )
+        await tx.execute(
+            alias_targets.insert(), [{"alias_id": alias_id, "target": t} for t in targets]
+        )
+        return Alias(int(alias_id), address, targets, now)
+
+    async def set_alias_targets(self, tx: Tx, address: str, targets: tuple[str, ...]) -> Alias:
+        alias = await self.alias(tx, address)
+        if not targets:
+            raise InvalidName("an alias needs at least one target")
+        normalised = tuple(dict.fromkeys(normalise_address(t) for t in targets))
+        await tx.execute(alias_targets.delete().where(alias_targets.c.alias_id == alias.id))
+        await tx.execute(
+            alias_targets.insert(), [{"alias_id": alias.id, "target": t} for t in normalised]
+        )
+        return Alias(alias.id, alias.address, normalised, alias.created_at)
+
+    async def alias(self, tx: Tx, address: str) -> Alias:
+        address = normalise_address(address)
+        found = await self._aliases(tx, aliases.c.address == address)
+        if not found:
+            raise NotFound(f"no alias {address}")
+        return found[0]
+
+    async def aliases(self, tx: Tx, domain: str | None = None) -> list[Alias]:
+        condition: sa.ColumnElement[bool] = sa.true()
+        if domain is not None:
+            condition = aliases.c.domain_id == (await self.domain(tx, domain)).id
+        return await self._aliases(tx, condition)
+
+    async def _aliases(self, tx: Tx, condition: sa.ColumnElement[bool]) -> list[Alias]:
+        rows = await tx.execute(
+            sa.select(aliases, alias_targets.c.target)
+            .join(alias_targets, alias_targets.c.alias_id == aliases.c.id)
+            .where(condition)
+            .order_by(aliases.c.address, alias_targets.c.target)
+        )
+        grouped: dict[int, tuple[Any, list[str]]] = {}
+        for row in rows:
+            grouped.setdefault(row.id, (row, []))[1].append(row.target)
+        return [Alias(r.id, r.address, tuple(t), r.created_at) for r, t in grouped.values()]
+
+    async def remove_alias(self, tx: Tx, address: str) -> None:
+        address = normalise_address(address)
+        if address.partition("@")[0] in ROLE_LOCAL_PARTS:
+            raise InvalidName(
+                f"{address} is required by RFC 5321 §4.5.1: "
+                "point it elsewhere instead of removing it"
+            )
+        result = await tx.execute(aliases.delete().where(aliases.c.address == address))
+        if not result.rowcount:
+            raise NotFound(f"no alias {address}")
+
+    async def replace_target(self, tx: Tx, old: str, new: str | None) -> None:
+        """Point alias targets at `new` (or drop them) when an account goes away."""
+        rows = await tx.execute(sa.select(alias_targets).where(alias_targets.c.target == old))
+        for row in rows.all():
+            await tx.execute(
+                alias_targets.delete().where(
+                    alias_targets.c.alias_id == row.alias_id, alias_targets.c.target == old
+                )
+            )
+            if new is not None:
+                exists = await tx.scalar(
+                    sa.select(alias_targets.c.target).where(
+                        alias_targets.c.alias_id == row.alias_id, alias_targets.c.target == new
+                    )
+                )
+                if exists is None:
+                    await tx.execute(
+                        alias_targets.insert().values(alias_id=row.alias_id, target=new)
+                    )
+        # An alias left without targets is removed.
+        empty = sa.select(aliases.c.id).where(
+            ~sa.exists().where(alias_targets.c.alias_id == aliases.c.id)
+        )
+        await tx.execute(aliases.delete().where(aliases.c.id.in_(empty)))
+
+    # --- resolution
+
+    async def resolve(
+        self, tx: Tx, address: str, delimiter: str, *, depth: int = 0
+    ) -> Resolution | None:
+        """Where mail for `address` goes, or None if it is not ours or unknown.
+
+        Order: exact account, exact alias, then without the +tag, then the
+        domain's catch-all. Domain aliases map to their domain first. Alias
+        chains are followed up to 8 levels.
+        """
+        try:
+            address = normalise_address(address)
+        except InvalidName:
+            return None
+        local, _, domain_name = address.rpartition("@")
+        domain = await self.local_domain(tx, domain_name)
+        if domain is None:
+            return None
+        candidates = [f"{local}@{domain}"]
+        if delimiter and delimiter in local:
+            candidates.append(f"{local.split(delimiter, 1)[0]}@{domain}")
+        for candidate in candidates:
+            found = await self._resolve_exact(tx, candidate, delimiter, depth)
+            if found is not None:
+                return Resolution(address, *found)
+        catch_all = await tx.scalar(sa.select(domains.c.catch_all).where(domains.c.name == domain))
+        if catch_all:
+            found = await self._resolve_exact(tx, catch_all, delimiter, depth)
+            if found is not None:
+                return Resolution(address, *found)
+        return None
+
+    async def _resolve_exact(
+        self, tx: Tx, address: str, delimiter: str, depth: int
+    ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        if (
+            await tx.scalar(sa.select(accounts.c.id).where(accounts.c.address == address))
+            is not None
+        ):
+            return (address,), ()
+        found = await self._aliases(tx, aliases.c.address == address)
+        if not found:
+            return None
+        if depth >= 8:
+            return (), ()
+        local_accounts: list[str] = []
+        forwards: list[str] = []
+        for target in found[0].targets:
+            target_domain = target.rpartition("@")[2]
+            if await self.local_domain(tx, target_domain) is None:
+                forwards.append(target)
+                continue
+            inner = await self.resolve(tx, target, delimiter, depth=depth + 1)
+            if inner is not None:
+                local_accounts.extend(inner.accounts)
+                forwards.extend(inner.forwards)
+        return tuple(dict.fromkeys(local_accounts)), tuple(dict.fromkeys(forwards))
+
+    # --- admins and API tokens
+
+    async def add_admin(self, tx: Tx, name: str, password_hash: str, *, must_change: bool) -> Admin:
+        name = normalise_admin_name(name)
+        if await tx.scalar(sa.select(admins.c.id).where(admins.c.name == name)) is not None:
+            raise AlreadyExists(f"admin {name} exists already")
+        row = (
+            await tx.execute(
+                admins.insert()
+                .values(
+                    name=name,
+                    password_hash=password_hash,
+                    must_change_password=must_change,
+                    created_at=self._clock.now(),
+                )
+                .returning(*admins.c)
+            )
+        ).one()
+        return Admin(row.id, row.name, row.password_hash, row.must_change_password, row.created_at)
+
+    async def admins(self, tx: Tx) -> list[Admin]:
+        rows = await tx.execute(sa.select(admins).order_by(admins.c.name))
+        return [
+            Admin(r.id, r.name, r.password_hash, r.must_change_password, r.created_at) for r in rows
+        ]
+
+    async def admin(self, tx: Tx, name: str) -> Admin:
+        row = (
+            await tx.execute(sa.select(admins).where(admins.c.name == normalise_admin_name(name)))
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no admin {name}")
+        return Admin(row.id, row.name, row.password_hash, row.must_change_password, row.created_at)
+
+    async def set_admin_password(
+        self, tx: Tx, name: str, password_hash: str, *, must_change: bool
+    ) -> None:
+        admin = await self.admin(tx, name)
+        await tx.execute(
+            admins.update()
+            .where(admins.c.id == admin.id)
+            .values(password_hash=password_hash, must_change_password=must_change)
+        )
+
+    async def remove_admin(self, tx: Tx, name: str) -> None:
+        admin = await self.admin(tx, name)
+        await tx.execute(api_tokens.delete().where(api_tokens.c.admin_id == admin.id))
+        await tx.execute(admins.delete().where(admins.c.id == admin.id))
+
+    async def add_token(self, tx: Tx, admin_name: str, name: str, token_hash: str) -> ApiToken:
+        admin = await self.admin(tx, admin_name)
+        exists = await tx.scalar(
+            sa.select(api_tokens.c.id).where(
+                api_tokens.c.admin_id == admin.id, api_tokens.c.name == name
+            )
+        )
+        if exists is not None:
+            raise AlreadyExists(f"admin {admin.name} has a token named {name!r} already")
+        now = self._clock.now()
+        token_id = await tx.scalar(
+            api_tokens.insert()
+            .values(admin_id=admin.id, name=name, token_hash=token_hash, created_at=now)
+            .returning(api_tokens.c.id)
+        )
+        return ApiToken(int(token_id), admin.name, name, now, None)
+
+    async def tokens(self, tx: Tx, admin_name: str | None = None) -> list[ApiToken]:
+        query = (
+            sa.select(api_tokens, admins.c.name.label("admin"))
+            .join(admins, admins.c.id == api_tokens.c.admin_id)
+            .order_by(admins.c.name, api_tokens.c.name)
+        )
+        if admin_name is not None:
+            query = query.where(admins.c.name == normalise_admin_name(admin_name))
+        rows = await tx.execute(query)
+        return [ApiToken(r.id, r.admin, r.name, r.created_at, r.last_used_at) for r in rows]
+
+    async def token_by_hash(self, tx: Tx, token_hash: str) -> ApiToken | None:
+        row = (
+            await tx.execute(
+                sa.select(api_tokens, admins.c.name.label("admin"))
+                .join(admins, admins.c.id == api_tokens.c.admin_id)
+                .where(api_tokens.c.token_hash == token_hash)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return ApiToken(row.id, row.admin, row.name, row.created_at, row.last_used_at)
+
+    async def touch_token(self, tx: Tx, token_id: int) -> None:
+        await tx.execute(
+            api_tokens.update()
+            .where(api_tokens.c.id == token_id)
+            .values(last_used_at=self._clock.now())
+        )
+
+    async def revoke_token(self, tx: Tx, admin_name: str, name: str) -> None:
+        admin = await self.admin(tx, admin_name)
+        result = await tx.execute(
+            api_tokens.delete().where(api_tokens.c.admin_id == admin.id, api_tokens.c.name == name)
+        )
+        if not result.rowcount:
+            raise NotFound(f"admin {admin.name} has no token named {name!r}")

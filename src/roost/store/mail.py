@@ -1,0 +1,530 @@
+"""The Mail role: mailboxes, messages, flags, UIDs, MODSEQs and the expunge log.
+
+Designed for IMAP (RFC 9051, RFC 7162 CONDSTORE/QRESYNC):
+
+- UIDs are never reused: `uidnext` only grows, and a mailbox deleted and made
+  again gets a new UIDVALIDITY.
+- UIDs and MODSEQs are allocated by one UPDATE of the mailbox row, which locks
+  it until the transaction commits; allocation and commit therefore happen in
+  the same order, and a client never sees UID 7 before UID 6 exists.
+- One MODSEQ per operation: every message an operation changes gets the
+  mailbox's new highest MODSEQ. Expunged UIDs are kept with their MODSEQ for
+  QRESYNC's VANISHED.
+- A message's bytes are a shared blob plus its own trace headers
+  (Return-Path, Delivered-To, the final Received); its size counts both.
+- An account's storage and message count are running totals, changed in the
+  same unit of work as the messages, so quota checks need no scan.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from roost.core.clock import Clock
+from roost.core.errors import AlreadyExists, InvalidName, NotFound, QuotaExceeded
+from roost.store.blobs import BlobStore
+from roost.store.changes import ChangeFeed
+from roost.store.db import Tx
+from roost.store.schema import accounts, counters, expunged, mailboxes, message_keywords, messages
+from roost.store.types import (
+    Appended,
+    Flag,
+    FlagMode,
+    Mailbox,
+    MessageFlags,
+    MessageInfo,
+    NewMessage,
+    SpecialUse,
+    StagedBlob,
+)
+
+DELIMITER = "/"
+MAX_MAILBOX_NAME_CHARS = 1000
+
+UidRanges = Sequence[tuple[int, int]]
+"""Inclusive UID ranges, as an IMAP sequence set becomes once resolved."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlagResult:
+    changed: tuple[MessageFlags, ...]
+    """Messages whose flags changed, with their new MODSEQ."""
+    modified: tuple[int, ...]
+    """UIDs left alone because their MODSEQ was above UNCHANGEDSINCE (RFC 7162 §3.1.3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    source_uids: tuple[int, ...]
+    target_uids: tuple[int, ...]
+    uidvalidity: int
+
+
+def normalise_mailbox_name(name: str) -> str:
+    """INBOX is case-insensitive (RFC 9051 §5.1); every other name is as given."""
+    if not name or len(name) > MAX_MAILBOX_NAME_CHARS:
+        raise InvalidName(f"mailbox name must have 1 to {MAX_MAILBOX_NAME_CHARS} characters")
+    parts = name.split(DELIMITER)
+    if any(not part for part in parts):
+        raise InvalidName(f"mailbox name {name!r} has an empty level")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in name):
+        raise InvalidName(f"mailbox name {name!r} has a control character")
+    if parts[0].upper() == "INBOX":
+        parts[0] = "INBOX"
+    return DELIMITER.join(parts)
+
+
+def _mailbox(row: Any) -> Mailbox:
+    return Mailbox(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        special_use=SpecialUse(row.special_use) if row.special_use else None,
+        subscribed=row.subscribed,
+        uidvalidity=row.uidvalidity,
+        uidnext=row.uidnext,
+        highest_modseq=row.highest_modseq,
+        message_count=row.message_count,
+    )
+
+
+def _uid_filter(ranges: UidRanges | None) -> sa.ColumnElement[bool]:
+    if ranges is None:
+        return sa.true()
+    return sa.or_(*(messages.c.uid.between(low, high) for low, high in ranges))
+
+
+class MailStore:
+    def __init__(self, blobs: BlobStore, feed: ChangeFeed, clock: Clock) -> None:
+        self._blobs = blobs
+        self._feed = feed
+        self._clock = clock
+
+    # --- mailboxes
+
+    async def create_mailbox(
+        self,
+        tx: Tx,
+        account_id: int,
+        name: str,
+        special_use: SpecialUse | None = None,
+        *,
+        subscribed: bool = True,
+    ) -> Mailbox:
+        name = normalise_mailbox_name(name)
+        exists = await tx.scalar(
+            sa.select(mailboxes.c.id).where(
+                mailboxes.c.account_id == account_id, mailboxes.c.name == name
+            )
+        )
+        if exists is not None:
+            raise AlreadyExists(f"mailbox {name!r} exists already")
+        uidvalidity = await self._next_uidvalidity(tx)
+        row = (
+            await tx.execute(
+                mailboxes.insert()
+                .values(
+                    account_id=account_id,
+                    name=name,
+                    special_use=special_use.value if special_use else None,
+                    subscribed=subscribed,
+                    uidvalidity=uidvalidity,
+                    uidnext=1,
+                    highest_modseq=1,
+                    message_count=0,
+                    created_at=self._clock.now(),
+                )
+                .returning(*mailboxes.c)
+            )
+        ).one()
+        await self._feed.append(tx, account_id, row.id, "mailbox-create", None)
+        return _mailbox(row)
+
+    async def _next_uidvalidity(self, tx: Tx) -> int:
+        floor = int(self._clock.now().timestamp())
+        value = await tx.scalar(
+            counters.update()
+            .where(counters.c.name == "uidvalidity")
+            .values(value=sa.case((counters.c.value < floor, floor), else_=counters.c.value + 1))
+            .returning(counters.c.value)
+        )
+        return int(value)
+
+    async def mailboxes(self, tx: Tx, account_id: int) -> list[Mailbox]:
+        rows = await tx.execute(
+            sa.select(mailboxes)
+            .where(mailboxes.c.account_id == account_id)
+            .order_by(mailboxes.c.name)
+        )
+        return [_mailbox(r) for r in rows]
+
+    async def mailbox(self, tx: Tx, account_id: int, name: str) -> Mailbox:
+        name = normalise_mailbox_name(name)
+        row = (
+            await tx.execute(
+                sa.select(mailboxes).where(
+                    mailboxes.c.account_id == account_id, mailboxes.c.name == name
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no mailbox {name!r}")
+        return _mailbox(row)
+
+    async def mailbox_by_id(self, tx: Tx, mailbox_id: int) -> Mailbox:
+        row = (
+            await tx.execute(sa.select(mailboxes).where(mailboxes.c.id == mailbox_id))
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no mailbox with id {mailbox_id}")
+        return _mailbox(row)
+
+    async def rename_mailbox(self, tx: Tx, account_id: int, old: str, new: str) -> Mailbox:
+        """Rename a mailbox and its children. INBOX cannot be renamed here:
+        IMAP's RENAME INBOX moves its messages instead (RFC 9051 §6.3.6)."""
+        box = await self.mailbox(tx, account_id, old)
+        new = normalise_mailbox_name(new)
+        if box.name == "INBOX":
+            raise InvalidName("INBOX cannot be renamed")
+        if new == "INBOX" or new.startswith(box.name + DELIMITER):
+            raise InvalidName(f"cannot rename {box.name!r} to {new!r}")
+        taken = await tx.scalar(
+            sa.select(mailboxes.c.id).where(
+                mailboxes.c.account_id == account_id, mailboxes.c.name == new
+            )
+        )
+        if taken is not None:
+            raise AlreadyExists(f"mailbox {new!r} exists already")
+        prefix = box.name + DELIMITER
+        rows = await tx.execute(
+            sa.select(mailboxes.c.id, mailboxes.c.name).where(
+                mailboxes.c.account_id == account_id,
+                sa.or_(
+                    mailboxes.c.id == box.id, mailboxes.c.name.startswith(prefix, autoescape=True)
+                ),
+            )
+        )
+        for row in rows.all():
+            mailbox_id = row.id
+            renamed = new if mailbox_id == box.id else new + DELIMITER + row.name[len(prefix) :]
+            await tx.execute(
+                mailboxes.update().where(mailboxes.c.id == mailbox_id).values(name=renamed)
+            )
+            await self._feed.append(tx, account_id, mailbox_id, "mailbox-rename", None)
+        return await self.mailbox_by_id(tx, box.id)
+
+    async def delete_mailbox(self, tx: Tx, account_id: int, name: str) -> None:
+        box = await self.mailbox(tx, account_id, name)
+        if box.name == "INBOX":
+            raise InvalidName("INBOX cannot be deleted")
+        await self._remove_messages(tx, box, None)
+        await tx.execute(mailboxes.delete().where(mailboxes.c.id == box.id))
+        await self._feed.append(tx, account_id, box.id, "mailbox-delete", None)
+
+    async def set_subscribed(self, tx: Tx, account_id: int, name: str, subscribed: bool) -> None:
+        box = await self.mailbox(tx, account_id, name)
+        await tx.execute(
+            mailboxes.update().where(mailboxes.c.id == box.id).values(subscribed=subscribed)
+        )
+
+    # --- messages
+
+    async def append(
+        self, tx: Tx, mailbox_id: int, items: Sequence[NewMessage], *, enforce_quota: bool = True
+    ) -> list[Appended]:
+        """Add messages at the end of a mailbox, in one allocation of UIDs."""
+        if not items:
+            return []
+        count = len(items)
+        alloc = (
+            await tx.execute(
+                mailboxes.update()
+                .where(mailboxes.c.id == mailbox_id)
+                .values(
+                    uidnext=mailboxes.c.uidnext + count,
+                    highest_modseq=mailboxes.c.highest_modseq + 1,
+                    message_count=mailboxes.c.message_count + count,
+                )
+                .returning(mailboxes.c.account_id, mailboxes.c.uidnext, mailboxes.c.highest_modseq)
+            )
+        ).one_or_none()
+        if alloc is None:
+            raise NotFound(f"no mailbox with id {mailbox_id}")
+        first_uid = alloc.uidnext - count
+        modseq = alloc.highest_modseq
+        sizes = [len(item.trace) + item.blob.size for item in items]
+        await self._charge(tx, alloc.account_id, sum(sizes), count, enforce_quota)
+        for blob, refs in Counter(item.blob for item in items).items():
+            await self._blobs.ref(tx, blob, refs)
+        now = self._clock.now()
+        rows = (
+            await tx.execute(
+                messages.insert().returning(
+                    messages.c.id, messages.c.uid, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "mailbox_id": mailbox_id,
+                        "uid": first_uid + i,
+                        "modseq": modseq,
+                        "flags": int(item.flags),
+                        "blob_hash": item.blob.hash,
+                        "trace": item.trace,
+                        "size": sizes[i],
+                        "internal_date": item.internal_date or now,
+                    }
+                    for i, item in enumerate(items)
+                ],
+            )
+        ).all()
+        keyword_rows = [
+            {"message_id": row.id, "keyword": keyword}
+            for row, item in zip(rows, items, strict=True)
+            for keyword in sorted(item.keywords)
+        ]
+        if keyword_rows:
+            await tx.execute(message_keywords.insert(), keyword_rows)
+        await self._feed.append(tx, alloc.account_id, mailbox_id, "append", modseq)
+        return [Appended(row.id, row.uid, modseq) for row in rows]
+
+    async def _charge(self, tx: Tx, account_id: int, size: int, count: int, enforce: bool) -> None:
+        usage = (
+            await tx.execute(
+                accounts.update()
+                .where(accounts.c.id == account_id)
+                .values(
+                    used_bytes=accounts.c.used_bytes + size,
+                    used_messages=accounts.c.used_messages + count,
+                )
+                .returning(
+                    accounts.c.used_bytes,
+                    accounts.c.used_messages,
+                    accounts.c.quota_bytes,
+                    accounts.c.quota_messages,
+                )
+            )
+        ).one()
+        if not enforce or (size <= 0 and count <= 0):
+            return
+        if usage.quota_bytes and usage.used_bytes > usage.quota_bytes:
+            raise QuotaExceeded(f"storage quota of {usage.quota_bytes} bytes would be exceeded")
+        if usage.quota_messages and usage.used_messages > usage.quota_messages:
+            raise QuotaExceeded(f"quota of {usage.quota_messages} messages would be exceeded")
+
+    async def messages(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None
+    ) -> list[MessageInfo]:
+        rows = (
+            await tx.execute(
+                sa.select(messages)
+                .where(messages.c.mailbox_id == mailbox_id, _uid_filter(uids))
+                .order_by(messages.c.uid)
+            )
+        ).all()
+        keywords = await self._keywords(tx, mailbox_id, uids)
+        return [
+            MessageInfo(
+                id=r.id,
+                mailbox_id=r.mailbox_id,
+                uid=r.uid,
+                modseq=r.modseq,
+                flags=Flag(r.flags),
+                keywords=frozenset(keywords.get(r.id, ())),
+                blob_hash=r.blob_hash,
+                trace=bytes(r.trace),
+                size=r.size,
+                internal_date=r.internal_date,
+            )
+            for r in rows
+        ]
+
+    async def flags(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None, changed_since: int = 0
+    ) -> list[MessageFlags]:
+        """UIDs with their flags, keywords and MODSEQ, in UID order."""
+        query = (
+            sa.select(messages.c.id, messages.c.uid, messages.c.modseq, messages.c.flags)
+            .where(messages.c.mailbox_id == mailbox_id, _uid_filter(uids))
+            .order_by(messages.c.uid)
+        )
+        if changed_since:
+            query = query.where(messages.c.modseq > changed_since)
+        rows = (await tx.execute(query)).all()
+        keywords = await self._keywords(tx, mailbox_id, uids)
+        return [
+            MessageFlags(r.uid, r.modseq, Flag(r.flags), frozenset(keywords.get(r.id, ())))
+            for r in rows
+        ]
+
+    async def _keywords(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None
+    ) -> dict[int, list[str]]:
+        rows = await tx.execute(
+            sa.select(message_keywords.c.message_id, message_keywords.c.keyword)
+            .join(messages, messages.c.id == message_keywords.c.message_id)
+            .where(messages.c.mailbox_id == mailbox_id, _uid_filter(uids))
+        )
+        out: dict[int, list[str]] = defaultdict(list)
+        for row in rows:
+            out[row.message_id].append(row.keyword)
+        return out
+
+    async def store_flags(
+        self,
+        tx: Tx,
+        mailbox_id: int,
+        uids: UidRanges | None,
+        mode: FlagMode,
+        flags: Flag,
+        keywords: Iterable[str] = (),
+        *,
+        unchanged_since: int | None = None,
+    ) -> FlagResult:
+        """Change flags and keywords (IMAP STORE), one new MODSEQ for the lot."""
+        wanted = frozenset(keywords)
+        current = await self.flags(tx, mailbox_id, uids)
+        id_rows = await tx.execute(
+            sa.select(messages.c.uid, messages.c.id).where(
+                messages.c.mailbox_id == mailbox_id, _uid_filter(uids)
+            )
+        )
+        ids: dict[int, int] = {row.uid: row.id for row in id_rows}
+        modified: list[int] = []
+        updates: list[tuple[MessageFlags, Flag, frozenset[str]]] = []
+        for message in current:
+            if unchanged_since is not None and message.modseq > unchanged_since:
+                modified.append(message.uid)
+                continue
+            match mode:
+                case FlagMode.ADD:
+                    new_flags, new_keywords = message.flags | flags, message.keywords | wanted
+                case FlagMode.REMOVE:
+                    new_flags, new_keywords = message.flags & ~flags, message.keywords - wanted
+                case FlagMode.REPLACE:
+                    new_flags, new_keywords = flags, wanted
+            if new_flags != message.flags or new_keywords != message.keywords:
+                updates.append((message, new_flags, new_keywords))
+        if not updates:
+            return FlagResult((), tuple(modified))
+        modseq = await self._bump_modseq(tx, mailbox_id)
+        await tx.execute(
+            messages.update()
+            .where(messages.c.id == sa.bindparam("b_id"))
+            .values(flags=sa.bindparam("b_flags"), modseq=modseq),
+            [{"b_id": ids[m.uid], "b_flags": int(f)} for m, f, _ in updates],
+        )
+        removed = [
+            {"b_id": ids[m.uid], "b_kw": kw} for m, _, kws in updates for kw in m.keywords - kws
+        ]
+        added = [
+            {"message_id": ids[m.uid], "keyword": kw}
+            for m, _, kws in updates
+            for kw in kws - m.keywords
+        ]
+        if removed:
+            await tx.execute(
+                message_keywords.delete().where(
+                    message_keywords.c.message_id == sa.bindparam("b_id"),
+                    message_keywords.c.keyword == sa.bindparam("b_kw"),
+                ),
+                removed,
+            )
+        if added:
+            await tx.execute(message_keywords.insert(), added)
+        account_id = await self._account_of(tx, mailbox_id)
+        await self._feed.append(tx, account_id, mailbox_id, "flags", modseq)
+        changed = tuple(MessageFlags(m.uid, modseq, f, k) for m, f, k in updates)
+        return FlagResult(changed, tuple(modified))
+
+    async def _bump_modseq(self, tx: Tx, mailbox_id: int) -> int:
+        value = await tx.scalar(
+            mailboxes.update()
+            .where(mailboxes.c.id == mailbox_id)
+            .values(highest_modseq=mailboxes.c.highest_modseq + 1)
+            .returning(mailboxes.c.highest_modseq)
+        )
+        if value is None:
+            raise NotFound(f"no mailbox with id {mailbox_id}")
+        return int(value)
+
+    async def _account_of(self, tx: Tx, mailbox_id: int) -> int:
+        return int(
+            await tx.scalar(sa.select(mailboxes.c.account_id).where(mailboxes.c.id == mailbox_id))
+        )
+
+    async def expunge(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None, *, deleted_only: bool = True
+    ) -> list[int]:
+        """Remove messages (by default those flagged \\Deleted); returns their UIDs."""
+        box = await self.mailbox_by_id(tx, mailbox_id)
+        return await self._remove_messages(tx, box, uids, deleted_only=deleted_only)
+
+    async def _remove_messages(
+        self, tx: Tx, box: Mailbox, uids: UidRanges | None, *, deleted_only: bool = False
+    ) -> list[int]:
+        query = sa.select(
+            messages.c.id, messages.c.uid, messages.c.blob_hash, messages.c.size
+        ).where(messages.c.mailbox_id == box.id, _uid_filter(uids))
+        if deleted_only:
+            query = query.where(messages.c.flags.op("&")(int(Flag.DELETED)) != 0)
+        rows = (await tx.execute(query.order_by(messages.c.uid))).all()
+        if not rows:
+            return []
+        modseq = await self._bump_modseq(tx, box.id)
+        await tx.execute(
+            messages.delete().where(messages.c.id == sa.bindparam("b_id")),
+            [{"b_id": r.id} for r in rows],
+        )
+        await tx.execute(
+            expunged.insert(),
+            [{"mailbox_id": box.id, "uid": r.uid, "modseq": modseq} for r in rows],
+        )
+        await tx.execute(
+            mailboxes.update()
+            .where(mailboxes.c.id == box.id)
+            .values(message_count=mailboxes.c.message_count - len(rows))
+        )
+        await self._charge(tx, box.account_id, -sum(r.size for r in rows), -len(rows), False)
+        for hash, refs in Counter(r.blob_hash for r in rows).items():
+            await self._blobs.unref(tx, hash, refs)
+        await self._feed.append(tx, box.account_id, box.id, "expunge", modseq)
+        return [r.uid for r in rows]
+
+    async def vanished(self, tx: Tx, mailbox_id: int, since_modseq: int) -> list[int]:
+        """UIDs expunged after a MODSEQ (RFC 7162 §3.2.5.1, VANISHED (EARLIER))."""
+        rows = await tx.execute(
+            sa.select(expunged.c.uid)
+            .where(expunged.c.mailbox_id == mailbox_id, expunged.c.modseq > since_modseq)
+            .order_by(expunged.c.uid)
+        )
+        return [uid for (uid,) in rows]
+
+    async def copy(
+        self, tx: Tx, source_id: int, uids: UidRanges, target_id: int, *, enforce_quota: bool = True
+    ) -> Copied:
+        """Copy messages to another mailbox (IMAP COPY; MOVE adds an expunge)."""
+        infos = await self.messages(tx, source_id, uids)
+        appended = await self.append(
+            tx,
+            target_id,
+            [
+                NewMessage(
+                    blob=StagedBlob(m.blob_hash, m.size - len(m.trace)),
+                    trace=m.trace,
+                    flags=m.flags,
+                    keywords=m.keywords,
+                    internal_date=m.internal_date,
+                )
+                for m in infos
+            ],
+            enforce_quota=enforce_quota,
+        )
+        target = await self.mailbox_by_id(tx, target_id)
+        return Copied(
+            tuple(m.uid for m in infos), tuple(a.uid for a in appended), target.uidvalidity
+        )

@@ -1,0 +1,257 @@
+"""The Queue role: spool entries and the state of each recipient.
+
+An entry holds one message (a blob reference) and its envelope; each
+recipient has its own state, attempts and last answer. The Spool claims due
+entries with a lease (`claimed_by`, `claimed_until`), so several workers, and
+later several nodes, never work on the same entry at once; on PostgreSQL the
+claim uses `FOR UPDATE SKIP LOCKED`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from roost.core.clock import Clock
+from roost.core.errors import NotFound
+from roost.store.blobs import BlobStore
+from roost.store.db import Tx
+from roost.store.schema import queue_entries, queue_recipients
+from roost.store.types import (
+    NewRecipient,
+    QueueEntry,
+    QueueRecipient,
+    QueueState,
+    RecipientState,
+    StagedBlob,
+)
+
+
+class QueueStore:
+    def __init__(self, blobs: BlobStore, clock: Clock) -> None:
+        self._blobs = blobs
+        self._clock = clock
+
+    async def enqueue(
+        self,
+        tx: Tx,
+        blob: StagedBlob,
+        sender: str,
+        recipients: Sequence[NewRecipient],
+        *,
+        source: str,
+        envid: str | None = None,
+        ret: str | None = None,
+        details: str = "{}",
+        not_before: datetime | None = None,
+    ) -> int:
+        """Add an entry; `details` is JSON the Spool keeps with it (client, auth, DSN)."""
+        if not recipients:
+            raise ValueError("a queue entry needs at least one recipient")
+        now = self._clock.now()
+        await self._blobs.ref(tx, blob)
+        entry_id = await tx.scalar(
+            queue_entries.insert()
+            .values(
+                blob_hash=blob.hash,
+                sender=sender,
+                size=blob.size,
+                state=QueueState.QUEUED.value,
+                envid=envid,
+                ret=ret,
+                source=source,
+                details=details,
+                received_at=now,
+                next_attempt_at=not_before or now,
+                attempts=0,
+            )
+            .returning(queue_entries.c.id)
+        )
+        await tx.execute(
+            queue_recipients.insert(),
+            [
+                {
+                    "entry_id": entry_id,
+                    "address": r.address,
+                    "orcpt": r.orcpt,
+                    "notify": r.notify,
+                    "state": RecipientState.PENDING.value,
+                    "attempts": 0,
+                }
+                for r in recipients
+            ],
+        )
+        return int(entry_id)
+
+    async def entry(self, tx: Tx, entry_id: int) -> QueueEntry:
+        found = await self.entries(tx, ids=[entry_id])
+        if not found:
+            raise NotFound(f"no queue entry {entry_id}")
+        return found[0]
+
+    async def entries(
+        self,
+        tx: Tx,
+        *,
+        ids: Sequence[int] | None = None,
+        states: Sequence[QueueState] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[QueueEntry]:
+        query = sa.select(queue_entries).order_by(queue_entries.c.id).limit(limit).offset(offset)
+        if ids is not None:
+            query = query.where(queue_entries.c.id.in_(list(ids)))
+        if states is not None:
+            query = query.where(queue_entries.c.state.in_([s.value for s in states]))
+        rows = (await tx.execute(query)).all()
+        recipients = await self._recipients(tx, [r.id for r in rows])
+        return [_entry(r, recipients.get(r.id, ())) for r in rows]
+
+    async def count(self, tx: Tx) -> dict[QueueState, int]:
+        rows = await tx.execute(
+            sa.select(queue_entries.c.state, sa.func.count().label("n")).group_by(
+                queue_entries.c.state
+            )
+        )
+        counts = dict.fromkeys(QueueState, 0)
+        for row in rows:
+            counts[QueueState(row.state)] = int(row.n)
+        return counts
+
+    async def _recipients(
+        self, tx: Tx, entry_ids: list[int]
+    ) -> dict[int, tuple[QueueRecipient, ...]]:
+        if not entry_ids:
+            return {}
+        rows = await tx.execute(
+            sa.select(queue_recipients)
+            .where(queue_recipients.c.entry_id.in_(entry_ids))
+            .order_by(queue_recipients.c.id)
+        )
+        grouped: dict[int, list[QueueRecipient]] = {}
+        for r in rows:
+            grouped.setdefault(r.entry_id, []).append(
+                QueueRecipient(
+                    r.id,
+                    r.address,
+                    r.orcpt,
+                    r.notify,
+                    RecipientState(r.state),
+                    r.attempts,
+                    r.last_reply,
+                    r.last_attempt_at,
+                )
+            )
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    async def claim_due(self, tx: Tx, worker: str, lease_s: float, limit: int) -> list[QueueEntry]:
+        """Claim entries whose next attempt is due and that no live lease holds."""
+        now = self._clock.now()
+        query = (
+            sa.select(queue_entries.c.id)
+            .where(
+                queue_entries.c.state.in_([QueueState.QUEUED.value, QueueState.DEFERRED.value]),
+                queue_entries.c.next_attempt_at <= now,
+                sa.or_(
+                    queue_entries.c.claimed_until.is_(None), queue_entries.c.claimed_until < now
+                ),
+            )
+            .order_by(queue_entries.c.next_attempt_at)
+            .limit(limit)
+        )
+        if tx.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = [r.id for r in await tx.execute(query)]
+        if not ids:
+            return []
+        await tx.execute(
+            queue_entries.update()
+            .where(queue_entries.c.id.in_(ids))
+            .values(claimed_by=worker, claimed_until=now + timedelta(seconds=lease_s))
+        )
+        return await self.entries(tx, ids=ids, limit=len(ids))
+
+    async def record_attempt(
+        self,
+        tx: Tx,
+        entry_id: int,
+        results: dict[int, tuple[RecipientState, str]],
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Store each recipient's outcome; reschedule or release the entry."""
+        now = self._clock.now()
+        for recipient_id, (state, reply) in results.items():
+            await tx.execute(
+                queue_recipients.update()
+                .where(
+                    queue_recipients.c.id == recipient_id, queue_recipients.c.entry_id == entry_id
+                )
+                .values(
+                    state=state.value,
+                    last_reply=reply,
+                    last_attempt_at=now,
+                    attempts=queue_recipients.c.attempts + 1,
+                )
+            )
+        values: dict[str, Any] = {
+            "attempts": queue_entries.c.attempts + 1,
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+            values["state"] = QueueState.DEFERRED.value
+        await tx.execute(
+            queue_entries.update().where(queue_entries.c.id == entry_id).values(**values)
+        )
+
+    async def set_state(self, tx: Tx, entry_id: int, state: QueueState) -> None:
+        result = await tx.execute(
+            queue_entries.update().where(queue_entries.c.id == entry_id).values(state=state.value)
+        )
+        if not result.rowcount:
+            raise NotFound(f"no queue entry {entry_id}")
+
+    async def reschedule(
+        self, tx: Tx, entry_id: int, at: datetime, *, reset_attempts: bool = False
+    ) -> None:
+        values: dict[str, Any] = {"next_attempt_at": at, "claimed_by": None, "claimed_until": None}
+        if reset_attempts:
+            values["attempts"] = 0
+        result = await tx.execute(
+            queue_entries.update().where(queue_entries.c.id == entry_id).values(**values)
+        )
+        if not result.rowcount:
+            raise NotFound(f"no queue entry {entry_id}")
+
+    async def remove(self, tx: Tx, entry_id: int) -> None:
+        """Remove an entry (delivered, bounced or deleted) and release its blob."""
+        blob_hash = await tx.scalar(
+            sa.select(queue_entries.c.blob_hash).where(queue_entries.c.id == entry_id)
+        )
+        if blob_hash is None:
+            raise NotFound(f"no queue entry {entry_id}")
+        await tx.execute(queue_recipients.delete().where(queue_recipients.c.entry_id == entry_id))
+        await tx.execute(queue_entries.delete().where(queue_entries.c.id == entry_id))
+        await self._blobs.unref(tx, blob_hash)
+
+
+def _entry(row: Any, recipients: tuple[QueueRecipient, ...]) -> QueueEntry:
+    return QueueEntry(
+        id=row.id,
+        blob_hash=row.blob_hash,
+        sender=row.sender,
+        size=row.size,
+        state=QueueState(row.state),
+        envid=row.envid,
+        ret=row.ret,
+        source=row.source,
+        details=row.details,
+        received_at=row.received_at,
+        next_attempt_at=row.next_attempt_at,
+        attempts=row.attempts,
+        recipients=recipients,
+    )

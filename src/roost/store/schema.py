@@ -1,0 +1,300 @@
+"""The one schema every backend shares (SQLAlchemy Core).
+
+Tables are grouped by the role that owns them. This module describes the
+current schema for queries; `migrations/` holds its history, which is what
+creates and upgrades a database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps it naive, in UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+TS = UtcDateTime()
+
+# --- counters: global sequences allocated inside the transaction that uses them
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+# --- Directory
+
+domains = sa.Table(
+    "domains",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(253), nullable=False, unique=True),
+    sa.Column("catch_all", sa.String(320)),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+domain_aliases = sa.Table(
+    "domain_aliases",
+    metadata,
+    sa.Column("name", sa.String(253), primary_key=True),
+    sa.Column(
+        "domain_id", sa.Integer, sa.ForeignKey("domains.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("address", sa.String(320), nullable=False, unique=True),
+    sa.Column("domain_id", sa.Integer, sa.ForeignKey("domains.id"), nullable=False, index=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("scram", sa.Text, nullable=False),
+    sa.Column("quota_bytes", sa.BigInteger, nullable=False),
+    sa.Column("quota_messages", sa.BigInteger, nullable=False),
+    sa.Column("used_bytes", sa.BigInteger, nullable=False),
+    sa.Column("used_messages", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("address", sa.String(320), nullable=False, unique=True),
+    sa.Column("domain_id", sa.Integer, sa.ForeignKey("domains.id"), nullable=False, index=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+alias_targets = sa.Table(
+    "alias_targets",
+    metadata,
+    sa.Column(
+        "alias_id", sa.Integer, sa.ForeignKey("aliases.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("target", sa.String(320), primary_key=True),
+)
+
+admins = sa.Table(
+    "admins",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("must_change_password", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "admin_id", sa.Integer, sa.ForeignKey("admins.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_used_at", TS),
+    sa.UniqueConstraint("admin_id", "name"),
+)
+
+# --- Blobs: content-addressed message bytes, reference-counted
+
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("refs", sa.BigInteger, nullable=False),
+    sa.Column("unreferenced_at", TS),
+    sa.Column("structure", sa.Text),
+    sa.Index("ix_blobs_unreferenced", "unreferenced_at"),
+)
+
+blob_chunks = sa.Table(
+    "blob_chunks",
+    metadata,
+    sa.Column(
+        "hash", sa.String(64), sa.ForeignKey("blobs.hash", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+# --- Mail
+
+mailboxes = sa.Table(
+    "mailboxes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(1000), nullable=False),
+    sa.Column("special_use", sa.String(32)),
+    sa.Column("subscribed", sa.Boolean, nullable=False),
+    sa.Column("uidvalidity", sa.BigInteger, nullable=False),
+    sa.Column("uidnext", sa.BigInteger, nullable=False),
+    sa.Column("highest_modseq", sa.BigInteger, nullable=False),
+    sa.Column("message_count", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("account_id", "name"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "mailbox_id", sa.Integer, sa.ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("uid", sa.BigInteger, nullable=False),
+    sa.Column("modseq", sa.BigInteger, nullable=False),
+    sa.Column("flags", sa.Integer, nullable=False),
+    sa.Column("blob_hash", sa.String(64), sa.ForeignKey("blobs.hash"), nullable=False),
+    sa.Column("trace", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("internal_date", TS, nullable=False),
+    sa.UniqueConstraint("mailbox_id", "uid"),
+    sa.Index("ix_messages_mailbox_modseq", "mailbox_id", "modseq"),
+)
+
+message_keywords = sa.Table(
+    "message_keywords",
+    metadata,
+    sa.Column(
+        "message_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("keyword", sa.String(200), primary_key=True),
+)
+
+expunged = sa.Table(
+    "expunged",
+    metadata,
+    sa.Column(
+        "mailbox_id",
+        sa.Integer,
+        sa.ForeignKey("mailboxes.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("uid", sa.BigInteger, primary_key=True),
+    sa.Column("modseq", sa.BigInteger, nullable=False),
+)
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("mailbox_id", sa.Integer),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("modseq", sa.BigInteger),
+    sa.Column("at", TS, nullable=False),
+    sa.Index("ix_changes_account", "account_id", "id"),
+)
+
+# --- Queue
+
+queue_entries = sa.Table(
+    "queue_entries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("blob_hash", sa.String(64), sa.ForeignKey("blobs.hash"), nullable=False),
+    sa.Column("sender", sa.String(320), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("envid", sa.String(100)),
+    sa.Column("ret", sa.String(8)),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("received_at", TS, nullable=False),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_until", TS),
+    sa.Index("ix_queue_due", "state", "next_attempt_at"),
+)
+
+queue_recipients = sa.Table(
+    "queue_recipients",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "entry_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("queue_entries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("orcpt", sa.String(500)),
+    sa.Column("notify", sa.String(64)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_reply", sa.Text),
+    sa.Column("last_attempt_at", TS),
+)
+
+# --- Settings and events
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("node", sa.String(200), nullable=False),
+    sa.Column("object", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("old_state", sa.String(64)),
+    sa.Column("new_state", sa.String(64)),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("source_address", sa.String(64)),
+    sa.Column("reason", sa.Text),
+    sa.Index("ix_events_at", "at"),
+)

@@ -1,0 +1,188 @@
+"""The store: every role over one database, and how to open it.
+
+`open_store` picks the backend from the configuration (SQLite and files in
+the data folder by default, PostgreSQL when `store.url` names one), runs the
+migrations, and returns a `Store` whose roles share one database, so one unit
+of work can span roles:
+
+    await store.write(lambda tx: store.mail.append(tx, box.id, [message]))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+from roost.core.clock import Clock, SystemClock
+from roost.core.config import Config
+from roost.core.errors import StartupError
+from roost.store.blobs import BlobStore, DatabaseBlobs, FileBlobs
+from roost.store.changes import NOTIFY_CHANNEL, ChangeFeed
+from roost.store.db import Database, PostgresDatabase, SqliteDatabase, Tx
+from roost.store.directory import DirectoryStore
+from roost.store.mail import MailStore
+from roost.store.queue import QueueStore
+from roost.store.settings import EventLog, SettingsStore
+from roost.store.types import MessageInfo
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+SQLITE_FILE = "roost.sqlite3"
+BLOB_FOLDER = "blobs"
+MIGRATION_LOCK_KEY = 0x726F6F7374  # "roost"
+
+
+class Store:
+    def __init__(self, db: Database, blobs: BlobStore, clock: Clock, node: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.blobs = blobs
+        self.changes = ChangeFeed(db, clock)
+        self.directory = DirectoryStore(clock)
+        self.mail = MailStore(blobs, self.changes, clock)
+        self.queue = QueueStore(blobs, clock)
+        self.settings = SettingsStore(clock)
+        self.events = EventLog(clock, node)
+        self._listener: Any = None
+
+    @property
+    def backend(self) -> str:
+        return self.db.dialect
+
+    async def write(
+        self, fn: Callable[Concatenate[Tx, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(tx, ...)` as one unit of work and commit it."""
+        return await self.db.write(lambda tx: fn(tx, *args, **kwargs))
+
+    async def read(
+        self, fn: Callable[Concatenate[Tx, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(tx, ...)` on a snapshot of the last commit."""
+        return await self.db.read(lambda tx: fn(tx, *args, **kwargs))
+
+    async def message_chunks(self, message: MessageInfo) -> AsyncIterator[bytes]:
+        """The message as IMAP and POP serve it: its trace headers, then the blob."""
+        if message.trace:
+            yield message.trace
+        with self.blobs.pin(message.blob_hash):
+            async for chunk in self.blobs.chunks(message.blob_hash):
+                yield chunk
+
+    async def message_bytes(self, message: MessageInfo) -> bytes:
+        return b"".join([chunk async for chunk in self.message_chunks(message)])
+
+    async def listen_for_changes(self, url: str) -> None:
+        """PostgreSQL: wake this node's followers when another node commits a change."""
+        import asyncpg
+
+        conn = await asyncpg.connect(_plain_pg_url(url))
+
+        def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            if payload.isdigit():
+                self.changes.notify(int(payload))
+
+        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+        self._listener = conn
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+        await self.db.close()
+        close = getattr(self.blobs, "close", None)
+        if close is not None:
+            close()
+
+
+def _plain_pg_url(url: str) -> str:
+    _scheme, _, rest = url.partition("://")
+    return "postgresql://" + rest
+
+
+async def open_store(config: Config, clock: Clock | None = None) -> Store:
+    """Open (and create or upgrade) the store the configuration names."""
+    clock = clock or SystemClock()
+    settings = config.store
+    if settings.url:
+        db: Database = PostgresDatabase(
+            settings.url, pool_size=settings.pool_size, schema=settings.schema
+        )
+        blobs: BlobStore = DatabaseBlobs(db, clock, settings.blob_gc_grace_s)
+    else:
+        data = prepare_data_dir(config.data_dir)
+        db = SqliteDatabase(
+            data / SQLITE_FILE,
+            readers=settings.sqlite_readers,
+            group_max=settings.commit_group_max,
+            busy_timeout_s=settings.busy_timeout_s,
+        )
+        blobs = FileBlobs(data / BLOB_FOLDER, db, clock, settings.blob_gc_grace_s)
+    try:
+        await migrate(db)
+        store = Store(db, blobs, clock, config.node)
+        await store.changes.load()
+        if settings.url:
+            await store.listen_for_changes(settings.url)
+    except StartupError:
+        await db.close()
+        raise
+    except (TimeoutError, OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        await db.close()
+        raise StartupError(f"cannot open the store {_describe(config)}: {_reason(exc)}") from None
+    except Exception as exc:
+        await db.close()
+        if type(exc).__module__.startswith("asyncpg"):
+            raise StartupError(
+                f"cannot open the store {_describe(config)}: {_reason(exc)}"
+            ) from None
+        raise
+    return store
+
+
+def _describe(config: Config) -> str:
+    if config.store.url:
+        scheme, _, rest = config.store.url.partition("://")
+        return f"at {scheme}://{rest.rpartition('@')[2]}"
+    return f"in {config.data_dir}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data folder if needed and check that Roost can write there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o750)
+    except OSError as exc:
+        raise StartupError(f"cannot create the data folder {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StartupError(f"the data folder {path} is not writable by this user")
+    return path
+
+
+async def migrate(db: Database) -> None:
+    """Bring the schema to the newest migration (run at every start)."""
+
+    def upgrade(conn: sa.Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+        config = AlembicConfig()
+        config.set_main_option("script_location", "roost.store:migrations")
+        config.attributes["connection"] = conn
+        config.attributes["schema"] = db.schema
+        command.upgrade(config, "head")
+
+    await db.run_sync(upgrade)

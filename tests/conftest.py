@@ -1,0 +1,95 @@
+"""Fixtures shared by every suite: configs, stores on both backends, a clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from roost.core import config as config_mod
+from roost.core.clock import ManualClock
+from roost.core.config import Config
+from roost.store.store import Store, open_store
+
+PG_URL = os.environ.get("ROOST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Cheap hashing in tests: argon2's cost is a setting, and the tests are about
+# behaviour, not resistance to cracking.
+FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 64}
+
+
+def make_config(tmp_path: Path, **sections: dict[str, object]) -> Config:
+    raw: dict[str, dict[str, object]] = {"roost": {"data_dir": str(tmp_path / "data")}}
+    raw["directory"] = dict(FAST_HASH)
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return config_mod.build(raw, source="(test)", base=tmp_path)
+
+
+async def _pg_available() -> str | None:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(PG_URL, timeout=3)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+def _skip_or_fail(reason: str) -> None:
+    message = f"PostgreSQL at {PG_URL} is not reachable ({reason})"
+    if IN_CI:
+        pytest.fail(message + "; under CI nothing may skip")
+    pytest.skip(message)
+
+
+@asynccontextmanager
+async def fresh_pg_schema() -> AsyncIterator[str]:
+    """A fresh schema in the test database, dropped afterwards."""
+    import asyncpg
+
+    problem = await _pg_available()
+    if problem:
+        _skip_or_fail(problem)
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{name}"')
+        yield name
+    finally:
+        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+        await conn.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def store_config(backend: str, tmp_path: Path) -> AsyncIterator[Config]:
+    if backend == "postgres":
+        async with fresh_pg_schema() as schema:
+            yield make_config(tmp_path, store={"url": PG_URL, "schema": schema})
+    else:
+        yield make_config(tmp_path)
+
+
+@pytest.fixture
+async def store(store_config: Config, clock: ManualClock) -> AsyncIterator[Store]:
+    opened = await open_store(store_config, clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()
