@@ -226,6 +226,13 @@ class MailStore:
         await tx.execute(mailboxes.delete().where(mailboxes.c.id == box.id))
         await self._feed.append(tx, account_id, box.id, "mailbox-delete", None)
 
+    async def remove_account_mailboxes(self, tx: Tx, account_id: int) -> None:
+        """Remove every mailbox of an account, INBOX too, releasing their blobs."""
+        for box in await self.mailboxes(tx, account_id):
+            await self._remove_messages(tx, box, None)
+            await tx.execute(mailboxes.delete().where(mailboxes.c.id == box.id))
+            await self._feed.append(tx, account_id, box.id, "mailbox-delete", None)
+
     async def set_subscribed(self, tx: Tx, account_id: int, name: str, subscribed: bool) -> None:
         box = await self.mailbox(tx, account_id, name)
         await tx.execute(
