@@ -51,10 +51,10 @@ def setting(
     metadata = {"roost": info}
     if isinstance(default, dict | list):
         frozen = default
-        return dataclasses.field(  # type: ignore[no-any-return]
+        return dataclasses.field(
             default_factory=lambda: type(frozen)(frozen), metadata=metadata
         )
-    return dataclasses.field(default=default, metadata=metadata)  # type: ignore[no-any-return]
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def info_of(field: dataclasses.Field[Any]) -> SettingInfo:
