@@ -220,6 +220,27 @@ class WebSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsSettings:
+    host_names: tuple[str, ...] = setting(
+        (),
+        help="Names for the self-signed certificate made on first start when no "
+        "certificate is configured; empty means the node name and `localhost`.",
+    )
+    cert_file: str = setting(
+        "",
+        help="PEM certificate chain to serve by default; empty uses `tls/` in the data "
+        "folder (every `*.crt` there is served by SNI).",
+        path=True,
+    )
+    key_file: str = setting(
+        "", help="PEM private key of `cert_file` (required with it).", path=True
+    )
+    handshake_timeout_s: float = setting(
+        15.0, help="A TLS handshake that takes longer is abandoned.", min=1, unit="s"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = setting("info", help="Default level of the log.", choices=LOG_LEVELS)
     levels: dict[str, str] = setting(
@@ -241,6 +262,7 @@ class Config:
     auth: AuthSettings = dataclasses.field(default_factory=AuthSettings)
     supervisor: SupervisorSettings = dataclasses.field(default_factory=SupervisorSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
+    tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
     source: str = "(defaults)"
 

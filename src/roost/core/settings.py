@@ -51,9 +51,7 @@ def setting(
     metadata = {"roost": info}
     if isinstance(default, dict | list):
         frozen = default
-        return dataclasses.field(
-            default_factory=lambda: type(frozen)(frozen), metadata=metadata
-        )
+        return dataclasses.field(default_factory=lambda: type(frozen)(frozen), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 

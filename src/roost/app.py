@@ -1,0 +1,169 @@
+"""The composition root: builds the store, control, services, supervisor and web.
+
+Boot order is the only order: store first, then the services, then the web
+listener. `main` is the `roost` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from roost.cli.main import build_cli
+from roost.control.auth import Authenticator
+from roost.control.directory import Actor, DirectoryAdmin
+from roost.control.passwords import Passwords
+from roost.core.clock import SystemClock
+from roost.core.config import Config
+from roost.core.logs import setup_logging
+from roost.core.runtime import RuntimeInfo, remove_runtime, write_runtime
+from roost.net.certs import CertStore
+from roost.store.store import Store, open_store
+from roost.supervisor.service import Service
+from roost.supervisor.supervisor import Supervisor
+from roost.web.app import create_app
+from roost.web.context import WebContext
+from roost.web.server import WebServer
+
+log = logging.getLogger("roost.app")
+
+FIRST_ADMIN = "admin"
+TLS_FOLDER = "tls"
+
+
+@dataclass(slots=True)
+class Roost:
+    """A running instance, for `serve` and for tests."""
+
+    config: Config
+    store: Store
+    supervisor: Supervisor
+    web: WebServer
+    directory: DirectoryAdmin
+
+    async def stop(self) -> None:
+        remove_runtime(self.config.data_dir)
+        await self.web.stop()
+        await self.supervisor.shutdown()
+        await self.store.close()
+
+
+def build_services(config: Config, store: Store, auth: Authenticator) -> Sequence[Service]:
+    """The protocol services, in boot order. Each arrives with its own issue."""
+    return []
+
+
+async def start(config: Config, *, announce: bool = True) -> Roost:
+    clock = SystemClock()
+    store = await open_store(config, clock)
+    try:
+        certs = CertStore.open(
+            config.data_dir / TLS_FOLDER,
+            config.tls.host_names or (config.node, "localhost"),
+            extra_pairs=[(Path(config.tls.cert_file), Path(config.tls.key_file))]
+            if config.tls.cert_file
+            else (),
+        )
+        passwords = Passwords(config.directory)
+        auth = Authenticator(store, passwords, config.auth, config.directory, clock)
+        directory = DirectoryAdmin(store, passwords, config.directory, auth)
+        await _first_admin(store, directory, announce)
+        supervisor = Supervisor(
+            build_services(config, store, auth), store, config.supervisor, clock, config.node
+        )
+        await supervisor.boot()
+        cli_token = secrets.token_urlsafe(32)
+        web_context = WebContext(config, store, supervisor, directory, cli_token)
+        web = WebServer(
+            create_app(web_context),
+            config.web.listen,
+            config.web.tls_listen,
+            certs.server_context(alpn_protocols=("http/1.1",)),
+            timeout_s=config.supervisor.start_timeout_s,
+        )
+        try:
+            await web.start()
+        except BaseException:
+            await supervisor.shutdown()
+            raise
+    except BaseException:
+        await store.close()
+        raise
+    url = f"http://{web.addresses[0]}" if web.addresses else f"https://{web.tls_addresses[0]}"
+    write_runtime(
+        config.data_dir,
+        RuntimeInfo(
+            os.getpid(), url, cli_token, None if web.addresses else str(certs.default.cert_path)
+        ),
+    )
+    return Roost(config, store, supervisor, web, directory)
+
+
+async def _first_admin(store: Store, directory: DirectoryAdmin, announce: bool) -> None:
+    """On the first start, make an admin whose one-time password is printed once."""
+    if await store.read(store.directory.admins):
+        return
+    _, password = await directory.add_admin(
+        Actor("first-start"), FIRST_ADMIN, None, must_change=True
+    )
+    if announce:
+        print(
+            f"First start: admin account {FIRST_ADMIN!r} created with the one-time password\n\n"
+            f"    {password}\n\nIt is shown only this once and must be changed at first sign-in.",
+            flush=True,
+        )
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGINT or SIGTERM."""
+    setup_logging(config)
+    roost = await start(config)
+    for address in roost.web.addresses:
+        log.info("Roost is running: API on http://%s (profile %s)", address, config.roost.profile)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await roost.stop()
+
+
+@asynccontextmanager
+async def local_api(config: Config) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process over the store, for the CLI while Roost is not running."""
+    clock = SystemClock()
+    store = await open_store(config, clock)
+    try:
+        passwords = Passwords(config.directory)
+        directory = DirectoryAdmin(store, passwords, config.directory)
+        supervisor = Supervisor([], store, config.supervisor, clock, config.node)
+        token = secrets.token_urlsafe(32)
+        app = create_app(WebContext(config, store, supervisor, directory, token))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("local", 0)),
+            base_url="http://roost.local",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
+            yield client
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    build_cli(serve, local_api)(prog_name="roost")
+
+
+if __name__ == "__main__":
+    main()

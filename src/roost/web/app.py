@@ -1,0 +1,83 @@
+"""The Starlette application on the web listener: API, health and metrics.
+
+The admin console and the webmail will mount here too (their own issues).
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roost.supervisor.service import ServiceState
+from roost.web.api import api_routes
+from roost.web.context import WebContext
+from roost.web.metrics import render_metrics
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(web: WebContext) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        """Liveness (the process answers) and readiness (every wanted service runs)."""
+        statuses = web.supervisor.statuses()
+        not_ready = [
+            s.name
+            for s in statuses
+            if s.desired is ServiceState.RUNNING and s.state is not ServiceState.RUNNING
+        ]
+        body = {
+            "live": True,
+            "ready": not not_ready,
+            "not_running": not_ready,
+            "node": web.supervisor.node,
+        }
+        return JSONResponse(body, status_code=200 if not not_ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        text, content_type = render_metrics(web.supervisor)
+        return Response(text, media_type=content_type)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    return Starlette(
+        routes=[Route("/healthz", healthz), Route("/metrics", metrics), *api_routes(web)],
+        exception_handlers={HTTPException: http_error},
+        middleware=[Middleware(SecurityHeaders)],
+    )
+
+
+class SecurityHeaders:
+    """Adds the headers every response carries, unless a route set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [
+                    (name.lower().encode(), value.encode())
+                    for name, value in SECURITY_HEADERS.items()
+                    if name.lower().encode() not in present
+                ]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self._app(scope, receive, send_with_headers)

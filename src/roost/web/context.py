@@ -1,0 +1,20 @@
+"""What the web layer is given by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from roost.control.directory import DirectoryAdmin
+from roost.core.config import Config
+from roost.store.store import Store
+from roost.supervisor.supervisor import Supervisor
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    config: Config
+    store: Store
+    supervisor: Supervisor
+    directory: DirectoryAdmin
+    cli_token: str
+    """The token in the data folder that the local CLI uses (actor `cli:USER`)."""
