@@ -39,6 +39,7 @@ test: lint typecheck layers pytest
 
 docs: $(STAMP)
 	$(BIN)/python -m roost.core.configdoc > docs/configuration.md
+	$(BIN)/python -m roost.core.configdoc --example > roost.example.toml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -93,3 +93,13 @@ async def store(store_config: Config, clock: ManualClock) -> AsyncIterator[Store
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Store]:
+    """The embedded store alone, for what only it has (files, one writer)."""
+    opened = await open_store(make_config(tmp_path), clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -11,7 +11,7 @@ import pytest
 from roost.core.clock import SystemClock
 from roost.core.config import Config
 from roost.core.errors import UnknownService
-from roost.store.store import Store, open_store
+from roost.store.store import Store
 from roost.supervisor.service import ProbeResult, ServiceContext, ServiceState, ServiceStatus
 from roost.supervisor.supervisor import Supervisor
 from tests.conftest import make_config
@@ -91,13 +91,6 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return make_config(tmp_path, supervisor=FAST)
-
-
-@pytest.fixture
-async def sqlite_store(config: Config) -> AsyncIterator[Store]:
-    store = await open_store(config)
-    yield store
-    await store.close()
 
 
 @pytest.fixture

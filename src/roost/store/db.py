@@ -218,8 +218,11 @@ class PostgresDatabase:
         self._engine = create_async_engine(
             asyncpg_url(url), pool_size=pool_size, max_overflow=0, connect_args=connect_args
         )
+        self._closed = False
 
     async def write(self, work: Work[T]) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
         for attempt in range(PG_RETRIES):
             tx: Tx | None = None
             try:
@@ -237,6 +240,8 @@ class PostgresDatabase:
         raise AssertionError("unreachable")
 
     async def read(self, work: Work[T]) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
         async with self._engine.connect() as conn, conn.begin():
             return await work(Tx(conn, self.dialect))
 
@@ -245,6 +250,7 @@ class PostgresDatabase:
             return await conn.run_sync(fn)
 
     async def close(self) -> None:
+        self._closed = True
         await self._engine.dispose()
 
 

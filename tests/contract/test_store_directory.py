@@ -1,0 +1,118 @@
+"""Contract of the Directory role, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from roost.core.errors import AlreadyExists, InvalidName, NotFound
+from roost.store.db import Tx
+from roost.store.store import Store
+
+
+async def add_user(store: Store, address: str) -> None:
+    async def work(tx: Tx) -> None:
+        domain = address.rpartition("@")[2]
+        if await store.directory.local_domain(tx, domain) is None:
+            await store.directory.add_domain(tx, domain)
+        await store.directory.add_account(
+            tx, address, display_name="", password_hash="h", scram="{}"
+        )
+
+    await store.write(work)
+
+
+async def test_domains_are_normalised_and_unique(store: Store) -> None:
+    domain = await store.write(store.directory.add_domain, "Example.ORG.")
+    assert domain.name == "example.org"
+    with pytest.raises(AlreadyExists):
+        await store.write(store.directory.add_domain, "example.org")
+    with pytest.raises(InvalidName):
+        await store.write(store.directory.add_domain, "-bad-.org")
+    with pytest.raises(InvalidName):
+        await store.write(store.directory.add_domain, "localhost")
+    idn = await store.write(store.directory.add_domain, "bücher.example")
+    assert idn.name == "xn--bcher-kva.example"
+
+
+async def test_account_lifecycle_and_role_aliases(store: Store) -> None:
+    await add_user(store, "Alice@Example.org")
+    account = await store.read(store.directory.account, "ALICE@example.org")
+    assert account.address == "alice@example.org" and account.enabled
+    aliases = {a.address: a.targets for a in await store.read(store.directory.aliases)}
+    assert aliases == {
+        "abuse@example.org": ("alice@example.org",),
+        "postmaster@example.org": ("alice@example.org",),
+    }
+    with pytest.raises(AlreadyExists):
+        await add_user(store, "alice@example.org")
+    with pytest.raises(AlreadyExists):
+        await add_user(store, "postmaster@example.org")
+    with pytest.raises(InvalidName, match="RFC 5321"):
+        await store.write(store.directory.remove_alias, "postmaster@example.org")
+    await store.write(store.directory.set_enabled, "alice@example.org", False)
+    assert not (await store.read(store.directory.account, "alice@example.org")).enabled
+    with pytest.raises(NotFound):
+        await store.write(
+            store.directory.add_account,
+            "bob@nowhere.org",
+            display_name="",
+            password_hash="h",
+            scram="{}",
+        )
+
+
+async def test_resolution_with_delimiter_aliases_domain_aliases_and_catch_all(store: Store) -> None:
+    await add_user(store, "alice@example.org")
+    await add_user(store, "bob@example.org")
+    await store.write(
+        store.directory.add_alias,
+        "team@example.org",
+        ("alice@example.org", "Bob@example.org", "ext@other.net"),
+    )
+    await store.write(store.directory.add_alias, "all@example.org", ("team@example.org",))
+    await store.write(store.directory.add_domain_alias, "example.com", "example.org")
+
+    async def resolve(address: str):  # type: ignore[no-untyped-def]
+        return await store.read(store.directory.resolve, address, "+")
+
+    plain = await resolve("alice@example.org")
+    assert plain is not None and plain.accounts == ("alice@example.org",)
+    tagged = await resolve("Alice+news@example.org")
+    assert tagged is not None and tagged.accounts == ("alice@example.org",)
+    assert tagged.address == "alice+news@example.org"
+    team = await resolve("all@example.com")
+    assert team is not None
+    assert team.accounts == ("alice@example.org", "bob@example.org") and team.forwards == (
+        "ext@other.net",
+    )
+    assert await resolve("nobody@example.org") is None
+    assert await resolve("alice@other.net") is None
+    assert await resolve("not an address") is None
+    await store.write(store.directory.set_catch_all, "example.org", "bob@example.org")
+    caught = await resolve("nobody@example.org")
+    assert caught is not None and caught.accounts == ("bob@example.org",)
+    postmaster = await resolve("postmaster@example.com")
+    assert postmaster is not None and postmaster.accounts == ("alice@example.org",)
+
+
+async def test_domain_with_accounts_cannot_be_removed(store: Store) -> None:
+    await add_user(store, "alice@example.org")
+    with pytest.raises(AlreadyExists, match="still has 1 account"):
+        await store.write(store.directory.remove_domain, "example.org")
+    await store.write(store.directory.add_domain, "empty.org")
+    await store.write(store.directory.remove_domain, "empty.org")
+    assert [d.name for d in await store.read(store.directory.domains)] == ["example.org"]
+
+
+async def test_admins_and_tokens(store: Store) -> None:
+    await store.write(store.directory.add_admin, "root", "hash", must_change=True)
+    token = await store.write(store.directory.add_token, "root", "ci", "f" * 64)
+    assert token.admin == "root"
+    found = await store.read(store.directory.token_by_hash, "f" * 64)
+    assert found is not None and found.name == "ci"
+    with pytest.raises(AlreadyExists):
+        await store.write(store.directory.add_token, "root", "ci", "e" * 64)
+    await store.write(store.directory.revoke_token, "root", "ci")
+    assert await store.read(store.directory.token_by_hash, "f" * 64) is None
+    with pytest.raises(InvalidName):
+        await store.write(store.directory.add_admin, "bad name!", "h", must_change=False)
