@@ -27,7 +27,7 @@ from roost.core.config import Config
 from roost.core.logs import setup_logging
 from roost.core.runtime import RuntimeInfo, remove_runtime, write_runtime
 from roost.net.certs import CertStore
-from roost.store.store import Store, open_store
+from roost.store.store import Store, open_store, prepare_data_dir
 from roost.supervisor.service import Service
 from roost.supervisor.supervisor import Supervisor
 from roost.web.app import create_app
@@ -125,6 +125,7 @@ async def _first_admin(store: Store, directory: DirectoryAdmin, announce: bool) 
 
 async def serve(config: Config) -> None:
     """Run until SIGINT or SIGTERM."""
+    prepare_data_dir(config.data_dir)
     setup_logging(config)
     roost = await start(config)
     for address in roost.web.addresses:

@@ -51,9 +51,9 @@ class Throttle:
 
     def _delay(self, failures: int) -> float:
         extra = failures - self._settings.free_failures
-        if extra <= 0:
+        if extra < 0:
             return 0.0
-        delay = self._settings.delay_initial_s * 2 ** min(extra - 1, 30)
+        delay = self._settings.delay_initial_s * 2 ** min(extra, 30)
         return float(min(delay, self._settings.delay_max_s))
 
     def failed(self, client: str, account: str) -> None:

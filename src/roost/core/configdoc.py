@@ -11,7 +11,6 @@ import dataclasses
 import json
 import sys
 import typing
-from pathlib import Path
 from typing import Any
 
 from roost.core.config import sections
@@ -43,7 +42,11 @@ def _toml(value: Any) -> str:
 
 def _defaults(field: dataclasses.Field[Any]) -> tuple[Any, Any]:
     info = info_of(field)
-    dev = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+    dev = (
+        field.default_factory()
+        if field.default_factory is not dataclasses.MISSING
+        else field.default
+    )
     prod = dev if is_same(info.prod) else info.prod
     return dev, prod
 

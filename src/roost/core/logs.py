@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from roost.core.config import Config
+from roost.core.errors import StartupError
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LOG_FILE = Path("logs") / "roost.log"
@@ -35,10 +36,13 @@ def setup_logging(config: Config, *, to_file: bool = True) -> None:
     root.addHandler(stderr)
     if to_file:
         path = config.data_dir / LOG_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rotating = logging.handlers.RotatingFileHandler(
-            path, maxBytes=config.log.file_max_bytes, backupCount=config.log.file_backups
-        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rotating = logging.handlers.RotatingFileHandler(
+                path, maxBytes=config.log.file_max_bytes, backupCount=config.log.file_backups
+            )
+        except OSError as exc:
+            raise StartupError(f"cannot write the log file {path}: {exc.strerror}") from None
         rotating.setFormatter(formatter)
         root.addHandler(rotating)
     for component, level in config.log.levels.items():
