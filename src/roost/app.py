@@ -21,6 +21,7 @@ import httpx
 from roost.cli.main import build_cli
 from roost.control.auth import Authenticator
 from roost.control.directory import Actor, DirectoryAdmin
+from roost.control.maintenance import Maintenance
 from roost.control.passwords import Passwords
 from roost.core.clock import SystemClock
 from roost.core.config import Config
@@ -49,10 +50,12 @@ class Roost:
     supervisor: Supervisor
     web: WebServer
     directory: DirectoryAdmin
+    maintenance: Maintenance
 
     async def stop(self) -> None:
         remove_runtime(self.config.data_dir)
         await self.web.stop()
+        await self.maintenance.stop()
         await self.supervisor.shutdown()
         await self.store.close()
 
@@ -98,6 +101,8 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
     except BaseException:
         await store.close()
         raise
+    maintenance = Maintenance(store, config.store.blob_gc_interval_s)
+    maintenance.start()
     url = f"http://{web.addresses[0]}" if web.addresses else f"https://{web.tls_addresses[0]}"
     write_runtime(
         config.data_dir,
@@ -105,7 +110,7 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
             os.getpid(), url, cli_token, None if web.addresses else str(certs.default.cert_path)
         ),
     )
-    return Roost(config, store, supervisor, web, directory)
+    return Roost(config, store, supervisor, web, directory, maintenance)
 
 
 async def _first_admin(store: Store, directory: DirectoryAdmin, announce: bool) -> None:

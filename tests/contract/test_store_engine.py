@@ -67,3 +67,33 @@ async def test_file_blobs_are_durable_files_and_orphans_are_collected(
     os.utime(path, (old, old))
     assert await store.blobs.collect() == 1
     assert not path.exists()
+
+
+async def test_postgres_wakes_followers_on_another_node(tmp_path, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    """Two nodes on one PostgreSQL: a commit on one wakes a waiter on the other."""
+    from roost.store.store import open_store
+    from tests.conftest import PG_URL, fresh_pg_schema, make_config
+
+    async with fresh_pg_schema() as schema:
+        config = make_config(tmp_path, store={"url": PG_URL, "schema": schema})
+        first = await open_store(config, clock)
+        second = await open_store(config, clock)
+        try:
+            after = second.changes.latest_seen
+            waiter = asyncio.create_task(second.changes.wait(after, timeout_s=30))
+            await asyncio.sleep(0)
+
+            async def work(tx: Tx) -> None:
+                domain = await first.directory.add_domain(tx, "example.org")
+                account = await first.directory.add_account(
+                    tx, "a@example.org", display_name="", password_hash="h", scram="{}"
+                )
+                assert domain.name == "example.org"
+                await first.mail.create_mailbox(tx, account.id, "INBOX")
+
+            await first.write(work)
+            assert await asyncio.wait_for(waiter, 30) is True
+            assert second.changes.latest_seen > after
+        finally:
+            await first.close()
+            await second.close()

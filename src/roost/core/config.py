@@ -81,6 +81,12 @@ class StoreSettings:
         min=0.1,
         unit="s",
     )
+    blob_gc_interval_s: float = setting(
+        600.0,
+        help="How often unreferenced message files are looked for and removed.",
+        min=1,
+        unit="s",
+    )
     blob_gc_grace_s: float = setting(
         3600.0,
         help="A message file that nothing references is removed only after it has been "
