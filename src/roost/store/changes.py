@@ -27,9 +27,15 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "roost_changes"
 
 
+def notify_channel(schema: str | None) -> str:
+    """One channel per installation: several may share a database in their own schemas."""
+    return f"{NOTIFY_CHANNEL}.{schema}" if schema else NOTIFY_CHANNEL
+
+
 class ChangeFeed:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
+        self.channel = notify_channel(db.schema)
         self._clock = clock
         self._latest = 0
         self._wakeup = asyncio.Event()
@@ -67,7 +73,7 @@ class ChangeFeed:
             )
         )
         if tx.dialect == "postgresql":
-            await tx.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(change_id))))
+            await tx.execute(sa.select(sa.func.pg_notify(self.channel, str(change_id))))
         tx.after_commit(lambda: self.notify(change_id))
         return change_id
 

@@ -24,9 +24,17 @@ from roost.core.clock import Clock, SystemClock
 from roost.core.config import Config
 from roost.core.errors import StartupError
 from roost.store.blobs import BlobStore, DatabaseBlobs, FileBlobs
-from roost.store.changes import NOTIFY_CHANNEL, ChangeFeed
+from roost.store.changes import ChangeFeed
 from roost.store.db import Database, PostgresDatabase, SqliteDatabase, Tx
 from roost.store.directory import DirectoryStore
+from roost.store.interfaces import (
+    ChangeFeedRole,
+    DirectoryRole,
+    EventsRole,
+    MailRole,
+    QueueRole,
+    SettingsRole,
+)
 from roost.store.mail import MailStore
 from roost.store.queue import QueueStore
 from roost.store.settings import EventLog, SettingsStore
@@ -47,12 +55,14 @@ class Store:
         self.db = db
         self.clock = clock
         self.blobs = blobs
-        self.changes = ChangeFeed(db, clock)
-        self.directory = DirectoryStore(clock)
-        self.mail = MailStore(blobs, self.changes, clock)
-        self.queue = QueueStore(blobs, clock)
-        self.settings = SettingsStore(clock)
-        self.events = EventLog(clock, node)
+        feed = ChangeFeed(db, clock)
+        self.changes: ChangeFeedRole = feed
+        self.directory: DirectoryRole = DirectoryStore(clock)
+        self.mail: MailRole = MailStore(blobs, feed, clock)
+        self.queue: QueueRole = QueueStore(blobs, clock)
+        self.settings: SettingsRole = SettingsStore(clock)
+        self.events: EventsRole = EventLog(clock, node)
+        self._feed = feed
         self._listener: Any = None
 
     @property
@@ -90,9 +100,9 @@ class Store:
 
         def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
             if payload.isdigit():
-                self.changes.notify(int(payload))
+                self._feed.notify(int(payload))
 
-        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+        await conn.add_listener(self._feed.channel, on_notify)
         self._listener = conn
 
     async def close(self) -> None:
@@ -131,7 +141,7 @@ async def open_store(config: Config, clock: Clock | None = None) -> Store:
     try:
         await migrate(db)
         store = Store(db, blobs, clock, config.node)
-        await store.changes.load()
+        await store._feed.load()
         if settings.url:
             await store.listen_for_changes(settings.url)
     except StartupError:

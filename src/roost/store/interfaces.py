@@ -1,0 +1,299 @@
+"""The store's roles as protocols: what services and faces may rely on.
+
+`Store` (store.py) offers one implementation of each over SQLAlchemy Core,
+shared by the SQLite and PostgreSQL backends; `BlobStore` (blobs.py) has one
+per layout. Every method that touches the database takes the unit of work's
+`Tx`, so one unit can span roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from roost.store.db import Tx
+from roost.store.directory import Resolution
+from roost.store.mail import Copied, FlagResult, UidRanges
+from roost.store.settings import JsonValue
+from roost.store.types import (
+    Account,
+    Admin,
+    Alias,
+    ApiToken,
+    Appended,
+    Change,
+    Domain,
+    DomainAlias,
+    Event,
+    Flag,
+    FlagMode,
+    Mailbox,
+    MessageFlags,
+    MessageInfo,
+    NewEvent,
+    NewMessage,
+    NewRecipient,
+    QueueEntry,
+    QueueState,
+    RecipientState,
+    SpecialUse,
+    StagedBlob,
+)
+
+
+class DirectoryRole(Protocol):
+    """The Directory role: domains, accounts, aliases, admins and API tokens."""
+
+    async def add_domain(self, tx: Tx, name: str) -> Domain: ...
+
+    async def domains(self, tx: Tx) -> list[Domain]: ...
+
+    async def domain(self, tx: Tx, name: str) -> Domain: ...
+
+    async def remove_domain(self, tx: Tx, name: str) -> None: ...
+
+    async def set_catch_all(self, tx: Tx, name: str, target: str | None) -> None: ...
+
+    async def local_domain(self, tx: Tx, name: str) -> str | None: ...
+
+    async def add_domain_alias(self, tx: Tx, alias: str, target: str) -> DomainAlias: ...
+
+    async def domain_aliases(self, tx: Tx) -> list[DomainAlias]: ...
+
+    async def remove_domain_alias(self, tx: Tx, alias: str) -> None: ...
+
+    async def add_account(
+        self,
+        tx: Tx,
+        address: str,
+        *,
+        display_name: str,
+        password_hash: str,
+        scram: str,
+        quota_bytes: int = 0,
+        quota_messages: int = 0,
+    ) -> Account: ...
+
+    async def account(self, tx: Tx, address: str) -> Account: ...
+
+    async def find_account(self, tx: Tx, address: str) -> Account | None: ...
+
+    async def account_by_id(self, tx: Tx, account_id: int) -> Account: ...
+
+    async def accounts(self, tx: Tx, domain: str | None = None) -> list[Account]: ...
+
+    async def set_password(self, tx: Tx, address: str, password_hash: str, scram: str) -> None: ...
+
+    async def set_enabled(self, tx: Tx, address: str, enabled: bool) -> None: ...
+
+    async def set_quota(
+        self, tx: Tx, address: str, quota_bytes: int, quota_messages: int
+    ) -> None: ...
+
+    async def remove_account_row(self, tx: Tx, account_id: int) -> None: ...
+
+    async def add_alias(self, tx: Tx, address: str, targets: tuple[str, ...]) -> Alias: ...
+
+    async def set_alias_targets(self, tx: Tx, address: str, targets: tuple[str, ...]) -> Alias: ...
+
+    async def alias(self, tx: Tx, address: str) -> Alias: ...
+
+    async def aliases(self, tx: Tx, domain: str | None = None) -> list[Alias]: ...
+
+    async def remove_alias(self, tx: Tx, address: str) -> None: ...
+
+    async def replace_target(self, tx: Tx, old: str, new: str | None) -> None: ...
+
+    async def resolve(
+        self, tx: Tx, address: str, delimiter: str, *, depth: int = 0
+    ) -> Resolution | None: ...
+
+    async def add_admin(
+        self, tx: Tx, name: str, password_hash: str, *, must_change: bool
+    ) -> Admin: ...
+
+    async def admins(self, tx: Tx) -> list[Admin]: ...
+
+    async def admin(self, tx: Tx, name: str) -> Admin: ...
+
+    async def set_admin_password(
+        self, tx: Tx, name: str, password_hash: str, *, must_change: bool
+    ) -> None: ...
+
+    async def remove_admin(self, tx: Tx, name: str) -> None: ...
+
+    async def add_token(self, tx: Tx, admin_name: str, name: str, token_hash: str) -> ApiToken: ...
+
+    async def tokens(self, tx: Tx, admin_name: str | None = None) -> list[ApiToken]: ...
+
+    async def token_by_hash(self, tx: Tx, token_hash: str) -> ApiToken | None: ...
+
+    async def touch_token(self, tx: Tx, token_id: int) -> None: ...
+
+    async def revoke_token(self, tx: Tx, admin_name: str, name: str) -> None: ...
+
+
+class MailRole(Protocol):
+    """The Mail role: mailboxes, messages, flags, UIDs, MODSEQs, expunge log."""
+
+    async def create_mailbox(
+        self,
+        tx: Tx,
+        account_id: int,
+        name: str,
+        special_use: SpecialUse | None = None,
+        *,
+        subscribed: bool = True,
+    ) -> Mailbox: ...
+
+    async def mailboxes(self, tx: Tx, account_id: int) -> list[Mailbox]: ...
+
+    async def mailbox(self, tx: Tx, account_id: int, name: str) -> Mailbox: ...
+
+    async def mailbox_by_id(self, tx: Tx, mailbox_id: int) -> Mailbox: ...
+
+    async def rename_mailbox(self, tx: Tx, account_id: int, old: str, new: str) -> Mailbox: ...
+
+    async def delete_mailbox(self, tx: Tx, account_id: int, name: str) -> None: ...
+
+    async def remove_account_mailboxes(self, tx: Tx, account_id: int) -> None: ...
+
+    async def set_subscribed(
+        self, tx: Tx, account_id: int, name: str, subscribed: bool
+    ) -> None: ...
+
+    async def append(
+        self, tx: Tx, mailbox_id: int, items: Sequence[NewMessage], *, enforce_quota: bool = True
+    ) -> list[Appended]: ...
+
+    async def messages(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None
+    ) -> list[MessageInfo]: ...
+
+    async def flags(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None, changed_since: int = 0
+    ) -> list[MessageFlags]: ...
+
+    async def store_flags(
+        self,
+        tx: Tx,
+        mailbox_id: int,
+        uids: UidRanges | None,
+        mode: FlagMode,
+        flags: Flag,
+        keywords: Iterable[str] = (),
+        *,
+        unchanged_since: int | None = None,
+    ) -> FlagResult: ...
+
+    async def expunge(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None, *, deleted_only: bool = True
+    ) -> list[int]: ...
+
+    async def vanished(self, tx: Tx, mailbox_id: int, since_modseq: int) -> list[int]: ...
+
+    async def copy(
+        self, tx: Tx, source_id: int, uids: UidRanges, target_id: int, *, enforce_quota: bool = True
+    ) -> Copied: ...
+
+
+class QueueRole(Protocol):
+    """The Queue role: spool entries and per-recipient state."""
+
+    async def enqueue(
+        self,
+        tx: Tx,
+        blob: StagedBlob,
+        sender: str,
+        recipients: Sequence[NewRecipient],
+        *,
+        source: str,
+        envid: str | None = None,
+        ret: str | None = None,
+        details: str = "{}",
+        not_before: datetime | None = None,
+    ) -> int: ...
+
+    async def entry(self, tx: Tx, entry_id: int) -> QueueEntry: ...
+
+    async def entries(
+        self,
+        tx: Tx,
+        *,
+        ids: Sequence[int] | None = None,
+        states: Sequence[QueueState] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[QueueEntry]: ...
+
+    async def count(self, tx: Tx) -> dict[QueueState, int]: ...
+
+    async def claim_due(
+        self, tx: Tx, worker: str, lease_s: float, limit: int
+    ) -> list[QueueEntry]: ...
+
+    async def record_attempt(
+        self,
+        tx: Tx,
+        entry_id: int,
+        results: dict[int, tuple[RecipientState, str]],
+        next_attempt_at: datetime | None,
+    ) -> None: ...
+
+    async def set_state(self, tx: Tx, entry_id: int, state: QueueState) -> None: ...
+
+    async def reschedule(
+        self, tx: Tx, entry_id: int, at: datetime, *, reset_attempts: bool = False
+    ) -> None: ...
+
+    async def remove(self, tx: Tx, entry_id: int) -> None: ...
+
+
+class SettingsRole(Protocol):
+    """Settings such as the desired state of each service."""
+
+    async def get(self, tx: Tx, key: str) -> JsonValue: ...
+
+    async def get_prefix(self, tx: Tx, prefix: str) -> dict[str, JsonValue]: ...
+
+    async def set(self, tx: Tx, key: str, value: JsonValue) -> None: ...
+
+
+class EventsRole(Protocol):
+    """The event and audit log."""
+
+    async def add(self, tx: Tx, event: NewEvent) -> int: ...
+
+    async def list(
+        self,
+        tx: Tx,
+        *,
+        limit: int = 100,
+        before_id: int | None = None,
+        object: str | None = None,
+        since: datetime | None = None,
+    ) -> list[Event]: ...
+
+
+class ChangeFeedRole(Protocol):
+    """The durable change feed and its wake-ups."""
+
+    @property
+    def latest_seen(self) -> int: ...
+
+    async def load(self) -> None: ...
+
+    async def latest(self, tx: Tx) -> int: ...
+
+    async def append(
+        self, tx: Tx, account_id: int, mailbox_id: int | None, kind: str, modseq: int | None
+    ) -> int: ...
+
+    async def since(
+        self, tx: Tx, after: int, account_id: int | None = None, limit: int = 1000
+    ) -> list[Change]: ...
+
+    def notify(self, change_id: int) -> None: ...
+
+    async def wait(self, after: int, timeout_s: float) -> bool: ...
