@@ -120,3 +120,18 @@ async def test_weak_passwords_are_refused(parts) -> None:  # type: ignore[no-unt
         await directory.add_user(ACTOR, "bob@example.org", "short")
     _account, generated = await directory.add_user(ACTOR, "bob@example.org", None)
     assert generated is not None and len(generated) >= 16
+
+
+async def test_new_accounts_get_the_standard_folders(parts, sqlite_store: Store) -> None:  # type: ignore[no-untyped-def]
+    account = await sqlite_store.read(sqlite_store.directory.account, "alice@example.org")
+    boxes = await sqlite_store.read(sqlite_store.mail.mailboxes, account.id)
+    roles = {b.name: b.special_use.value if b.special_use else None for b in boxes}
+    assert roles == {
+        "INBOX": None,
+        "Sent": "\\Sent",
+        "Drafts": "\\Drafts",
+        "Trash": "\\Trash",
+        "Junk": "\\Junk",
+        "Archive": "\\Archive",
+    }
+    assert all(b.subscribed for b in boxes)
