@@ -194,3 +194,17 @@ async def test_change_feed_wakes_a_waiter(store: Store) -> None:
     await store.write(store.mail.append, box.id, [NewMessage(blob)])
     assert await asyncio.wait_for(waiter, 10) is True
     assert await store.changes.wait(store.changes.latest_seen, timeout_s=0.01) is False
+
+
+async def test_parsed_structure_is_kept_with_the_blob(store: Store) -> None:
+    account = await make_account(store)
+    box = await store.read(store.mail.mailbox, account.id, "INBOX")
+    blob = await store.blobs.stage(message(7))
+
+    async def deliver(tx):  # type: ignore[no-untyped-def]
+        appended = await store.mail.append(tx, box.id, [NewMessage(blob)])
+        await store.blobs.set_structure(tx, blob.hash, '{"type": "text/plain"}')
+        return appended
+
+    await store.write(deliver)
+    assert await store.read(store.blobs.structure, blob.hash) == '{"type": "text/plain"}'

@@ -47,6 +47,12 @@ class BlobStore(Protocol):
 
     async def unref(self, tx: Tx, hash: str, count: int = 1) -> None: ...
 
+    async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
+        """Keep the parsed MIME structure (proto/mime, as JSON) with the blob."""
+        ...
+
+    async def structure(self, tx: Tx, hash: str) -> str | None: ...
+
     def chunks(self, hash: str) -> AsyncIterator[bytes]: ...
 
     async def read(self, hash: str) -> bytes: ...
@@ -126,6 +132,17 @@ class _RefCounts:
     async def read(self, work: Callable[[Tx], Awaitable[R]]) -> R:
         return await self._db.read(work)
 
+    async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
+        result = await tx.execute(
+            blobs.update().where(blobs.c.hash == hash).values(structure=structure)
+        )
+        if not result.rowcount:
+            raise NotFound(f"blob {hash} is not referenced by anything")
+
+    async def structure(self, tx: Tx, hash: str) -> str | None:
+        value = await tx.scalar(sa.select(blobs.c.structure).where(blobs.c.hash == hash))
+        return None if value is None else str(value)
+
     async def collectable(self) -> list[str]:
         cutoff = self._clock.now() - timedelta(seconds=self.grace_s)
 
@@ -185,6 +202,12 @@ class FileBlobs:
 
     async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
         await self._refs.remove(tx, hash, count)
+
+    async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
+        await self._refs.set_structure(tx, hash, structure)
+
+    async def structure(self, tx: Tx, hash: str) -> str | None:
+        return await self._refs.structure(tx, hash)
 
     async def chunks(self, hash: str) -> AsyncIterator[bytes]:
         try:
@@ -386,6 +409,12 @@ class DatabaseBlobs:
 
     async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
         await self._refs.remove(tx, hash, count)
+
+    async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
+        await self._refs.set_structure(tx, hash, structure)
+
+    async def structure(self, tx: Tx, hash: str) -> str | None:
+        return await self._refs.structure(tx, hash)
 
     async def chunks(self, hash: str) -> AsyncIterator[bytes]:
         seq = 0
