@@ -15,7 +15,7 @@ import hashlib
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import timedelta
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import ParamSpec, Protocol, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from roost.core.clock import Clock
 from roost.core.errors import NotFound, StoreError
@@ -41,11 +42,21 @@ R = TypeVar("R")
 class BlobStore(Protocol):
     async def stage(self, data: bytes) -> StagedBlob: ...
 
+    async def stage_many(self, items: Sequence[bytes]) -> list[StagedBlob]:
+        """Stage several blobs at once: their durable writes overlap."""
+        ...
+
     async def stage_file(self, path: Path) -> StagedBlob: ...
 
     async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None: ...
 
+    async def ref_many(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
+        """Add references to staged blobs, in one statement where the backend can."""
+        ...
+
     async def unref(self, tx: Tx, hash: str, count: int = 1) -> None: ...
+
+    async def unref_many(self, tx: Tx, counts: Mapping[str, int]) -> None: ...
 
     async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
         """Keep the parsed MIME structure (proto/mime, as JSON) with the blob."""
@@ -105,28 +116,46 @@ class _RefCounts:
         self.grace_s = grace_s
         self.pins = _Pins(clock, grace_s)
 
-    async def add(self, tx: Tx, blob: StagedBlob, count: int, *, insert: bool) -> None:
-        result = await tx.execute(
-            blobs.update()
-            .where(blobs.c.hash == blob.hash)
-            .values(refs=blobs.c.refs + count, unreferenced_at=None)
+    async def add_upsert(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
+        """Embedded store: the row may not exist yet (file blobs have none until referenced)."""
+        statement = sqlite_insert(blobs).values(
+            [
+                {"hash": b.hash, "size": b.size, "refs": n, "unreferenced_at": None}
+                for b, n in counts.items()
+            ]
         )
-        if result.rowcount:
-            return
-        if not insert:
-            raise StoreError(f"blob {blob.hash} vanished before it was referenced")
         await tx.execute(
-            blobs.insert().values(hash=blob.hash, size=blob.size, refs=count, unreferenced_at=None)
+            statement.on_conflict_do_update(
+                index_elements=[blobs.c.hash],
+                set_={"refs": blobs.c.refs + statement.excluded.refs, "unreferenced_at": None},
+            )
         )
 
-    async def remove(self, tx: Tx, hash: str, count: int) -> None:
+    async def add_existing(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
+        """PostgreSQL: the row and its chunks were committed when the blob was staged."""
         await tx.execute(
             blobs.update()
-            .where(blobs.c.hash == hash)
+            .where(blobs.c.hash == sa.bindparam("b_hash"))
+            .values(refs=blobs.c.refs + sa.bindparam("b_refs"), unreferenced_at=None),
+            [{"b_hash": b.hash, "b_refs": n} for b, n in counts.items()],
+        )
+        found = await tx.scalar(
+            sa.select(sa.func.count()).where(blobs.c.hash.in_([b.hash for b in counts]))
+        )
+        if found != len(counts):
+            raise StoreError("a staged blob vanished before it was referenced")
+
+    async def remove(self, tx: Tx, counts: Mapping[str, int]) -> None:
+        now = self._clock.now()
+        refs: sa.BindParameter[int] = sa.bindparam("b_refs", type_=sa.BigInteger)
+        await tx.execute(
+            blobs.update()
+            .where(blobs.c.hash == sa.bindparam("b_hash"))
             .values(
-                refs=blobs.c.refs - count,
-                unreferenced_at=sa.case((blobs.c.refs - count <= 0, self._clock.now()), else_=None),
-            )
+                refs=blobs.c.refs - refs,
+                unreferenced_at=sa.case((blobs.c.refs - refs <= 0, now), else_=None),
+            ),
+            [{"b_hash": h, "b_refs": n} for h, n in counts.items()],
         )
 
     async def read(self, work: Callable[[Tx], Awaitable[R]]) -> R:
@@ -184,24 +213,43 @@ class FileBlobs:
         return self.root / hash[:2] / hash
 
     async def stage(self, data: bytes) -> StagedBlob:
-        hash = hashlib.sha256(data).hexdigest()
+        return (await self.stage_many([data]))[0]
+
+    async def stage_many(self, items: Sequence[bytes]) -> list[StagedBlob]:
+        staged = [StagedBlob(hashlib.sha256(data).hexdigest(), len(data)) for data in items]
         async with self._lock:
-            self._refs.pins.staged(hash)
-        await self._run(self._write_bytes, hash, data)
-        return StagedBlob(hash, len(data))
+            for blob in staged:
+                self._refs.pins.staged(blob.hash)
+        # Write and fsync every new file in parallel, then rename them and
+        # fsync each folder once.
+        written = await asyncio.gather(
+            *(self._run(self._write_tmp, b.hash, d) for b, d in zip(staged, items, strict=True))
+        )
+        moves = [(tmp, self.path(b.hash)) for b, tmp in zip(staged, written, strict=True) if tmp]
+        if moves:
+            await self._install(moves)
+        return staged
 
     async def stage_file(self, path: Path) -> StagedBlob:
         hash, size = await self._run(_hash_file, path)
         async with self._lock:
             self._refs.pins.staged(hash)
-        await self._run(self._adopt_file, hash, path)
+        tmp = await self._run(self._adopt_file, hash, path)
+        if tmp is not None:
+            await self._install([(tmp, self.path(hash))])
         return StagedBlob(hash, size)
 
     async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None:
-        await self._refs.add(tx, blob, count, insert=True)
+        await self._refs.add_upsert(tx, {blob: count})
+
+    async def ref_many(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
+        await self._refs.add_upsert(tx, counts)
 
     async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
-        await self._refs.remove(tx, hash, count)
+        await self._refs.remove(tx, {hash: count})
+
+    async def unref_many(self, tx: Tx, counts: Mapping[str, int]) -> None:
+        await self._refs.remove(tx, counts)
 
     async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
         await self._refs.set_structure(tx, hash, structure)
@@ -268,11 +316,12 @@ class FileBlobs:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._io, lambda: fn(*args, **kwargs))
 
-    def _write_bytes(self, hash: str, data: bytes) -> None:
+    def _write_tmp(self, hash: str, data: bytes) -> Path | None:
+        """A durable temporary file with the bytes, or None when the blob exists."""
         final = self.path(hash)
         if final.exists():
             _touch(final)
-            return
+            return None
         tmp = self._tmp / f"{hash}.{os.getpid()}.{time.monotonic_ns()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -282,28 +331,24 @@ class FileBlobs:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._install(tmp, final)
+        return tmp
 
-    def _adopt_file(self, hash: str, path: Path) -> None:
-        final = self.path(hash)
-        if final.exists():
-            _touch(final)
+    async def _install(self, moves: list[tuple[Path, Path]]) -> None:
+        folders = await self._run(_rename_all, moves)
+        await asyncio.gather(*(self._run(_fsync_dir, folder) for folder in folders))
+
+    def _adopt_file(self, hash: str, path: Path) -> Path | None:
+        """Make a spooled file durable in place, or drop it when the blob exists."""
+        if self.path(hash).exists():
+            _touch(self.path(hash))
             path.unlink(missing_ok=True)
-            return
+            return None
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._install(path, final)
-
-    def _install(self, tmp: Path, final: Path) -> None:
-        folder = final.parent
-        if not folder.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(folder.parent)
-        os.replace(tmp, final)
-        _fsync_dir(folder)
+        return path
 
     def _old_files(self) -> list[str]:
         cutoff = time.time() - self._refs.grace_s
@@ -318,6 +363,19 @@ class FileBlobs:
                 if entry.stat().st_mtime < cutoff:
                     old.append(entry.name)
         return old
+
+
+def _rename_all(moves: list[tuple[Path, Path]]) -> set[Path]:
+    """Rename durable temporary files into place; the folders to fsync."""
+    folders: set[Path] = set()
+    for tmp, final in moves:
+        folder = final.parent
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(folder.parent)
+        os.replace(tmp, final)
+        folders.add(folder)
+    return folders
 
 
 def _touch(path: Path) -> None:
@@ -352,51 +410,59 @@ class DatabaseBlobs:
         self._refs = _RefCounts(db, clock, grace_s)
 
     async def stage(self, data: bytes) -> StagedBlob:
-        hash = hashlib.sha256(data).hexdigest()
-        staged = StagedBlob(hash, len(data))
-        pieces = [data[i : i + PG_CHUNK_BYTES] for i in range(0, len(data), PG_CHUNK_BYTES)]
-        await self._store(staged, pieces)
+        return (await self.stage_many([data]))[0]
+
+    async def stage_many(self, items: Sequence[bytes]) -> list[StagedBlob]:
+        staged = [StagedBlob(hashlib.sha256(data).hexdigest(), len(data)) for data in items]
+
+        async def chunks_of(data: bytes) -> AsyncIterator[bytes]:
+            for start in range(0, len(data), PG_CHUNK_BYTES):
+                yield data[start : start + PG_CHUNK_BYTES]
+
+        await self._store([(b, chunks_of(d)) for b, d in zip(staged, items, strict=True)])
         return staged
 
     async def stage_file(self, path: Path) -> StagedBlob:
         hash, size = await asyncio.to_thread(_hash_file, path)
         staged = StagedBlob(hash, size)
-        await self._store(staged, None, path)
+
+        async def chunks_of_file() -> AsyncIterator[bytes]:
+            handle = await asyncio.to_thread(path.open, "rb")
+            try:
+                while piece := await asyncio.to_thread(handle.read, PG_CHUNK_BYTES):
+                    yield piece
+            finally:
+                handle.close()
+
+        await self._store([(staged, chunks_of_file())])
         await asyncio.to_thread(path.unlink, missing_ok=True)
         return staged
 
-    async def _store(
-        self, staged: StagedBlob, pieces: list[bytes] | None, path: Path | None = None
-    ) -> None:
-        self._refs.pins.staged(staged.hash)
+    async def _store(self, items: list[tuple[StagedBlob, AsyncIterator[bytes]]]) -> None:
+        """Rows and chunks in one transaction of their own, before any reference."""
+        for staged, _ in items:
+            self._refs.pins.staged(staged.hash)
         now = self._clock.now()
 
         async def store(tx: Tx) -> None:
-            existing = await tx.scalar(
-                sa.select(blobs.c.hash).where(blobs.c.hash == staged.hash).with_for_update()
-            )
-            if existing is not None:
-                await tx.execute(
-                    blobs.update()
-                    .where(blobs.c.hash == staged.hash, blobs.c.refs <= 0)
-                    .values(unreferenced_at=now)
+            for staged, pieces in items:
+                existing = await tx.scalar(
+                    sa.select(blobs.c.hash).where(blobs.c.hash == staged.hash).with_for_update()
                 )
-                return
-            await tx.execute(
-                blobs.insert().values(
-                    hash=staged.hash, size=staged.size, refs=0, unreferenced_at=now
-                )
-            )
-            if pieces is not None:
-                for seq, piece in enumerate(pieces):
+                if existing is not None:
                     await tx.execute(
-                        blob_chunks.insert().values(hash=staged.hash, seq=seq, data=piece)
+                        blobs.update()
+                        .where(blobs.c.hash == staged.hash, blobs.c.refs <= 0)
+                        .values(unreferenced_at=now)
                     )
-                return
-            assert path is not None
-            with path.open("rb") as handle:
+                    continue
+                await tx.execute(
+                    blobs.insert().values(
+                        hash=staged.hash, size=staged.size, refs=0, unreferenced_at=now
+                    )
+                )
                 seq = 0
-                while piece := handle.read(PG_CHUNK_BYTES):
+                async for piece in pieces:
                     await tx.execute(
                         blob_chunks.insert().values(hash=staged.hash, seq=seq, data=piece)
                     )
@@ -405,10 +471,16 @@ class DatabaseBlobs:
         await self._db.write(store)
 
     async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None:
-        await self._refs.add(tx, blob, count, insert=False)
+        await self._refs.add_existing(tx, {blob: count})
+
+    async def ref_many(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
+        await self._refs.add_existing(tx, counts)
 
     async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
-        await self._refs.remove(tx, hash, count)
+        await self._refs.remove(tx, {hash: count})
+
+    async def unref_many(self, tx: Tx, counts: Mapping[str, int]) -> None:
+        await self._refs.remove(tx, counts)
 
     async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
         await self._refs.set_structure(tx, hash, structure)

@@ -146,12 +146,38 @@ class SqliteDatabase:
             await self._run_group(jobs)
 
     async def _run_group(self, jobs: list[_Job]) -> None:
+        live = [job for job in jobs if not job.future.cancelled()]
+        if len(live) == 1:
+            await self._run_alone(live[0])
+        elif live:
+            await self._run_grouped(live)
+
+    async def _run_alone(self, job: _Job) -> None:
+        """A unit alone in its group: its own transaction isolates it, no SAVEPOINT."""
+        tx: Tx | None = None
+        try:
+            async with self._writer.connect() as conn, conn.begin():
+                tx = Tx(conn, self.dialect)
+                value = await job.work(tx)
+        except asyncio.CancelledError:
+            if not job.future.done():
+                job.future.set_exception(StoreError("the store was closed during a commit"))
+            raise
+        except Exception as exc:
+            if not job.future.done():
+                job.future.set_exception(exc)
+            return
+        assert tx is not None
+        _run_callbacks(tx)
+        if not job.future.done():
+            job.future.set_result(value)
+
+    async def _run_grouped(self, jobs: list[_Job]) -> None:
+        """Several units, one commit: each in a SAVEPOINT so that one failing rolls back alone."""
         results: list[tuple[_Job, Tx, bool, Any]] = []
         try:
             async with self._writer.connect() as conn, conn.begin():
                 for job in jobs:
-                    if job.future.cancelled():
-                        continue
                     tx = Tx(conn, self.dialect)
                     savepoint = await conn.begin_nested()
                     try:

@@ -266,27 +266,34 @@ class MailStore:
         modseq = alloc.highest_modseq
         sizes = [len(item.trace) + item.blob.size for item in items]
         await self._charge(tx, alloc.account_id, sum(sizes), count, enforce_quota)
-        for blob, refs in Counter(item.blob for item in items).items():
-            await self._blobs.ref(tx, blob, refs)
+        await self._blobs.ref_many(tx, Counter(item.blob for item in items))
         now = self._clock.now()
+        await tx.execute(
+            messages.insert(),
+            [
+                {
+                    "mailbox_id": mailbox_id,
+                    "uid": first_uid + i,
+                    "modseq": modseq,
+                    "flags": int(item.flags),
+                    "blob_hash": item.blob.hash,
+                    "trace": item.trace,
+                    "size": sizes[i],
+                    "internal_date": item.internal_date or now,
+                }
+                for i, item in enumerate(items)
+            ],
+        )
+        # The UIDs are known: one SELECT gives the ids, instead of RETURNING,
+        # which SQLAlchemy sends row by row on SQLite.
         rows = (
             await tx.execute(
-                messages.insert().returning(
-                    messages.c.id, messages.c.uid, sort_by_parameter_order=True
-                ),
-                [
-                    {
-                        "mailbox_id": mailbox_id,
-                        "uid": first_uid + i,
-                        "modseq": modseq,
-                        "flags": int(item.flags),
-                        "blob_hash": item.blob.hash,
-                        "trace": item.trace,
-                        "size": sizes[i],
-                        "internal_date": item.internal_date or now,
-                    }
-                    for i, item in enumerate(items)
-                ],
+                sa.select(messages.c.id, messages.c.uid)
+                .where(
+                    messages.c.mailbox_id == mailbox_id,
+                    messages.c.uid.between(first_uid, first_uid + count - 1),
+                )
+                .order_by(messages.c.uid)
             )
         ).all()
         keyword_rows = [
@@ -497,8 +504,7 @@ class MailStore:
             .values(message_count=mailboxes.c.message_count - len(rows))
         )
         await self._charge(tx, box.account_id, -sum(r.size for r in rows), -len(rows), False)
-        for hash, refs in Counter(r.blob_hash for r in rows).items():
-            await self._blobs.unref(tx, hash, refs)
+        await self._blobs.unref_many(tx, Counter(r.blob_hash for r in rows))
         await self._feed.append(tx, box.account_id, box.id, "expunge", modseq)
         return [r.uid for r in rows]
 
