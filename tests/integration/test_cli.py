@@ -187,3 +187,23 @@ def test_unusable_data_folder_is_one_clear_line(tmp_path: Path) -> None:
     config.write_text(config.read_text().replace('data_dir = "data"', 'data_dir = "file/data"'))
     line = one_line_error(roost(config, "serve"))
     assert "cannot create the data folder" in line and "file/data" in line
+
+
+def test_config_option_after_the_command(tmp_path: Path) -> None:
+    path = tmp_path / "late.toml"
+    made = subprocess.run(
+        [*ROOST, "init", "--config", str(path), "--data", "d"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    listed = subprocess.run(
+        [*ROOST, "domain", "list", f"--config={path}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0 and listed.stdout.startswith("DOMAIN"), listed.stderr

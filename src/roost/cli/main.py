@@ -24,8 +24,29 @@ DEFAULT_CONFIG = "roost.toml"
 Serve = Callable[[Config], Awaitable[None]]
 
 
+class _ConfigAnywhere(click.Group):
+    """Takes `--config FILE` before or after the command (`roost init --config F`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        front: list[str] = []
+        rest: list[str] = []
+        items = iter(args)
+        for arg in items:
+            if arg == "--":
+                rest.append(arg)
+                rest.extend(items)
+                break
+            if arg == "--config":
+                front += [arg, next(items, "")]
+            elif arg.startswith("--config="):
+                front.append(arg)
+            else:
+                rest.append(arg)
+        return super().parse_args(ctx, front + rest)
+
+
 def build_cli(serve: Serve, local_api: LocalApi) -> click.Group:
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=_ConfigAnywhere, context_settings={"help_option_names": ["-h", "--help"]})
     @click.option(
         "--config",
         "config_path",
