@@ -197,7 +197,36 @@ class _RefCounts:
         return await self._db.write(delete)
 
 
-class FileBlobs:
+class _Counted:
+    """What both layouts share: references, structure and pins in the `blobs` table."""
+
+    _refs: _RefCounts
+
+    async def ref_many(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
+        raise NotImplementedError
+
+    async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None:
+        await self.ref_many(tx, {blob: count})
+
+    async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
+        await self._refs.remove(tx, {hash: count})
+
+    async def unref_many(self, tx: Tx, counts: Mapping[str, int]) -> None:
+        await self._refs.remove(tx, counts)
+
+    async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
+        await self._refs.set_structure(tx, hash, structure)
+
+    async def structure(self, tx: Tx, hash: str) -> str | None:
+        return await self._refs.structure(tx, hash)
+
+    @contextmanager
+    def pin(self, hash: str) -> Iterator[None]:
+        with self._refs.pins.session(hash):
+            yield
+
+
+class FileBlobs(_Counted):
     """Blobs as files under `<data>/blobs/ab/abcdef...` (the embedded default)."""
 
     def __init__(self, root: Path, db: Database, clock: Clock, grace_s: float) -> None:
@@ -239,23 +268,8 @@ class FileBlobs:
             await self._install([(tmp, self.path(hash))])
         return StagedBlob(hash, size)
 
-    async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None:
-        await self._refs.add_upsert(tx, {blob: count})
-
     async def ref_many(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
         await self._refs.add_upsert(tx, counts)
-
-    async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
-        await self._refs.remove(tx, {hash: count})
-
-    async def unref_many(self, tx: Tx, counts: Mapping[str, int]) -> None:
-        await self._refs.remove(tx, counts)
-
-    async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
-        await self._refs.set_structure(tx, hash, structure)
-
-    async def structure(self, tx: Tx, hash: str) -> str | None:
-        return await self._refs.structure(tx, hash)
 
     async def chunks(self, hash: str) -> AsyncIterator[bytes]:
         try:
@@ -273,11 +287,6 @@ class FileBlobs:
             return await self._run(self.path(hash).read_bytes)
         except FileNotFoundError:
             raise NotFound(f"blob {hash} is missing") from None
-
-    @contextmanager
-    def pin(self, hash: str) -> Iterator[None]:
-        with self._refs.pins.session(hash):
-            yield
 
     async def collect(self) -> int:
         """Delete unreferenced blobs past the grace time, and orphan files."""
@@ -401,7 +410,7 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-class DatabaseBlobs:
+class DatabaseBlobs(_Counted):
     """Blobs as 1 MiB chunks in PostgreSQL (the scale-out layout)."""
 
     def __init__(self, db: Database, clock: Clock, grace_s: float) -> None:
@@ -470,23 +479,8 @@ class DatabaseBlobs:
 
         await self._db.write(store)
 
-    async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None:
-        await self._refs.add_existing(tx, {blob: count})
-
     async def ref_many(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
         await self._refs.add_existing(tx, counts)
-
-    async def unref(self, tx: Tx, hash: str, count: int = 1) -> None:
-        await self._refs.remove(tx, {hash: count})
-
-    async def unref_many(self, tx: Tx, counts: Mapping[str, int]) -> None:
-        await self._refs.remove(tx, counts)
-
-    async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
-        await self._refs.set_structure(tx, hash, structure)
-
-    async def structure(self, tx: Tx, hash: str) -> str | None:
-        return await self._refs.structure(tx, hash)
 
     async def chunks(self, hash: str) -> AsyncIterator[bytes]:
         seq = 0
@@ -516,11 +510,6 @@ class DatabaseBlobs:
 
     async def read(self, hash: str) -> bytes:
         return b"".join([piece async for piece in self.chunks(hash)])
-
-    @contextmanager
-    def pin(self, hash: str) -> Iterator[None]:
-        with self._refs.pins.session(hash):
-            yield
 
     async def collect(self) -> int:
         hashes = await self._refs.collectable()
