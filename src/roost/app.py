@@ -21,13 +21,15 @@ import httpx
 from roost.cli.main import build_cli
 from roost.control.auth import Authenticator
 from roost.control.directory import Actor, DirectoryAdmin
+from roost.control.intake import Intake
 from roost.control.maintenance import Maintenance
 from roost.control.passwords import Passwords
-from roost.core.clock import SystemClock
+from roost.core.clock import Clock, SystemClock
 from roost.core.config import Config
 from roost.core.logs import setup_logging
 from roost.core.runtime import RuntimeInfo, remove_runtime, write_runtime
 from roost.net.certs import CertStore
+from roost.services.spool.service import SpoolService
 from roost.store.store import Store, open_store, prepare_data_dir
 from roost.supervisor.service import Service
 from roost.supervisor.supervisor import Supervisor
@@ -60,9 +62,12 @@ class Roost:
         await self.store.close()
 
 
-def build_services(config: Config, store: Store, auth: Authenticator) -> Sequence[Service]:
-    """The protocol services, in boot order. Each arrives with its own issue."""
-    return []
+def build_services(
+    config: Config, store: Store, auth: Authenticator, intake: Intake, clock: Clock
+) -> Sequence[Service]:
+    """The services, in boot order. The others arrive with their own issues."""
+    delimiter = config.directory.recipient_delimiter
+    return [SpoolService(store, intake, config.spool, delimiter, clock, config.node)]
 
 
 async def start(config: Config, *, announce: bool = True) -> Roost:
@@ -80,9 +85,9 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         auth = Authenticator(store, passwords, config.auth, config.directory, clock)
         directory = DirectoryAdmin(store, passwords, config.directory, auth)
         await _first_admin(store, directory, announce)
-        supervisor = Supervisor(
-            build_services(config, store, auth), store, config.supervisor, clock, config.node
-        )
+        intake = Intake(store, config.spool, clock)
+        services = build_services(config, store, auth, intake, clock)
+        supervisor = Supervisor(services, store, config.supervisor, clock, config.node)
         await supervisor.boot()
         cli_token = secrets.token_urlsafe(32)
         web_context = WebContext(config, store, supervisor, directory, cli_token)

@@ -80,7 +80,7 @@ def test_first_start_then_cli_through_the_api(server: Server, tmp_path: Path) ->
     config = server.config
     status = roost(config, "status")
     assert status.returncode == 0, status.stderr
-    assert "No services are built into this version yet" in status.stdout
+    assert "Spool" in status.stdout and "running" in status.stdout
     added = roost(config, "domain", "add", "example.org")
     assert added.returncode == 0 and "added domain example.org" in added.stdout
     user = roost(
@@ -91,10 +91,12 @@ def test_first_start_then_cli_through_the_api(server: Server, tmp_path: Path) ->
     shown = roost(config, "user", "show", "alice@example.org")
     assert "alice@example.org" in shown.stdout
     bad = roost(config, "service", "stop", "gopher")
-    assert (
-        bad.returncode == 1
-        and bad.stderr.strip() == "roost: no service named 'gopher' (services: none)"
-    )
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "roost: no service named 'gopher' (services: spool)"
+    stopped = roost(config, "service", "stop", "SPOOL")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert roost(config, "status").returncode == 0  # stopped on purpose is not a failure
+    assert roost(config, "service", "start", "spool").returncode == 0
     token = roost(config, "token", "add", "ci")
     assert token.returncode == 0 and "roost_" in token.stdout
     events = roost(config, "events", "--limit", "5")

@@ -203,6 +203,63 @@ class SupervisorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SpoolSettings:
+    workers: int = setting(4, help="Queue entries delivered at the same time.", min=1, max=1000)
+    poll_interval_s: float = setting(
+        5.0,
+        help="Longest wait between two looks at the queue (new mail wakes the Spool at once).",
+        min=0.01,
+        unit="s",
+    )
+    lease_s: float = setting(
+        600.0,
+        help="How long a worker holds an entry it works on; after that (a crash) another "
+        "worker may take it.",
+        min=1,
+        unit="s",
+    )
+    delivery_delay_s: float = setting(
+        0.0,
+        help="Seconds a new message waits in the queue before its first delivery.",
+        min=0,
+        unit="s",
+    )
+    retry_schedule_s: tuple[float, ...] = setting(
+        (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0),
+        help="Waits before the first, second, ... retry of a deferred recipient; after the "
+        "last, `retry_every_s` applies.",
+    )
+    retry_every_s: float = setting(
+        14400.0, help="Wait between retries once the schedule is used up.", min=1, unit="s"
+    )
+    delay_notice_after_s: float = setting(
+        14400.0,
+        help="A sender is told once that their message is delayed after this long; 0 turns "
+        "delay notices off.",
+        min=0,
+        unit="s",
+    )
+    give_up_after_s: float = setting(
+        432000.0,
+        help="A recipient still deferred after this long fails (5 days).",
+        min=60,
+        unit="s",
+    )
+    return_full_max_bytes: int = setting(
+        1_048_576,
+        help="Failure notices carry the whole original up to this size, else its headers.",
+        min=0,
+        unit="bytes",
+    )
+    probe_overdue_s: float = setting(
+        300.0,
+        help="The Spool's probe fails when the oldest due entry has waited this long.",
+        min=1,
+        unit="s",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class WebSettings:
     listen: tuple[str, ...] = setting(
         ("127.0.0.1:8080",),
@@ -267,6 +324,7 @@ class Config:
     directory: DirectorySettings = dataclasses.field(default_factory=DirectorySettings)
     auth: AuthSettings = dataclasses.field(default_factory=AuthSettings)
     supervisor: SupervisorSettings = dataclasses.field(default_factory=SupervisorSettings)
+    spool: SpoolSettings = dataclasses.field(default_factory=SpoolSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
@@ -390,6 +448,12 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise bad("a string")
         return value
     origin = typing.get_origin(hint)
+    if origin is tuple and typing.get_args(hint)[0] is float:
+        if not isinstance(value, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value
+        ):
+            raise bad("a list of numbers >= 0")
+        return tuple(float(v) for v in value)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")

@@ -22,6 +22,7 @@ SECTION_HELP = {
     "directory": "Password hashing, the login cache, the recipient delimiter and quotas.",
     "auth": "Sign-in policy and throttling, shared by every protocol and the web.",
     "supervisor": "How services are started, probed, restarted and stopped.",
+    "spool": "The queue every message passes through: delivery, retries and notices.",
     "web": "The web listener: admin console, webmail, JSON API, health and metrics.",
     "tls": "Certificates for every TLS listener.",
     "log": "Log levels and the log file in the data folder.",
@@ -89,7 +90,7 @@ def render_markdown() -> str:
 
 def _kind(hint: Any) -> str:
     if typing.get_origin(hint) is tuple:
-        return "list of strings"
+        return "list of numbers" if typing.get_args(hint)[0] is float else "list of strings"
     if typing.get_origin(hint) is dict:
         return "table of strings"
     return {bool: "boolean", int: "integer", float: "number", str: "string"}[hint]

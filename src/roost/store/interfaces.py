@@ -241,6 +241,25 @@ class QueueRole(Protocol):
         next_attempt_at: datetime | None,
     ) -> None: ...
 
+    async def oldest_due(self, tx: Tx, now: datetime) -> datetime | None: ...
+
+    async def set_recipient_result(
+        self, tx: Tx, entry_id: int, recipient_id: int, state: RecipientState, reply: str
+    ) -> None: ...
+
+    async def add_recipients(
+        self, tx: Tx, entry_id: int, recipients: Sequence[NewRecipient]
+    ) -> None: ...
+
+    async def release(
+        self,
+        tx: Tx,
+        entry_id: int,
+        next_attempt_at: datetime | None,
+        *,
+        details: str | None = None,
+    ) -> None: ...
+
     async def set_state(self, tx: Tx, entry_id: int, state: QueueState) -> None: ...
 
     async def reschedule(

@@ -10,7 +10,7 @@ claim uses `FOR UPDATE SKIP LOCKED`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -147,6 +147,16 @@ class QueueStore:
             )
         return {k: tuple(v) for k, v in grouped.items()}
 
+    async def oldest_due(self, tx: Tx, now: datetime) -> datetime | None:
+        """When the longest-waiting due entry became due (the Spool's probe)."""
+        value = await tx.scalar(
+            sa.select(sa.func.min(queue_entries.c.next_attempt_at)).where(
+                queue_entries.c.state.in_([QueueState.QUEUED.value, QueueState.DEFERRED.value]),
+                queue_entries.c.next_attempt_at <= now,
+            )
+        )
+        return _aware(value)
+
     async def claim_due(self, tx: Tx, worker: str, lease_s: float, limit: int) -> list[QueueEntry]:
         """Claim entries whose next attempt is due and that no live lease holds."""
         now = self._clock.now()
@@ -182,20 +192,55 @@ class QueueStore:
         next_attempt_at: datetime | None,
     ) -> None:
         """Store each recipient's outcome; reschedule or release the entry."""
-        now = self._clock.now()
         for recipient_id, (state, reply) in results.items():
-            await tx.execute(
-                queue_recipients.update()
-                .where(
-                    queue_recipients.c.id == recipient_id, queue_recipients.c.entry_id == entry_id
-                )
-                .values(
-                    state=state.value,
-                    last_reply=reply,
-                    last_attempt_at=now,
-                    attempts=queue_recipients.c.attempts + 1,
-                )
+            await self.set_recipient_result(tx, entry_id, recipient_id, state, reply)
+        await self.release(tx, entry_id, next_attempt_at)
+
+    async def set_recipient_result(
+        self, tx: Tx, entry_id: int, recipient_id: int, state: RecipientState, reply: str
+    ) -> None:
+        """One recipient's outcome; in the unit that delivered it, so a retry never
+        delivers twice."""
+        await tx.execute(
+            queue_recipients.update()
+            .where(queue_recipients.c.id == recipient_id, queue_recipients.c.entry_id == entry_id)
+            .values(
+                state=state.value,
+                last_reply=reply,
+                last_attempt_at=self._clock.now(),
+                attempts=queue_recipients.c.attempts + 1,
             )
+        )
+
+    async def add_recipients(
+        self, tx: Tx, entry_id: int, recipients: Sequence[NewRecipient]
+    ) -> None:
+        """Recipients found while delivering (an alias pointing elsewhere)."""
+        if recipients:
+            await tx.execute(
+                queue_recipients.insert(),
+                [
+                    {
+                        "entry_id": entry_id,
+                        "address": r.address,
+                        "orcpt": r.orcpt,
+                        "notify": r.notify,
+                        "state": RecipientState.PENDING.value,
+                        "attempts": 0,
+                    }
+                    for r in recipients
+                ],
+            )
+
+    async def release(
+        self,
+        tx: Tx,
+        entry_id: int,
+        next_attempt_at: datetime | None,
+        *,
+        details: str | None = None,
+    ) -> None:
+        """End an attempt: count it, drop the lease, and schedule the next one."""
         values: dict[str, Any] = {
             "attempts": queue_entries.c.attempts + 1,
             "claimed_by": None,
@@ -204,6 +249,8 @@ class QueueStore:
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
             values["state"] = QueueState.DEFERRED.value
+        if details is not None:
+            values["details"] = details
         await tx.execute(
             queue_entries.update().where(queue_entries.c.id == entry_id).values(**values)
         )
@@ -255,3 +302,13 @@ def _entry(row: Any, recipients: tuple[QueueRecipient, ...]) -> QueueEntry:
         attempts=row.attempts,
         recipients=recipients,
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    """`min()` bypasses the column type: make SQLite's naive UTC value aware."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,70 @@
+"""The one way into the queue, for SMTP, the retrieval services and the webmail.
+
+A message is accepted only once its bytes are durable (file and folder
+fsynced, or chunks committed) and its queue entry has committed; only then
+may the caller acknowledge it (SMTP's 250). The Spool is woken at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from roost.core.clock import Clock
+from roost.core.config import SpoolSettings
+from roost.store.settings import JsonValue
+from roost.store.store import Store
+from roost.store.types import NewRecipient, StagedBlob
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    sender: str
+    """The reverse path; "" is the null sender."""
+    recipients: tuple[NewRecipient, ...]
+    source: str
+    """Who put it in: `smtp`, `submission`, `imap-retrieval`, `bounce`, ..."""
+    envid: str | None = None
+    ret: str | None = None
+    details: Mapping[str, JsonValue] = field(default_factory=dict)
+    """What the Spool keeps with the entry: client address, HELO name, authenticated
+    user, TLS, SMTPUTF8, 8BITMIME, REQUIRETLS, a target folder."""
+
+
+class Intake:
+    def __init__(self, store: Store, settings: SpoolSettings, clock: Clock) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self.wakeup = asyncio.Event()
+        self.accepted = 0
+
+    async def accept_file(self, path: Path, envelope: Envelope) -> int:
+        """Queue a spooled file (moved into the blob store); returns the entry id."""
+        blob = await self._store.blobs.stage_file(path)
+        return await self._enqueue(blob, envelope)
+
+    async def accept_bytes(self, data: bytes, envelope: Envelope) -> int:
+        blob = await self._store.blobs.stage(data)
+        return await self._enqueue(blob, envelope)
+
+    async def _enqueue(self, blob: StagedBlob, envelope: Envelope) -> int:
+        delay = self._settings.delivery_delay_s
+        entry_id = await self._store.write(
+            self._store.queue.enqueue,
+            blob,
+            envelope.sender,
+            envelope.recipients,
+            source=envelope.source,
+            envid=envelope.envid,
+            ret=envelope.ret,
+            details=json.dumps(dict(envelope.details), sort_keys=True),
+            not_before=self._clock.now() + timedelta(seconds=delay) if delay else None,
+        )
+        self.accepted += 1
+        self.wakeup.set()
+        return entry_id

@@ -1,0 +1,120 @@
+"""Local delivery: a recipient of one of our domains, into its mailbox.
+
+Each recipient is delivered in one unit of work that appends the message to
+every mailbox it resolves to and marks the recipient delivered, so a crash
+and a retry never put a second copy in a mailbox (DESIGN: delivery into a
+mailbox is idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from roost.core.errors import NotFound, QuotaExceeded
+from roost.services.spool.facts import MessageFacts
+from roost.store.db import Tx
+from roost.store.store import Store
+from roost.store.types import (
+    NewMessage,
+    NewRecipient,
+    QueueEntry,
+    QueueRecipient,
+    RecipientState,
+    StagedBlob,
+)
+
+log = logging.getLogger(__name__)
+
+INBOX = "INBOX"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: RecipientState
+    """DELIVERED or FAILED are final; PENDING is deferred (tried again later)."""
+    reply: str
+    """The answer in SMTP's words, e.g. `550 5.1.1 no such user here`."""
+
+
+class _Refused(Exception):
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+def trace_headers(sender: str, recipient: str) -> bytes:
+    """Return-Path and Delivered-To, written at final delivery (RFC 5321 §4.4)."""
+    return f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
+
+
+class LocalDelivery:
+    def __init__(self, store: Store, delimiter: str) -> None:
+        self._store = store
+        self._delimiter = delimiter
+
+    async def is_local(self, address: str) -> bool:
+        domain = address.rpartition("@")[2]
+        return await self._store.read(self._store.directory.local_domain, domain) is not None
+
+    async def deliver(
+        self,
+        entry: QueueEntry,
+        recipient: QueueRecipient,
+        facts: MessageFacts,
+        folder: str | None,
+    ) -> Outcome:
+        blob = StagedBlob(entry.blob_hash, entry.size)
+
+        async def unit(tx: Tx) -> str:
+            store = self._store
+            resolution = await store.directory.resolve(tx, recipient.address, self._delimiter)
+            if resolution is None:
+                raise _Refused("550 5.1.1 no such recipient here")
+            delivered: list[str] = []
+            for address in resolution.accounts:
+                if address in facts.delivered_to:
+                    raise _Refused(f"554 5.4.6 mail loop: already delivered to {address}")
+                account = await store.directory.find_account(tx, address)
+                if account is None or not account.enabled:
+                    continue
+                box = None
+                if folder:
+                    try:
+                        box = await store.mail.mailbox(tx, account.id, folder)
+                    except NotFound:
+                        box = None
+                if box is None:
+                    box = await store.mail.mailbox(tx, account.id, INBOX)
+                message = NewMessage(blob, trace=trace_headers(entry.sender, address))
+                await store.mail.append(tx, box.id, [message])
+                delivered.append(f"{address} ({box.name})")
+            await store.queue.add_recipients(
+                tx,
+                entry.id,
+                [
+                    NewRecipient(f, orcpt=recipient.orcpt, notify=recipient.notify)
+                    for f in resolution.forwards
+                ],
+            )
+            if not delivered and not resolution.forwards:
+                raise _Refused("550 5.2.1 mailbox disabled")
+            reply = "250 2.0.0 delivered to " + ", ".join(delivered) if delivered else ""
+            if resolution.forwards:
+                reply = (
+                    (reply + "; " if reply else "250 2.1.5 ")
+                    + "forwarded to "
+                    + ", ".join(resolution.forwards)
+                )
+            await store.queue.set_recipient_result(
+                tx, entry.id, recipient.id, RecipientState.DELIVERED, reply
+            )
+            return reply
+
+        try:
+            reply = await self._store.write(unit)
+        except _Refused as refused:
+            return Outcome(RecipientState.FAILED, refused.reply)
+        except QuotaExceeded as full:
+            return Outcome(RecipientState.PENDING, f"452 4.2.2 mailbox full: {full}")
+        return Outcome(RecipientState.DELIVERED, reply)

@@ -1,0 +1,219 @@
+"""The Spool service: claims due queue entries and delivers them.
+
+Theory of operation. One loop claims due entries (with a lease, so a crashed
+worker's entries come back) and starts a delivery task for each, up to
+`workers` at once; new mail wakes the loop at once through the intake. A
+delivery reads the message's facts once, then tries every pending recipient:
+local recipients are delivered into mailboxes (each in its own unit of work,
+marked delivered in that unit); a recipient that fails with a 4xx answer is
+deferred by the retry schedule and failed once `give_up_after_s` has passed;
+5xx answers fail it at once. When no recipient is pending, the entry leaves
+the queue. While the service is stopped, the intake keeps queueing and
+nothing is delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections import Counter
+from dataclasses import dataclass
+
+from roost.control.intake import Intake
+from roost.core.clock import Clock
+from roost.core.config import SpoolSettings
+from roost.services.spool.facts import MessageFacts, read_facts
+from roost.services.spool.local import LocalDelivery, Outcome
+from roost.services.spool.schedule import next_attempt
+from roost.store.db import Tx
+from roost.store.store import Store
+from roost.store.types import QueueEntry, QueueRecipient, RecipientState
+from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    delivered: int
+    failed: int
+    deferred: int
+
+
+class SpoolService:
+    def __init__(
+        self,
+        store: Store,
+        intake: Intake,
+        settings: SpoolSettings,
+        delimiter: str,
+        clock: Clock,
+        node: str,
+    ) -> None:
+        self._store = store
+        self._intake = intake
+        self._settings = settings
+        self._clock = clock
+        self._local = LocalDelivery(store, delimiter)
+        self._worker = f"{node}/{socket.gethostname()}/spool"
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._last_tick = 0.0
+        self.counters: Counter[str] = Counter()
+
+    @property
+    def name(self) -> str:
+        return "spool"
+
+    @property
+    def title(self) -> str:
+        return "Spool"
+
+    async def start(self, context: ServiceContext) -> None:
+        self._stopping = asyncio.Event()
+        self._last_tick = self._clock.monotonic()
+        context.spawn(self._loop(), "spool-loop")
+
+    async def stop(self, grace_s: float) -> None:
+        self._stopping.set()
+        self._intake.wakeup.set()
+        if self._inflight:
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def status(self) -> ServiceStatus:
+        return ServiceStatus(
+            sessions=len(self._inflight),
+            counters=tuple(sorted(self.counters.items())),
+            detail=f"{len(self._inflight)} deliveries in progress",
+        )
+
+    async def probe(self) -> ProbeResult:
+        idle_s = self._clock.monotonic() - self._last_tick
+        if idle_s > 3 * self._settings.poll_interval_s + 5:
+            return ProbeResult(False, f"the delivery loop has not run for {idle_s:.0f} s")
+        now = self._clock.now()
+        oldest = await self._store.read(self._store.queue.oldest_due, now)
+        waited = 0.0 if oldest is None else (now - oldest).total_seconds()
+        if waited > self._settings.probe_overdue_s:
+            return ProbeResult(False, f"the oldest due message has waited {waited:.0f} s")
+        return ProbeResult(True, "delivering")
+
+    # --- the loop
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._last_tick = self._clock.monotonic()
+            self._intake.wakeup.clear()
+            free = self._settings.workers - len(self._inflight)
+            claimed: list[QueueEntry] = []
+            if free > 0:
+                claimed = await self._store.write(
+                    self._store.queue.claim_due, self._worker, self._settings.lease_s, free
+                )
+                for entry in claimed:
+                    task = asyncio.create_task(self._deliver(entry), name=f"deliver-{entry.id}")
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+            if claimed and len(self._inflight) < self._settings.workers:
+                continue
+            wakeup = asyncio.ensure_future(self._intake.wakeup.wait())
+            await asyncio.wait(
+                {wakeup, *self._inflight},
+                timeout=self._settings.poll_interval_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            wakeup.cancel()
+
+    async def _deliver(self, entry: QueueEntry) -> None:
+        try:
+            result = await self.attempt(entry)
+            log.info(
+                "entry %d from <%s>: %d delivered, %d failed, %d deferred",
+                entry.id,
+                entry.sender,
+                result.delivered,
+                result.failed,
+                result.deferred,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivery of entry %d failed; it will be retried", entry.id)
+            retry = next_attempt(
+                self._settings, entry.attempts + 1, entry.received_at, self._clock.now()
+            )
+            await self._store.write(self._store.queue.release, entry.id, retry or self._clock.now())
+
+    async def attempt(self, entry: QueueEntry) -> AttemptResult:
+        """One delivery attempt of every pending recipient of an entry."""
+        details = json.loads(entry.details or "{}")
+        folder = details.get("folder") if isinstance(details.get("folder"), str) else None
+        pending = [r for r in entry.recipients if r.state is RecipientState.PENDING]
+        facts = await read_facts(self._store, entry.blob_hash) if pending else None
+        if (
+            facts is not None
+            and await self._store.read(self._store.blobs.structure, entry.blob_hash) is None
+        ):
+            await self._store.write(
+                self._store.blobs.set_structure, entry.blob_hash, facts.structure.to_json()
+            )
+        outcomes: dict[int, Outcome] = {}
+        for recipient in pending:
+            assert facts is not None
+            outcomes[recipient.id] = await self._deliver_one(entry, recipient, facts, folder)
+        return await self._finish(entry, outcomes)
+
+    async def _deliver_one(
+        self, entry: QueueEntry, recipient: QueueRecipient, facts: MessageFacts, folder: str | None
+    ) -> Outcome:
+        if await self._local.is_local(recipient.address):
+            return await self._local.deliver(entry, recipient, facts, folder)
+        return Outcome(
+            RecipientState.PENDING,
+            "451 4.4.0 delivery to other servers is not available in this version of Roost",
+        )
+
+    async def _finish(self, entry: QueueEntry, outcomes: dict[int, Outcome]) -> AttemptResult:
+        now = self._clock.now()
+        deferred = {rid: o for rid, o in outcomes.items() if o.state is RecipientState.PENDING}
+        retry = next_attempt(self._settings, entry.attempts + 1, entry.received_at, now)
+        final_failures = {rid: o for rid, o in outcomes.items() if o.state is RecipientState.FAILED}
+        if deferred and retry is None:
+            for rid, outcome in deferred.items():
+                final_failures[rid] = Outcome(
+                    RecipientState.FAILED, _expired(outcome.reply, self._settings.give_up_after_s)
+                )
+            deferred = {}
+
+        async def unit(tx: Tx) -> bool:
+            for rid, outcome in {**final_failures, **deferred}.items():
+                await self._store.queue.set_recipient_result(
+                    tx, entry.id, rid, outcome.state, outcome.reply
+                )
+            current = await self._store.queue.entry(tx, entry.id)
+            if any(r.state is RecipientState.PENDING for r in current.recipients):
+                await self._store.queue.release(tx, entry.id, retry or now)
+                return False
+            await self._store.queue.remove(tx, entry.id)
+            return True
+
+        finished = await self._store.write(unit)
+        delivered = sum(1 for o in outcomes.values() if o.state is RecipientState.DELIVERED)
+        self.counters["delivered"] += delivered
+        self.counters["failed"] += len(final_failures)
+        self.counters["deferred"] += len(deferred)
+        if finished:
+            self.counters["completed"] += 1
+        return AttemptResult(delivered, len(final_failures), len(deferred))
+
+
+def _expired(reply: str, give_up_s: float) -> str:
+    code = "5" + reply[1:3] if reply[:1] == "4" else reply[:3]
+    enhanced = reply[4:].split(" ", 1)[0] if reply[4:5].isdigit() else "4.4.7"
+    enhanced = "5" + enhanced[1:]
+    return f"{code} {enhanced} gave up after {give_up_s / 86400:g} days; last answer: {reply}"
