@@ -29,6 +29,7 @@ from roost.core.config import Config
 from roost.core.logs import setup_logging
 from roost.core.runtime import RuntimeInfo, remove_runtime, write_runtime
 from roost.net.certs import CertStore
+from roost.net.dns import Resolver
 from roost.services.spool.service import SpoolService
 from roost.store.store import Store, open_store, prepare_data_dir
 from roost.supervisor.service import Service
@@ -67,7 +68,8 @@ def build_services(
 ) -> Sequence[Service]:
     """The services, in boot order. The others arrive with their own issues."""
     delimiter = config.directory.recipient_delimiter
-    return [SpoolService(store, intake, config.spool, delimiter, clock, config.node)]
+    resolver = Resolver(config.dns.nameservers, config.dns.timeout_s)
+    return [SpoolService(store, intake, config.spool, delimiter, resolver, clock, config.node)]
 
 
 async def start(config: Config, *, announce: bool = True) -> Roost:

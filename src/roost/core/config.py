@@ -257,6 +257,32 @@ class SpoolSettings:
         min=1,
         unit="s",
     )
+    remote_port: int = setting(
+        25, help="Port of other servers' SMTP (tests point it elsewhere).", min=1, max=65535
+    )
+    helo_name: str = setting(
+        "", help="Name given in EHLO to other servers; empty means the node name."
+    )
+    connect_timeout_s: float = setting(
+        30.0, help="Longest wait for another server to answer a connection.", min=1, unit="s"
+    )
+    command_timeout_s: float = setting(
+        300.0,
+        help="Longest wait for another server's reply (RFC 5321 §4.5.3.2 asks for at "
+        "least 5 minutes for MAIL, RCPT and the end of data).",
+        min=1,
+        unit="s",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSettings:
+    nameservers: tuple[str, ...] = setting(
+        (),
+        help="DNS servers to ask (HOST:PORT); empty means those of /etc/resolv.conf.",
+        check=check_listen,
+    )
+    timeout_s: float = setting(5.0, help="Longest wait for a DNS answer.", min=0.1, unit="s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +351,7 @@ class Config:
     auth: AuthSettings = dataclasses.field(default_factory=AuthSettings)
     supervisor: SupervisorSettings = dataclasses.field(default_factory=SupervisorSettings)
     spool: SpoolSettings = dataclasses.field(default_factory=SpoolSettings)
+    dns: DnsSettings = dataclasses.field(default_factory=DnsSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)

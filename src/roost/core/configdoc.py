@@ -23,6 +23,7 @@ SECTION_HELP = {
     "auth": "Sign-in policy and throttling, shared by every protocol and the web.",
     "supervisor": "How services are started, probed, restarted and stopped.",
     "spool": "The queue every message passes through: delivery, retries and notices.",
+    "dns": "How Roost asks DNS: MX records, and later SPF, DKIM, DMARC and MTA-STS.",
     "web": "The web listener: admin console, webmail, JSON API, health and metrics.",
     "tls": "Certificates for every TLS listener.",
     "log": "Log levels and the log file in the data folder.",

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from roost.control.intake import Intake
 from roost.core.clock import Clock
 from roost.core.config import SpoolSettings
-from roost.services.spool.facts import MessageFacts, read_facts
+from roost.net.dns import Resolver
+from roost.services.spool.facts import read_facts
 from roost.services.spool.local import LocalDelivery, Outcome
+from roost.services.spool.remote import RemoteDelivery
 from roost.services.spool.schedule import next_attempt
 from roost.store.db import Tx
 from roost.store.store import Store
@@ -49,6 +51,7 @@ class SpoolService:
         intake: Intake,
         settings: SpoolSettings,
         delimiter: str,
+        resolver: Resolver,
         clock: Clock,
         node: str,
     ) -> None:
@@ -57,6 +60,7 @@ class SpoolService:
         self._settings = settings
         self._clock = clock
         self._local = LocalDelivery(store, delimiter)
+        self._remote = RemoteDelivery(resolver, settings, settings.helo_name or node)
         self._worker = f"{node}/{socket.gethostname()}/spool"
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -154,31 +158,42 @@ class SpoolService:
         details = json.loads(entry.details or "{}")
         folder = details.get("folder") if isinstance(details.get("folder"), str) else None
         pending = [r for r in entry.recipients if r.state is RecipientState.PENDING]
-        facts = await read_facts(self._store, entry.blob_hash) if pending else None
-        if (
-            facts is not None
-            and await self._store.read(self._store.blobs.structure, entry.blob_hash) is None
-        ):
-            await self._store.write(
-                self._store.blobs.set_structure, entry.blob_hash, facts.structure.to_json()
-            )
         outcomes: dict[int, Outcome] = {}
-        for recipient in pending:
-            assert facts is not None
-            outcomes[recipient.id] = await self._deliver_one(entry, recipient, facts, folder)
-        return await self._finish(entry, outcomes)
+        recorded: set[int] = set()
+        if pending:
+            facts = await read_facts(self._store, entry.blob_hash)
+            if await self._store.read(self._store.blobs.structure, entry.blob_hash) is None:
+                await self._store.write(
+                    self._store.blobs.set_structure, entry.blob_hash, facts.structure.to_json()
+                )
+            remote: dict[str, list[QueueRecipient]] = {}
+            for recipient in pending:
+                if await self._local.is_local(recipient.address):
+                    outcome = await self._local.deliver(entry, recipient, facts, folder)
+                    outcomes[recipient.id] = outcome
+                    if outcome.state is RecipientState.DELIVERED:
+                        recorded.add(recipient.id)
+                else:
+                    domain = recipient.address.rpartition("@")[2].lower()
+                    remote.setdefault(domain, []).append(recipient)
+            if remote:
+                message = await self._store.blobs.read(entry.blob_hash)
+                for domain, recipients in remote.items():
+                    outcomes.update(
+                        await self._remote.deliver(
+                            entry,
+                            domain,
+                            recipients,
+                            message,
+                            smtputf8=bool(details.get("smtputf8")),
+                            eight_bit=details.get("body") == "8BITMIME",
+                        )
+                    )
+        return await self._finish(entry, outcomes, recorded)
 
-    async def _deliver_one(
-        self, entry: QueueEntry, recipient: QueueRecipient, facts: MessageFacts, folder: str | None
-    ) -> Outcome:
-        if await self._local.is_local(recipient.address):
-            return await self._local.deliver(entry, recipient, facts, folder)
-        return Outcome(
-            RecipientState.PENDING,
-            "451 4.4.0 delivery to other servers is not available in this version of Roost",
-        )
-
-    async def _finish(self, entry: QueueEntry, outcomes: dict[int, Outcome]) -> AttemptResult:
+    async def _finish(
+        self, entry: QueueEntry, outcomes: dict[int, Outcome], recorded: set[int]
+    ) -> AttemptResult:
         now = self._clock.now()
         deferred = {rid: o for rid, o in outcomes.items() if o.state is RecipientState.PENDING}
         retry = next_attempt(self._settings, entry.attempts + 1, entry.received_at, now)
@@ -191,7 +206,12 @@ class SpoolService:
             deferred = {}
 
         async def unit(tx: Tx) -> bool:
-            for rid, outcome in {**final_failures, **deferred}.items():
+            to_record = {
+                rid: o
+                for rid, o in outcomes.items()
+                if o.state is RecipientState.DELIVERED and rid not in recorded
+            }
+            for rid, outcome in {**to_record, **final_failures, **deferred}.items():
                 await self._store.queue.set_recipient_result(
                     tx, entry.id, rid, outcome.state, outcome.reply
                 )
