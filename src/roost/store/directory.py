@@ -373,6 +373,16 @@ class DirectoryStore:
             grouped.setdefault(row.id, (row, []))[1].append(row.target)
         return [Alias(r.id, r.address, tuple(t), r.created_at) for r, t in grouped.values()]
 
+    async def aliases_of(self, tx: Tx, address: str) -> list[str]:
+        """Aliases that deliver to `address` directly (the addresses a user may send as)."""
+        rows = await tx.execute(
+            sa.select(aliases.c.address)
+            .join(alias_targets, alias_targets.c.alias_id == aliases.c.id)
+            .where(alias_targets.c.target == normalise_address(address))
+            .order_by(aliases.c.address)
+        )
+        return [row.address for row in rows]
+
     async def remove_alias(self, tx: Tx, address: str) -> None:
         address = normalise_address(address)
         if address.partition("@")[0] in ROLE_LOCAL_PARTS:
