@@ -202,6 +202,91 @@ class SupervisorSettings:
     )
 
 
+def _check_networks(value: Any) -> str | None:
+    import ipaddress
+
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            return f"{item!r} is not a network (like 192.0.2.0/24 or ::1/128)"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    mx_listen: tuple[str, ...] = setting(
+        ("127.0.0.1:2525",),
+        prod=("0.0.0.0:25",),
+        help="Listeners for mail from other servers (MX). STARTTLS is offered, never "
+        "required (RFC 3207 §4).",
+        check=check_listen,
+    )
+    submission_listen: tuple[str, ...] = setting(
+        ("127.0.0.1:5587",),
+        prod=("0.0.0.0:587",),
+        help="Listeners for users' mail (submission, RFC 6409): STARTTLS, then AUTH required.",
+        check=check_listen,
+    )
+    submissions_listen: tuple[str, ...] = setting(
+        ("127.0.0.1:5465",),
+        prod=("0.0.0.0:465",),
+        help="Listeners for users' mail over implicit TLS (RFC 8314), AUTH required.",
+        check=check_listen,
+    )
+    hostname: str = setting(
+        "", help="The name in the greeting and in Received fields; empty means the node name."
+    )
+    max_message_bytes: int = setting(
+        52_428_800, help="Largest message accepted (declared as SIZE).", min=1024, unit="bytes"
+    )
+    max_recipients: int = setting(
+        100,
+        help="Recipients per message (RFC 5321 §4.5.3.1.8 asks for at least 100).",
+        min=100,
+        max=100_000,
+    )
+    max_messages_per_connection: int = setting(
+        1000, help="Messages one connection may send before it must reconnect.", min=1
+    )
+    max_errors: int = setting(
+        10, help="Protocol errors after which a client is disconnected (421).", min=1
+    )
+    idle_timeout_s: float = setting(
+        300.0,
+        help="A client silent this long is disconnected with 421 (RFC 5321 §4.5.3.2.7: at "
+        "least 5 minutes).",
+        min=300,
+        unit="s",
+    )
+    max_connections: int = setting(1000, help="Connections to SMTP at once, in all.", min=1)
+    max_connections_per_address: int = setting(
+        20, help="Connections at once from one client address.", min=1
+    )
+    trusted_networks: tuple[str, ...] = setting(
+        ("127.0.0.0/8", "::1/128"),
+        help="Clients in these networks may relay without authentication.",
+        check=_check_networks,
+    )
+    restrict_sender: bool = setting(
+        True,
+        help="An authenticated user may only use their own addresses and aliases as the "
+        "envelope sender.",
+    )
+    messages_per_hour: int = setting(
+        500, help="Messages an authenticated user may send per hour; 0 for no limit.", min=0
+    )
+    vrfy: bool = setting(
+        False, help="Answer VRFY truthfully; off, every VRFY gets 252 (RFC 5321 §3.5.3)."
+    )
+    max_received_headers: int = setting(
+        100,
+        help="A message with this many Received fields is refused as a loop (554 5.4.6, RFC "
+        "5321 §6.3).",
+        min=10,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SpoolSettings:
     workers: int = setting(4, help="Queue entries delivered at the same time.", min=1, max=1000)
@@ -350,6 +435,7 @@ class Config:
     directory: DirectorySettings = dataclasses.field(default_factory=DirectorySettings)
     auth: AuthSettings = dataclasses.field(default_factory=AuthSettings)
     supervisor: SupervisorSettings = dataclasses.field(default_factory=SupervisorSettings)
+    smtp: SmtpSettings = dataclasses.field(default_factory=SmtpSettings)
     spool: SpoolSettings = dataclasses.field(default_factory=SpoolSettings)
     dns: DnsSettings = dataclasses.field(default_factory=DnsSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)

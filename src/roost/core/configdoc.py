@@ -22,6 +22,7 @@ SECTION_HELP = {
     "directory": "Password hashing, the login cache, the recipient delimiter and quotas.",
     "auth": "Sign-in policy and throttling, shared by every protocol and the web.",
     "supervisor": "How services are started, probed, restarted and stopped.",
+    "smtp": "The SMTP service: listeners for other servers (MX) and for users (submission).",
     "spool": "The queue every message passes through: delivery, retries and notices.",
     "dns": "How Roost asks DNS: MX records, and later SPF, DKIM, DMARC and MTA-STS.",
     "web": "The web listener: admin console, webmail, JSON API, health and metrics.",
