@@ -113,3 +113,35 @@ async def test_a_referenced_blob_survives_collection(store: Store, clock: Manual
     clock.advance(7200)
     assert await store.blobs.collect() == 0
     assert await store.blobs.read(blob.hash) == b"keep me"
+
+
+async def test_search_filters_and_admin_actions(store: Store, clock: ManualClock) -> None:
+    blob = await store.blobs.stage(b"Subject: q\r\n\r\nq\r\n")
+
+    async def fill(tx: Tx) -> list[int]:
+        ids = []
+        for i in range(30):
+            sender = f"User{i % 3}@Sender.example"
+            rcpt = [NewRecipient(f"r{i}@dest{i % 2}.example"), NewRecipient("x@Other.example")]
+            ids.append(await store.queue.enqueue(tx, blob, sender, rcpt, source="smtp"))
+        return ids
+
+    ids = await store.write(fill)
+    total, page = await store.read(store.queue.search, sender="user1@", limit=4, offset=0)
+    assert total == 10 and [e.id for e in page] == ids[1:13:3]
+    total, _ = await store.read(store.queue.search, domain="DEST1.example")
+    assert total == 15
+    total, page = await store.read(
+        store.queue.search, domain="other.example", sender="user0", limit=100
+    )
+    assert total == 10 and all(e.sender == "User0@Sender.example" for e in page)
+    await store.write(store.queue.hold, ids[0])
+    total, page = await store.read(store.queue.search, states=[QueueState.HELD])
+    assert total == 1 and page[0].id == ids[0]
+    assert ids[0] not in [e.id for e in await store.write(store.queue.claim_due, "w", 60, 100)]
+    clock.advance(1)
+    await store.write(store.queue.release_hold, ids[0])
+    await store.write(store.queue.retry_now, ids[1], reset=True)
+    assert (await store.read(store.queue.entry, ids[0])).state is QueueState.QUEUED
+    with pytest.raises(NotFound):
+        await store.write(store.queue.hold, 999_999)

@@ -229,6 +229,23 @@ class QueueRole(Protocol):
         offset: int = 0,
     ) -> list[QueueEntry]: ...
 
+    async def search(
+        self,
+        tx: Tx,
+        *,
+        states: Sequence[QueueState] | None = None,
+        sender: str | None = None,
+        domain: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[int, list[QueueEntry]]: ...
+
+    async def retry_now(self, tx: Tx, entry_id: int, *, reset: bool = False) -> None: ...
+
+    async def hold(self, tx: Tx, entry_id: int) -> None: ...
+
+    async def release_hold(self, tx: Tx, entry_id: int) -> None: ...
+
     async def count(self, tx: Tx) -> dict[QueueState, int]: ...
 
     async def claim_due(

@@ -76,6 +76,7 @@ class QueueStore:
                 {
                     "entry_id": entry_id,
                     "address": r.address,
+                    "domain": _domain(r.address),
                     "orcpt": r.orcpt,
                     "notify": r.notify,
                     "state": RecipientState.PENDING.value,
@@ -109,6 +110,78 @@ class QueueStore:
         rows = (await tx.execute(query)).all()
         recipients = await self._recipients(tx, [r.id for r in rows])
         return [_entry(r, recipients.get(r.id, ())) for r in rows]
+
+    async def search(
+        self,
+        tx: Tx,
+        *,
+        states: Sequence[QueueState] | None = None,
+        sender: str | None = None,
+        domain: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[int, list[QueueEntry]]:
+        """Entries matching a filter, oldest first, with the number of matches.
+
+        `sender` matches a part of the sender; `domain` a recipient's domain.
+        Indexed on state, sender and recipient domain, so paging stays quick
+        with tens of thousands of entries.
+        """
+        condition: sa.ColumnElement[bool] = sa.true()
+        if states is not None:
+            condition = sa.and_(condition, queue_entries.c.state.in_([s.value for s in states]))
+        if sender:
+            condition = sa.and_(
+                condition,
+                sa.func.lower(queue_entries.c.sender).contains(sender.lower(), autoescape=True),
+            )
+        if domain:
+            condition = sa.and_(
+                condition,
+                sa.exists().where(
+                    queue_recipients.c.entry_id == queue_entries.c.id,
+                    queue_recipients.c.domain == domain.lower(),
+                ),
+            )
+        total = await tx.scalar(
+            sa.select(sa.func.count()).select_from(queue_entries).where(condition)
+        )
+        ids = [
+            row.id
+            for row in await tx.execute(
+                sa.select(queue_entries.c.id)
+                .where(condition)
+                .order_by(queue_entries.c.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        ]
+        found = await self.entries(tx, ids=ids, limit=len(ids)) if ids else []
+        return int(total or 0), found
+
+    async def retry_now(self, tx: Tx, entry_id: int, *, reset: bool = False) -> None:
+        """Due at once (a held entry stays held); `reset` also forgets past attempts."""
+        values: dict[str, Any] = {"next_attempt_at": self._clock.now()}
+        if reset:
+            values["attempts"] = 0
+        result = await tx.execute(
+            queue_entries.update().where(queue_entries.c.id == entry_id).values(**values)
+        )
+        if not result.rowcount:
+            raise NotFound(f"no queue entry {entry_id}")
+
+    async def hold(self, tx: Tx, entry_id: int) -> None:
+        await self.set_state(tx, entry_id, QueueState.HELD)
+
+    async def release_hold(self, tx: Tx, entry_id: int) -> None:
+        """A held entry goes back to the queue, due at once."""
+        result = await tx.execute(
+            queue_entries.update()
+            .where(queue_entries.c.id == entry_id)
+            .values(state=QueueState.QUEUED.value, next_attempt_at=self._clock.now())
+        )
+        if not result.rowcount:
+            raise NotFound(f"no queue entry {entry_id}")
 
     async def count(self, tx: Tx) -> dict[QueueState, int]:
         rows = await tx.execute(
@@ -223,6 +296,7 @@ class QueueStore:
                     {
                         "entry_id": entry_id,
                         "address": r.address,
+                        "domain": _domain(r.address),
                         "orcpt": r.orcpt,
                         "notify": r.notify,
                         "state": RecipientState.PENDING.value,
@@ -312,3 +386,7 @@ def _aware(value: Any) -> datetime | None:
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()

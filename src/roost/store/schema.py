@@ -251,6 +251,7 @@ queue_entries = sa.Table(
     sa.Column("claimed_by", sa.String(200)),
     sa.Column("claimed_until", TS),
     sa.Index("ix_queue_due", "state", "next_attempt_at"),
+    sa.Index("ix_queue_entries_sender", "sender"),
 )
 
 queue_recipients = sa.Table(
@@ -265,12 +266,14 @@ queue_recipients = sa.Table(
         index=True,
     ),
     sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("domain", sa.String(253), nullable=False, server_default=""),
     sa.Column("orcpt", sa.String(500)),
     sa.Column("notify", sa.String(64)),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_reply", sa.Text),
     sa.Column("last_attempt_at", TS),
+    sa.Index("ix_queue_recipients_domain", "domain"),
 )
 
 # --- Settings and events
