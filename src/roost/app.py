@@ -24,6 +24,7 @@ from roost.control.directory import Actor, DirectoryAdmin
 from roost.control.intake import Intake
 from roost.control.maintenance import Maintenance
 from roost.control.passwords import Passwords
+from roost.control.queue_admin import QueueAdmin
 from roost.core.clock import Clock, SystemClock
 from roost.core.config import Config
 from roost.core.logs import setup_logging
@@ -92,7 +93,9 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         supervisor = Supervisor(services, store, config.supervisor, clock, config.node)
         await supervisor.boot()
         cli_token = secrets.token_urlsafe(32)
-        web_context = WebContext(config, store, supervisor, directory, cli_token)
+        web_context = WebContext(
+            config, store, supervisor, directory, QueueAdmin(store, intake), intake.stats, cli_token
+        )
         web = WebServer(
             create_app(web_context),
             config.web.listen,
@@ -163,7 +166,11 @@ async def local_api(config: Config) -> AsyncIterator[httpx.AsyncClient]:
         directory = DirectoryAdmin(store, passwords, config.directory)
         supervisor = Supervisor([], store, config.supervisor, clock, config.node)
         token = secrets.token_urlsafe(32)
-        app = create_app(WebContext(config, store, supervisor, directory, token))
+        intake = Intake(store, config.spool, clock)
+        queue = QueueAdmin(store, intake)
+        app = create_app(
+            WebContext(config, store, supervisor, directory, queue, intake.stats, token)
+        )
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=("local", 0)),
             base_url="http://roost.local",

@@ -10,10 +10,13 @@ import pytest
 
 from roost.control.auth import Authenticator
 from roost.control.directory import Actor, DirectoryAdmin
+from roost.control.intake import Envelope, Intake
 from roost.control.passwords import Passwords
+from roost.control.queue_admin import QueueAdmin
 from roost.core.clock import ManualClock
 from roost.core.config import Config
 from roost.store.store import Store
+from roost.store.types import NewRecipient
 from roost.supervisor.supervisor import Supervisor
 from roost.web.app import create_app
 from roost.web.context import WebContext
@@ -40,7 +43,12 @@ async def api(
     service = TestService("smtp", "SMTP")
     supervisor = Supervisor([service], sqlite_store, config.supervisor, clock, "node1")
     await supervisor.boot()
-    app = create_app(WebContext(config, sqlite_store, supervisor, directory, CLI_TOKEN))
+    intake = Intake(sqlite_store, config.spool, clock)
+    queue = QueueAdmin(sqlite_store, intake)
+    context = WebContext(
+        config, sqlite_store, supervisor, directory, queue, intake.stats, CLI_TOKEN
+    )
+    app = create_app(context)
     transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 4711))
     async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as client:
         client.headers["Authorization"] = f"Bearer {secret}"
@@ -49,6 +57,7 @@ async def api(
             "store": sqlite_store,
             "service": service,
             "supervisor": supervisor,
+            "intake": intake,
         }
     await supervisor.shutdown()
 
@@ -177,3 +186,40 @@ async def test_cli_token_names_the_os_user(api: dict[str, Any]) -> None:
     await client.delete("/api/v1/domains/cli.example", headers=weird)
     events = (await client.get("/api/v1/events", params={"object": "domain:cli.example"})).json()
     assert events[0]["actor"] == "cli:unknown"
+
+
+async def test_queue_list_show_actions_and_stats(api: dict[str, Any]) -> None:
+    client: httpx.AsyncClient = api["client"]
+    intake: Intake = api["intake"]
+    for i in range(5):
+        recipients = (NewRecipient(f"r{i}@dest{i % 2}.example"),)
+        await intake.accept_bytes(
+            b"Subject: x\r\n\r\nx\r\n", Envelope(f"s{i}@example.net", recipients, "smtp")
+        )
+    listed = (
+        await client.get("/api/v1/queue", params={"domain": "dest1.example", "limit": 1})
+    ).json()
+    assert listed["total"] == 2 and len(listed["entries"]) == 1
+    entry = listed["entries"][0]
+    assert entry["recipients_total"] == 1 and entry["recipients_delivered"] == 0
+    assert entry["recipients"][0]["state"] == "pending"
+    shown = (await client.get(f"/api/v1/queue/{entry['id']}")).json()
+    assert shown["sender"] == entry["sender"]
+    held = await client.post(f"/api/v1/queue/{entry['id']}/hold")
+    assert held.status_code == 200
+    assert (await client.get("/api/v1/queue", params={"state": "held"})).json()["total"] == 1
+    assert (await client.get("/api/v1/queue", params={"state": "bogus"})).status_code == 400
+    both = await client.post("/api/v1/queue/release", json={"ids": [entry["id"]]})
+    assert both.json() == {"action": "release", "ids": [entry["id"]]}
+    assert (await client.post(f"/api/v1/queue/{entry['id']}/explode")).status_code == 404
+    assert (await client.post("/api/v1/queue/999999/delete")).status_code == 404
+    assert (await client.post(f"/api/v1/queue/{entry['id']}/delete")).status_code == 200
+    stats = (await client.get("/api/v1/queue/stats")).json()
+    assert stats["queue"]["queued"] == 4
+    assert stats["traffic"]["received"] == {
+        "last_5_minutes": 5,
+        "last_24_hours": 5,
+        "since_start": 5,
+    }
+    events = (await client.get("/api/v1/events", params={"object": f"queue:{entry['id']}"})).json()
+    assert [e["action"] for e in events] == ["delete", "release", "hold"]

@@ -209,3 +209,14 @@ def test_config_option_after_the_command(tmp_path: Path) -> None:
         check=False,
     )
     assert listed.returncode == 0 and listed.stdout.startswith("DOMAIN"), listed.stderr
+
+
+def test_queue_commands_on_the_store(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    assert roost(config, "domain", "add", "example.org").returncode == 0
+    empty = roost(config, "queue", "list")
+    assert empty.returncode == 0 and "0-0 of 0" in empty.stdout
+    stats = roost(config, "queue", "stats")
+    assert stats.returncode == 0 and "queued: 0" in stats.stdout
+    missing = roost(config, "queue", "hold", "42")
+    assert missing.returncode == 1 and "no queue entry 42" in missing.stderr

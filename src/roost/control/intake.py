@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from roost.control.mailstats import MailStats
 from roost.core.clock import Clock
 from roost.core.config import SpoolSettings
 from roost.store.settings import JsonValue
@@ -36,12 +37,14 @@ class Envelope:
 
 
 class Intake:
-    def __init__(self, store: Store, settings: SpoolSettings, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, settings: SpoolSettings, clock: Clock, stats: MailStats | None = None
+    ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
+        self.stats = stats or MailStats(clock)
         self.wakeup = asyncio.Event()
-        self.accepted = 0
 
     async def accept_file(self, path: Path, envelope: Envelope) -> int:
         """Queue a spooled file (moved into the blob store); returns the entry id."""
@@ -65,6 +68,6 @@ class Intake:
             details=json.dumps(dict(envelope.details), sort_keys=True),
             not_before=self._clock.now() + timedelta(seconds=delay) if delay else None,
         )
-        self.accepted += 1
+        self.stats.record("received")
         self.wakeup.set()
         return entry_id

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from roost.store.settings import JsonValue
-from roost.store.types import Account, Admin, Alias, ApiToken, Domain, DomainAlias, Event
+from roost.store.types import (
+    Account,
+    Admin,
+    Alias,
+    ApiToken,
+    Domain,
+    DomainAlias,
+    Event,
+    QueueEntry,
+    RecipientState,
+)
 
 
 def when(value: datetime | None) -> str | None:
@@ -65,4 +75,31 @@ def event(e: Event) -> dict[str, JsonValue]:
         "actor": e.actor,
         "source_address": e.source_address,
         "reason": e.reason,
+    }
+
+
+def queue_entry(e: QueueEntry, now: datetime) -> dict[str, JsonValue]:
+    delivered = sum(1 for r in e.recipients if r.state is RecipientState.DELIVERED)
+    return {
+        "id": e.id,
+        "sender": e.sender,
+        "state": e.state.value,
+        "size": e.size,
+        "source": e.source,
+        "received_at": when(e.received_at),
+        "seconds_in_spool": int((now - e.received_at).total_seconds()),
+        "attempts": e.attempts,
+        "next_attempt_at": when(e.next_attempt_at),
+        "recipients_delivered": delivered,
+        "recipients_total": len(e.recipients),
+        "recipients": [
+            {
+                "address": r.address,
+                "state": r.state.value,
+                "attempts": r.attempts,
+                "last_reply": r.last_reply,
+                "last_attempt_at": when(r.last_attempt_at),
+            }
+            for r in e.recipients
+        ],
     }

@@ -7,75 +7,31 @@ changes in `control` do it).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from roost.control import views as serialize
 from roost.control.directory import Actor
-from roost.core.errors import AlreadyExists, NotFound, RoostError, UnknownService
 from roost.store.settings import JsonValue
-from roost.web.api_auth import authenticate
+from roost.web.api_common import Endpoint, Handler, must, text
+from roost.web.api_common import endpoint as make_endpoint
+from roost.web.api_common import payload as read_payload
 from roost.web.context import WebContext
 from roost.web.service_view import unit as unit_view
-
-Handler = Callable[[Request, Actor], Awaitable[JsonValue]]
 
 SERVICE_ACTIONS = ("start", "stop", "restart")
 MAX_EVENTS = 1000
 
 
-def _status_of(exc: RoostError) -> int:
-    match exc:
-        case NotFound() | UnknownService():
-            return 404
-        case AlreadyExists():
-            return 409
-        case _:
-            return 400
-
-
 def api_routes(web: WebContext) -> list[Route]:
-    def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
-        async def run(request: Request) -> Response:
-            actor = await authenticate(request, web)
-            try:
-                body = await handler(request, actor)
-            except RoostError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=_status_of(exc))
-            return JSONResponse(body, status_code=status)
-
-        return run
+    def endpoint(handler: Handler, status: int = 200) -> Endpoint:
+        return make_endpoint(web, handler, status)
 
     async def payload(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if len(raw) > web.config.web.max_body_bytes:
-            raise HTTPException(413, "request body too large")
-        try:
-            data = json.loads(raw or b"{}")
-        except ValueError:
-            raise HTTPException(400, "the body is not JSON") from None
-        if not isinstance(data, dict):
-            raise HTTPException(400, "the body must be a JSON object")
-        return data
-
-    def text(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
-        value = data.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str) or not value:
-            raise HTTPException(400, f"{key!r} must be a non-empty string")
-        return value
-
-    def must(data: dict[str, Any], key: str) -> str:
-        value = text(data, key)
-        assert value is not None
-        return value
+        return await read_payload(web, request)
 
     sup = web.supervisor
     store = web.store

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.supervisor.service import ServiceState
 from roost.web.api import api_routes
+from roost.web.api_queue import queue_routes
 from roost.web.context import WebContext
 from roost.web.metrics import render_metrics
 
@@ -52,7 +53,12 @@ def create_app(web: WebContext) -> Starlette:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
     return Starlette(
-        routes=[Route("/healthz", healthz), Route("/metrics", metrics), *api_routes(web)],
+        routes=[
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            *api_routes(web),
+            *queue_routes(web),
+        ],
         exception_handlers={HTTPException: http_error},
         middleware=[Middleware(SecurityHeaders)],
     )

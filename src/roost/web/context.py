@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from roost.control.directory import DirectoryAdmin
+from roost.control.mailstats import MailStats
+from roost.control.queue_admin import QueueAdmin
 from roost.core.config import Config
 from roost.store.store import Store
 from roost.supervisor.supervisor import Supervisor
@@ -16,5 +18,7 @@ class WebContext:
     store: Store
     supervisor: Supervisor
     directory: DirectoryAdmin
+    queue: QueueAdmin
+    stats: MailStats
     cli_token: str
     """The token in the data folder that the local CLI uses (actor `cli:USER`)."""

@@ -227,6 +227,10 @@ class SpoolService:
         self.counters["delivered"] += delivered
         self.counters["failed"] += len(final_failures)
         self.counters["deferred"] += len(deferred)
+        stats = self._intake.stats
+        stats.record("delivered", delivered)
+        stats.record("failed", len(final_failures))
+        stats.record("deferred", len(deferred))
         if finished:
             self.counters["completed"] += 1
         return AttemptResult(delivered, len(final_failures), len(deferred))
