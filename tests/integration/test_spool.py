@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+import email
+import email.policy
+
 import pytest
 
 from roost.control.directory import Actor, DirectoryAdmin
@@ -108,6 +111,14 @@ async def test_unknown_recipient_fails_and_the_rest_is_delivered(env: Env) -> No
     assert len(await inbox(env, "alice@example.org")) == 1
     with pytest.raises(Exception, match="no queue entry"):
         await env.store.read(env.store.queue.entry, entry_id)
+    (notice,) = await env.store.read(env.store.queue.entries)
+    assert notice.sender == "" and notice.source == "notice"
+    text = (await env.store.blobs.read(notice.blob_hash)).decode()
+    assert "Auto-Submitted: auto-replied" in text and "nobody@example.org" in text
+    assert (
+        "alice@example.org"
+        not in text.split("Content-Type: message/delivery-status")[1].split("--")[0]
+    )
 
 
 async def test_a_retry_never_delivers_twice(env: Env) -> None:
@@ -144,7 +155,14 @@ async def test_full_mailbox_defers_then_fails_after_give_up(env: Env) -> None:
     assert entry.next_attempt_at == env.clock.now() + timedelta(seconds=60)
     env.clock.advance(6 * 86400)
     await run_once(env)
-    assert await env.store.read(env.store.queue.entries) == []
+    (notice,) = await env.store.read(env.store.queue.entries)
+    assert notice.sender == "" and [r.address for r in notice.recipients] == ["bob@example.net"]
+    report = email.message_from_bytes(
+        await env.store.blobs.read(notice.blob_hash), policy=email.policy.default
+    )
+    assert report.get_content_type() == "multipart/report"
+    status = report.get_payload()[1]  # type: ignore[index]
+    assert "Status: 5.2.2" in status.as_string()
 
 
 async def test_loop_by_delivered_to_fails_with_5_4_6(env: Env) -> None:
@@ -169,3 +187,51 @@ async def test_stopped_spool_queues_and_started_spool_delivers(env: Env) -> None
     assert probe.ok, probe.detail
     await env.spool.stop(1)
     await context.cancel_workers()
+
+
+async def test_notify_never_null_sender_and_success(env: Env) -> None:
+    never = Envelope(
+        "bob@example.net", (NewRecipient("nobody@example.org", notify="NEVER"),), "smtp"
+    )
+    await env.intake.accept_bytes(MESSAGE, never)
+    bounce = Envelope("", (NewRecipient("nobody@example.org"),), "smtp")
+    await env.intake.accept_bytes(MESSAGE, bounce)
+    await run_once(env)
+    assert await env.store.read(env.store.queue.entries) == []  # no notice for either
+    success = Envelope(
+        "bob@example.net", (NewRecipient("alice@example.org", notify="SUCCESS,FAILURE"),), "smtp"
+    )
+    await env.intake.accept_bytes(
+        MESSAGE,
+        success,
+    )
+    await run_once(env)
+    (notice,) = await env.store.read(env.store.queue.entries)
+    text = (await env.store.blobs.read(notice.blob_hash)).decode()
+    assert "Action: delivered" in text and "Status: 2.0.0" in text
+
+
+async def test_one_delay_notice(env: Env) -> None:
+    await queue_one(env, "friend@elsewhere.example")
+    await run_once(env)  # deferred: DNS does not answer in these tests
+    assert len(await env.store.read(env.store.queue.entries)) == 1
+    env.clock.advance(5 * 3600)
+    await run_once(env)
+    entries = await env.store.read(env.store.queue.entries)
+    notices = [e for e in entries if e.sender == ""]
+    assert len(notices) == 1
+    text = (await env.store.blobs.read(notices[0].blob_hash)).decode()
+    assert "Action: delayed" in text and "Will-Retry-Until:" in text
+    env.clock.advance(3600)
+    await run_once(env)
+    assert (
+        len([e for e in await env.store.read(env.store.queue.entries) if e.source == "notice"]) >= 1
+    )
+    assert (
+        sum(
+            1
+            for e in await env.store.read(env.store.queue.entries)
+            if e.sender == "" and e.recipients[0].address == "bob@example.net"
+        )
+        == 1
+    )

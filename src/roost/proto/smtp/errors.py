@@ -71,3 +71,11 @@ class ArgumentSyntaxError(PeerError):
     def __init__(self, usage: str) -> None:
         super().__init__(usage)
         self.usage = usage
+
+
+class CharacterError(PeerError):
+    """A command line holds control characters or invalid UTF-8 (RFC 5321 §2.4)."""
+
+
+class Base64Error(PeerError):
+    """An AUTH initial response or SASL response is not base64 (RFC 4954 §4)."""

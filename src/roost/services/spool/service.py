@@ -19,19 +19,22 @@ import json
 import logging
 import socket
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from roost.control.intake import Intake
 from roost.core.clock import Clock
 from roost.core.config import SpoolSettings
 from roost.net.dns import Resolver
+from roost.proto.dsn import NoticeKind
 from roost.services.spool.facts import read_facts
 from roost.services.spool.local import LocalDelivery, Outcome
+from roost.services.spool.notices import Notices, Report, notice_envelope, wants
 from roost.services.spool.remote import RemoteDelivery
-from roost.services.spool.schedule import next_attempt
+from roost.services.spool.schedule import delay_notice_due, next_attempt
 from roost.store.db import Tx
 from roost.store.store import Store
-from roost.store.types import QueueEntry, QueueRecipient, RecipientState
+from roost.store.types import QueueEntry, QueueRecipient, RecipientState, StagedBlob
 from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class SpoolService:
         self._clock = clock
         self._local = LocalDelivery(store, delimiter)
         self._remote = RemoteDelivery(resolver, settings, settings.helo_name or node)
+        self._notices = Notices(settings.helo_name or node, settings.return_full_max_bytes)
         self._worker = f"{node}/{socket.gethostname()}/spool"
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -205,6 +209,11 @@ class SpoolService:
                 )
             deferred = {}
 
+        notices = await self._notices_for(entry, outcomes, final_failures, deferred, retry, now)
+        details = json.loads(entry.details or "{}")
+        for kind, ids in notices.marks.items():
+            details[f"notified_{kind}"] = sorted(set(details.get(f"notified_{kind}", [])) | ids)
+
         async def unit(tx: Tx) -> bool:
             to_record = {
                 rid: o
@@ -215,9 +224,14 @@ class SpoolService:
                 await self._store.queue.set_recipient_result(
                     tx, entry.id, rid, outcome.state, outcome.reply
                 )
+            sender, recipients = notice_envelope(entry)
+            for blob in notices.blobs:
+                await self._store.queue.enqueue(tx, blob, sender, recipients, source="notice")
             current = await self._store.queue.entry(tx, entry.id)
             if any(r.state is RecipientState.PENDING for r in current.recipients):
-                await self._store.queue.release(tx, entry.id, retry or now)
+                await self._store.queue.release(
+                    tx, entry.id, retry or now, details=json.dumps(details)
+                )
                 return False
             await self._store.queue.remove(tx, entry.id)
             return True
@@ -233,7 +247,76 @@ class SpoolService:
         stats.record("deferred", len(deferred))
         if finished:
             self.counters["completed"] += 1
+        if notices.blobs:
+            self.counters["notices"] += len(notices.blobs)
+            self._intake.wakeup.set()
         return AttemptResult(delivered, len(final_failures), len(deferred))
+
+    async def _notices_for(
+        self,
+        entry: QueueEntry,
+        outcomes: dict[int, Outcome],
+        final_failures: dict[int, Outcome],
+        deferred: dict[int, Outcome],
+        retry: datetime | None,
+        now: datetime,
+    ) -> _Planned:
+        """Compose and stage the notices this attempt owes the sender."""
+        details = json.loads(entry.details or "{}")
+        done = {
+            kind: set(details.get(f"notified_{kind}", []))
+            for kind in ("failure", "delay", "success")
+        }
+        by_id = {r.id: r for r in entry.recipients}
+        failed = {
+            r.id: Report(
+                r, final_failures[r.id].reply if r.id in final_failures else r.last_reply or ""
+            )
+            for r in entry.recipients
+            if (
+                r.id in final_failures
+                or (r.state is RecipientState.FAILED and r.id not in outcomes)
+            )
+            and r.id not in done["failure"]
+        }
+        succeeded = {
+            rid: Report(
+                by_id[rid], o.reply, remote=not o.reply.startswith("250 2.0.0 delivered to")
+            )
+            for rid, o in outcomes.items()
+            if o.state is RecipientState.DELIVERED and rid in by_id and rid not in done["success"]
+        }
+        delayed: dict[int, Report] = {}
+        if (
+            deferred
+            and not done["delay"]
+            and delay_notice_due(self._settings, entry.received_at, now)
+        ):
+            delayed = {
+                rid: Report(by_id[rid], o.reply) for rid, o in deferred.items() if rid in by_id
+            }
+        planned = _Planned()
+        wanted = [
+            (NoticeKind.FAILURE, failed),
+            (NoticeKind.DELAY, delayed),
+            (NoticeKind.SUCCESS, succeeded),
+        ]
+        original: bytes | None = None
+        header_end = 0
+        for kind, reports in wanted:
+            if not reports:
+                continue
+            planned.marks[kind.value] = set(reports)
+            chosen = [r for r in reports.values() if wants(kind, entry, r.recipient)]
+            if not chosen:
+                continue
+            if original is None:
+                original = await self._store.blobs.read(entry.blob_hash)
+                header_end = _header_end(original)
+            data = self._notices.compose(kind, entry, chosen, original, header_end, now, retry)
+            if data is not None:
+                planned.blobs.append(await self._store.blobs.stage(data))
+        return planned
 
 
 def _expired(reply: str, give_up_s: float) -> str:
@@ -241,3 +324,14 @@ def _expired(reply: str, give_up_s: float) -> str:
     enhanced = reply[4:].split(" ", 1)[0] if reply[4:5].isdigit() else "4.4.7"
     enhanced = "5" + enhanced[1:]
     return f"{code} {enhanced} gave up after {give_up_s / 86400:g} days; last answer: {reply}"
+
+
+@dataclass(slots=True)
+class _Planned:
+    blobs: list[StagedBlob] = field(default_factory=list)
+    marks: dict[str, set[int]] = field(default_factory=dict)
+
+
+def _header_end(message: bytes) -> int:
+    end = message.find(b"\r\n\r\n")
+    return len(message) if end < 0 else end + 4
