@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-
-import email
-import email.policy
 
 import pytest
 
