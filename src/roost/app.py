@@ -25,12 +25,14 @@ from roost.control.intake import Intake
 from roost.control.maintenance import Maintenance
 from roost.control.passwords import Passwords
 from roost.control.queue_admin import QueueAdmin
+from roost.control.secrets import load_or_create
 from roost.core.clock import Clock, SystemClock
 from roost.core.config import Config
 from roost.core.logs import setup_logging
 from roost.core.runtime import RuntimeInfo, remove_runtime, write_runtime
 from roost.net.certs import CertStore
 from roost.net.dns import Resolver
+from roost.services.smtp.service import SmtpService
 from roost.services.spool.service import SpoolService
 from roost.store.store import Store, open_store, prepare_data_dir
 from roost.supervisor.service import Service
@@ -55,6 +57,7 @@ class Roost:
     web: WebServer
     directory: DirectoryAdmin
     maintenance: Maintenance
+    services: Sequence[Service]
 
     async def stop(self) -> None:
         remove_runtime(self.config.data_dir)
@@ -65,12 +68,21 @@ class Roost:
 
 
 def build_services(
-    config: Config, store: Store, auth: Authenticator, intake: Intake, clock: Clock
+    config: Config,
+    store: Store,
+    auth: Authenticator,
+    intake: Intake,
+    certs: CertStore,
+    clock: Clock,
 ) -> Sequence[Service]:
     """The services, in boot order. The others arrive with their own issues."""
     delimiter = config.directory.recipient_delimiter
     resolver = Resolver(config.dns.nameservers, config.dns.timeout_s)
-    return [SpoolService(store, intake, config.spool, delimiter, resolver, clock, config.node)]
+    sasl_secret = load_or_create(config.data_dir, "sasl")
+    return [
+        SmtpService(config, store, auth, intake, certs.server_context(), sasl_secret, clock),
+        SpoolService(store, intake, config.spool, delimiter, resolver, clock, config.node),
+    ]
 
 
 async def start(config: Config, *, announce: bool = True) -> Roost:
@@ -89,7 +101,7 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         directory = DirectoryAdmin(store, passwords, config.directory, auth)
         await _first_admin(store, directory, announce)
         intake = Intake(store, config.spool, clock)
-        services = build_services(config, store, auth, intake, clock)
+        services = build_services(config, store, auth, intake, certs, clock)
         supervisor = Supervisor(services, store, config.supervisor, clock, config.node)
         await supervisor.boot()
         cli_token = secrets.token_urlsafe(32)
@@ -120,7 +132,7 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
             os.getpid(), url, cli_token, None if web.addresses else str(certs.default.cert_path)
         ),
     )
-    return Roost(config, store, supervisor, web, directory, maintenance)
+    return Roost(config, store, supervisor, web, directory, maintenance, services)
 
 
 async def _first_admin(store: Store, directory: DirectoryAdmin, announce: bool) -> None:

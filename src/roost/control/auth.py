@@ -135,6 +135,11 @@ class Authenticator:
     def forget(self, address: str) -> None:
         self._cache.pop(address.strip().lower(), None)
 
+    async def account_for(self, authcid: str) -> str | None:
+        """The address of the enabled account a SASL identity names."""
+        account = await self._store.read(self._store.directory.find_account, authcid)
+        return account.address if account is not None and account.enabled else None
+
     async def scram_credentials(
         self, address: str, algorithm: ScramAlgorithm
     ) -> tuple[Account, ScramCredentials] | None:

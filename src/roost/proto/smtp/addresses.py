@@ -37,7 +37,7 @@ MAX_LABEL_OCTETS = 63
 
 # RFC 5321 §4.1.2 atext (RFC 5322 §3.2.3) plus UTF8-non-ascii (RFC 6531 §3.3).
 _NON_ASCII = "\u0080-\U0010ffff"
-_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-" + _NON_ASCII
+_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~\\-" + _NON_ASCII
 _DOT_STRING = re.compile(f"[{_ATEXT}]+(?:\\.[{_ATEXT}]+)*")
 # qtextSMTP = %d32-33 / %d35-91 / %d93-126; quoted-pairSMTP = "\" %d32-126.
 _QUOTED_STRING = re.compile(f'"(?:[ !#-\\[\\]-~{_NON_ASCII}]|\\\\[ -~])*"')
@@ -146,9 +146,7 @@ def parse_mailbox(text: str) -> str:
     return f"{_canonical_local(local)}@{domain}"
 
 
-def parse_path(
-    text: str, *, null_ok: bool, postmaster_ok: bool, utf8: bool
-) -> tuple[str, str]:
+def parse_path(text: str, *, null_ok: bool, postmaster_ok: bool, utf8: bool) -> tuple[str, str]:
     """Parse the Path at the start of ``text``; return (address, rest of text).
 
     ``null_ok`` admits ``<>`` (a reverse-path, §4.1.1.2), giving ``""``;

@@ -4,8 +4,9 @@ RFC 5321 §4.1.1.1: the reply to EHLO names the server, then lists one
 extension keyword per line. What a session may use is exactly what that
 list offered: a HELO session is offered nothing (§4.1.4), STARTTLS
 disappears once TLS is up (RFC 3207 §4.2), REQUIRETLS appears only then
-(RFC 8689 §4.1), and AUTH hides until TLS when the listener requires
-it (RFC 4954 §4 lets a server offer AUTH only after STARTTLS).
+(RFC 8689), and AUTH hides until TLS when the listener requires it
+(RFC 3207 §4.2 lets the list change after TLS; RFC 4954 §4 wants
+passwords protected).
 """
 
 from __future__ import annotations

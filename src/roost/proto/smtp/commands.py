@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from roost.proto.smtp import replies
 from roost.proto.smtp.addresses import parse_path
+from roost.proto.smtp.buffer import OVERLONG, Overlong
 from roost.proto.smtp.capabilities import Offer
 from roost.proto.smtp.errors import (
     ArgumentSyntaxError,
@@ -25,7 +26,7 @@ from roost.proto.smtp.errors import (
     PeerError,
     UnknownParameterError,
 )
-from roost.proto.smtp.events import MailParams, RcptParams
+from roost.proto.smtp.events import AuthResponse, MailParams, RcptParams
 from roost.proto.smtp.params import parse_mail_params, parse_rcpt_params, split_params
 from roost.proto.smtp.replies import Reply
 
@@ -40,6 +41,7 @@ _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 _VERB = re.compile(r"[A-Za-z]+")
 _MECHANISM = re.compile(r"[A-Za-z0-9_-]{1,20}")
 _DIGITS = re.compile(r"[0-9]{1,20}")
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +122,11 @@ def parse_bdat(argument: str) -> tuple[int, bool]:
 
 
 def decode_base64(text: str) -> bytes:
-    """Strict base64 (RFC 4648 §4) as SASL in SMTP uses it (RFC 4954 §4)."""
-    if not text.isascii():
-        raise Base64Error("non-ASCII")
-    try:
-        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
-    except binascii.Error:
-        raise Base64Error("not base64") from None
+    """Strict base64 (RFC 4648 §4) as SASL in SMTP uses it (RFC 4954 §4):
+    whole quanta, padding only where needed, nothing else."""
+    if _BASE64.fullmatch(text) is None:
+        raise Base64Error("not base64")
+    return binascii.a2b_base64(text.encode("ascii"))
 
 
 def parse_auth(argument: str) -> tuple[str, bytes | None]:
@@ -144,6 +144,21 @@ def parse_auth(argument: str) -> tuple[str, bytes | None]:
     if words[1] == "=":
         return mechanism, b""
     return mechanism, decode_base64(words[1])
+
+
+def auth_response(line: bytes | Overlong) -> AuthResponse | Reply:
+    """A line answering a 334 challenge (RFC 4954 §4): base64 data, or
+    ``*`` to cancel; the reply ending the exchange when it is not data."""
+    if line is OVERLONG:
+        return replies.AUTH_LINE_TOO_LONG
+    if line == b"*\r\n":
+        return replies.AUTH_CANCELLED
+    if not line.endswith(b"\r\n"):
+        return replies.AUTH_BAD_BASE64
+    try:
+        return AuthResponse(decode_base64(line[:-2].decode("latin-1")))
+    except Base64Error as exc:
+        return refusal(exc, "AUTH")
 
 
 def refusal(error: PeerError, verb: str) -> Reply:

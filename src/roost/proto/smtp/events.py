@@ -2,7 +2,7 @@
 
 Events in `NEEDS_ANSWER` stop the core: it parses nothing further until the
 service answers through `accept`/`reject` (or the AUTH methods). That is
-how replies to a pipelined group stay in order (RFC 2920 §3.1) while the
+how replies to a pipelined group stay in order (RFC 2920 §3) while the
 service thinks. The other events are notices that need no answer.
 
 None of the events shows a secret in its ``repr``: SASL data is hidden,
@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from roost.proto.smtp.errors import SmtpStateError
 from roost.proto.smtp.replies import Reply
 
 
@@ -59,7 +60,7 @@ class MailParams:
     auth: str | None = None
     """AUTH= (RFC 4954 §5), xtext-decoded: a mailbox, or ``"<>"`` for unknown."""
     requiretls: bool = False
-    """REQUIRETLS (RFC 8689 §4.1): relay only over verified TLS."""
+    """REQUIRETLS (RFC 8689): relay only over verified TLS."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,3 +288,25 @@ NEEDS_ANSWER = (
     Vrfy,
 )
 """The event types the service must answer before the core goes on."""
+
+
+def check_acceptance(event: Event, reply: Reply | None) -> None:
+    """Raise `SmtpStateError` unless ``reply`` may accept ``event``.
+
+    Hello and a BDAT's DataRequested take no reply (the core writes it);
+    DATA takes a 354, STARTTLS a 220, the rest a 2xx; AUTH is answered
+    with the auth_* methods instead.
+    """
+    match event:
+        case AuthRequested() | AuthResponse():
+            raise SmtpStateError("answer AUTH with auth_challenge/auth_succeeded/auth_failed")
+        case Hello() | DataRequested(chunking=True) if reply is not None:
+            raise SmtpStateError(f"accepting {type(event).__name__} takes no reply")
+        case DataRequested() if reply is not None and reply.code != 354:
+            raise SmtpStateError("DATA is accepted with 354 (RFC 5321 §4.1.1.4)")
+        case StartTlsRequested() if reply is not None and reply.code != 220:
+            raise SmtpStateError("STARTTLS is accepted with 220 (RFC 3207 §4)")
+        case DataRequested() | StartTlsRequested():
+            pass
+        case _ if reply is not None and not reply.positive:
+            raise SmtpStateError(f"cannot accept with a {reply.code} reply")

@@ -61,9 +61,7 @@ def xtext_encode(text: str) -> str:
     """
     if not text.isascii():
         raise ValueError("xtext carries ASCII only")
-    return "".join(
-        c if 33 <= ord(c) <= 126 and c not in "+=" else f"+{ord(c):02X}" for c in text
-    )
+    return "".join(c if 33 <= ord(c) <= 126 and c not in "+=" else f"+{ord(c):02X}" for c in text)
 
 
 def split_params(text: str, *, utf8: bool) -> list[tuple[str, str | None]]:
@@ -199,8 +197,6 @@ def _orcpt(value: str, *, utf8: bool) -> Orcpt:
             raise ParameterSyntaxError("bad \\x{HEX} in ORCPT") from None
     else:
         address = xtext_decode(encoded)
-    if not address:
-        raise ParameterSyntaxError("empty ORCPT address")
     return Orcpt(addr_type, _printable(address, utf8=addr_type == "utf-8"))
 
 

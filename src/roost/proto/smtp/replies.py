@@ -181,7 +181,7 @@ AUTH_NEEDS_TLS = Reply(538, "5.7.11", "Encryption required for requested authent
 
 # The message itself.
 MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
-"""RFC 1870 §6.1 (declared SIZE) and §6.3 (actual size)."""
+"""RFC 1870 §6: the declared SIZE, or the size found while receiving."""
 NON_ASCII_ADDRESS = Reply(553, "5.6.7", "Non-ASCII addresses need the SMTPUTF8 parameter")
 """RFC 6531: X.6.7, "Non-ASCII addresses not permitted for that sender/recipient"."""
 BARE_LINE_END = Reply(
@@ -190,7 +190,7 @@ BARE_LINE_END = Reply(
 """RFC 5321 §2.3.8; see `roost.proto.smtp.body` on SMTP smuggling."""
 DATA_LINE_TOO_LONG = Reply(554, "5.6.0", "Message refused: a line is too long")
 NO_VALID_RECIPIENTS = Reply(554, "5.5.1", "No valid recipients")
-"""RFC 5321 §3.3 and RFC 2920 §3.1: DATA after every RCPT failed."""
+"""RFC 5321 §3.3: DATA after every RCPT failed."""
 UNKNOWN_PARAMETER = Reply(555, "5.5.4", "Parameter not recognized or not implemented")
 """RFC 5321 §4.1.1.11."""
 

@@ -110,7 +110,7 @@ class SmtpSettings:
     eight_bit_mime: bool = True
     """Offer 8BITMIME (RFC 6152)."""
     requiretls: bool = False
-    """Offer REQUIRETLS (RFC 8689 §4.1), only ever on a TLS connection."""
+    """Offer REQUIRETLS (RFC 8689), only ever on a TLS connection."""
     enhanced_status_codes: bool = True
     """Offer ENHANCEDSTATUSCODES (RFC 2034)."""
     vrfy_enabled: bool = False

@@ -1,0 +1,1 @@
+"""The SMTP service: mail from other servers (MX) and from users (submission)."""
