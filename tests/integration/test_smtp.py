@@ -158,3 +158,51 @@ async def test_smtp_probe_and_status(roost: Roost) -> None:
     assert result.ok, result.detail
     status = roost.supervisor.status("smtp")
     assert status.state.value == "running" and len(status.service.listeners) == 3
+
+
+async def test_250_only_after_fsyncs_and_commit(
+    roost: Roost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN: blob fsync → folder fsync → commit → 250."""
+    import os
+    import stat
+
+    import sqlalchemy as sa
+
+    import roost.store.blobs as blobs_module
+
+    order: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        kind = "fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file"
+        real_fsync(fd)
+        order.append(kind)
+
+    monkeypatch.setattr(blobs_module.os, "fsync", recording_fsync)
+    writer = roost.store.db._writer.sync_engine  # type: ignore[attr-defined]
+
+    def on_commit(conn: object) -> None:
+        order.append("commit")
+
+    sa.event.listen(writer, "commit", on_commit)
+    mx = port(roost, "mx")
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", mx, timeout=30) as client:
+            order.append("MAIL")
+            client.sendmail("bob@example.net", ["alice@example.org"], MESSAGE)
+            order.append("250 received by the client")
+
+    try:
+        await asyncio.to_thread(send)
+    finally:
+        sa.event.remove(writer, "commit", on_commit)
+    sent = order.index("MAIL")
+    acked = order.index("250 received by the client")
+    window = order[sent:acked]
+    # Other commits (the Spool polling) may interleave; the message's own
+    # commit is the first after its folder fsync, and it precedes the 250.
+    file_synced = window.index("fsync file")
+    folder_synced = window.index("fsync folder", file_synced)
+    assert "commit" in window[folder_synced:], window
