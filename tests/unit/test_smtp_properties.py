@@ -205,6 +205,28 @@ def test_data_ends_only_at_crlf_dot_crlf(payload: bytes, cuts: list[int]) -> Non
     assert len([e for e in before_end if isinstance(e, MailFrom)]) == 1
 
 
+long_lines = st.lists(st.tuples(st.booleans(), st.integers(990, 1002)), max_size=5)
+
+
+@settings(database=None, deadline=None, max_examples=100)
+@given(body=long_lines, cuts=st.lists(st.integers(0, 6000), max_size=6), chunk=st.integers(1, 3000))
+def test_line_cap_matches_the_rfc_count(
+    body: list[tuple[bool, int]], cuts: list[int], chunk: int
+) -> None:
+    # 1000 octets with CRLF, the stuffed period not counted (RFC 5321 §4.5.3.1.6).
+    wire = b"".join(b".." * dot + b"y" * n + b"\r\n" for dot, n in body)
+    config = SmtpSettings(
+        "mx.example.org", max_errors=0, data_chunk_octets=chunk, max_data_line_octets=1000
+    )
+    head = b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
+    events, _ = play(head + wire + b".\r\n", [c + len(head) for c in cuts], config)
+    outcomes = [e for e in events if isinstance(e, DataEnd | MessageRefused)]
+    if any(n + dot + 2 > 1000 for dot, n in body):
+        assert outcomes == [MessageRefused(replies.DATA_LINE_TOO_LONG)]
+    else:
+        assert [type(e) for e in outcomes] == [DataEnd]
+
+
 @settings(database=None, deadline=None, max_examples=300)
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
 def test_xtext_round_trip(text: str) -> None:

@@ -310,6 +310,18 @@ def test_service_rejections_count_as_errors() -> None:
     assert isinstance(peer.events[-1], SessionAborted)
 
 
+def test_a_421_from_the_service_closes() -> None:
+    # RFC 5321 §3.8: a 421 reply announces that the server closes.
+    busy = Reply(421, "4.7.0", "Too many messages on one connection; reconnect")
+    peer = Peer(policy=rejecting({MailFrom: busy}))
+    peer.ehlo()
+    assert peer.say("MAIL FROM:<a@b.example>", "NOOP") == [
+        "421 4.7.0 Too many messages on one connection; reconnect"
+    ]
+    assert peer.events[-1] == SessionAborted(AbortReason.SERVICE_CLOSING)
+    assert peer.conn.closing
+
+
 def test_max_errors_zero_never_closes() -> None:
     peer = Peer(settings(max_errors=0))
     assert peer.say(*["FOO"] * 50)[-1] == "500 Command not recognized"

@@ -82,6 +82,15 @@ def test_bare_line_ends_refuse_the_message(bare: bytes) -> None:
     assert not peer.conn.in_transaction
 
 
+@pytest.mark.parametrize("bare", [b"x\ny", b"x\ry", b"\r\r\n", b"\n\r\n"], ids=repr)
+def test_bare_line_end_deep_in_a_clean_block_is_found(bare: bytes) -> None:
+    peer = in_data(Peer())
+    clean = b"a clean line of text\r\n" * 500
+    out = peer.send(clean + bare + b"\r\n" + clean + b".\r\n")
+    assert out == replies.BARE_LINE_END.to_bytes(enhanced=True)
+    assert not peer.of(DataEnd)
+
+
 def test_bare_cr_split_across_packets_is_still_found() -> None:
     peer = in_data(Peer())
     peer.send(b"line one\r")

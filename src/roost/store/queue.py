@@ -230,6 +230,15 @@ class QueueStore:
         )
         return _aware(value)
 
+    async def release_claims(self, tx: Tx, worker: str) -> int:
+        """Drop the leases a worker held before it restarted (a crash)."""
+        result = await tx.execute(
+            queue_entries.update()
+            .where(queue_entries.c.claimed_by == worker)
+            .values(claimed_by=None, claimed_until=None)
+        )
+        return int(result.rowcount or 0)
+
     async def claim_due(self, tx: Tx, worker: str, lease_s: float, limit: int) -> list[QueueEntry]:
         """Claim entries whose next attempt is due and that no live lease holds."""
         now = self._clock.now()

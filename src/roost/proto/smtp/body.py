@@ -190,7 +190,7 @@ class MessageReceiver:
                     continue
                 pos += 1
             else:
-                pos = self._scan_line(buf, pos, end)
+                pos = self._scan_line(buf, pos, end, dots=True)
         return pos
 
     def feed_bdat(self, buf: bytearray, limit: int) -> int:
@@ -204,7 +204,7 @@ class MessageReceiver:
             elif self._where is _Where.START:
                 self._where = _Where.MID
             else:
-                pos = self._scan_line(buf, pos, end)
+                pos = self._scan_line(buf, pos, end, dots=False)
         return pos
 
     def finish_bdat(self) -> None:
@@ -212,8 +212,10 @@ class MessageReceiver:
         if self._check_lines and self._where is _Where.MID_CR:
             self._bare()
 
-    def _scan_line(self, buf: bytearray, pos: int, end: int) -> int:
+    def _scan_line(self, buf: bytearray, pos: int, end: int, *, dots: bool) -> int:
         """Go on inside a line: content up to the next CR or LF, then that."""
+        if self._where is _Where.MID and (bulk := self._scan_bulk(buf, pos, end, dots)) > pos:
+            return bulk
         if self._where is _Where.MID_CR:
             if buf[pos] == _LF:
                 self._line_end()
@@ -242,6 +244,43 @@ class MessageReceiver:
             return stop + 2
         self._bare()
         return stop + 1
+
+    def _scan_bulk(self, buf: bytearray, pos: int, end: int, dots: bool) -> int:
+        """Take many clean lines at once; ``pos`` unchanged when it cannot.
+
+        The run stops before any line that starts with a period (DATA), at
+        the last CRLF available, or where the chunk fills — never between
+        CR and LF. It is taken only if it has no bare CR or LF and cannot
+        hold a line over the cap, so the result is what `_scan_line` would
+        produce line by line, only faster.
+        """
+        if self.problem is not None or not self._check_lines:
+            return pos
+        dot_line = buf.find(b"\r\n.", pos, end) if dots else -1
+        last_crlf = dot_line if dot_line >= 0 else buf.rfind(b"\r\n", pos, end)
+        if last_crlf < 0:
+            return pos
+        stop = last_crlf + 2
+        room = self._room()
+        if stop - pos > room:
+            stop = pos + room
+            if buf[stop - 1] == _CR:
+                stop -= 1
+        if stop <= pos:
+            return pos
+        run = buf[pos:stop]
+        lines = run.count(b"\r\n")
+        if run.count(b"\r") != lines or run.count(b"\n") != lines:
+            return pos
+        if self._line_octets + len(run) > self._max_line_octets:
+            return pos
+        last_lf = run.rfind(b"\n")
+        self._put(run)
+        if last_lf >= 0:
+            self._line_octets = len(run) - last_lf - 1
+        if run.endswith(b"\n"):
+            self._where = _Where.START
+        return stop
 
     def _line_end(self) -> None:
         self._put(b"\r\n", line_end=True)

@@ -466,12 +466,13 @@ class SmtpServerConnection:
         self._out += reply.to_bytes(enhanced=show)
 
     def _error(self, reply: Reply, *, enhanced: bool = True) -> None:
-        """Send a negative reply and count it; too many end the session.
-
-        452 for too many recipients does not count: a client with a long
-        list is doing what §4.5.3.1.10 tells it to.
-        """
+        """Send a negative reply and count it; too many end the session, as
+        does a 421 (§3.8). A 452 for too many recipients does not count:
+        the client does what §4.5.3.1.10 tells it to."""
         self._send(reply, enhanced=enhanced)
+        if reply.code == 421 and self._phase is not Phase.CLOSED:
+            self._close()
+            self._events.append(SessionAborted(AbortReason.SERVICE_CLOSING))
         if reply is replies.TOO_MANY_RECIPIENTS or self._phase is Phase.CLOSED:
             return
         self._errors += 1

@@ -247,11 +247,13 @@ class AbortReason(enum.Enum):
     """`SmtpSettings.max_errors` negative replies."""
     HTTP_REQUEST = "http-request"
     """A browser or proxy spoke HTTP to the SMTP port (cross-protocol)."""
+    SERVICE_CLOSING = "service-closing"
+    """The service answered with a 421, which closes the session (RFC 5321 §3.8)."""
 
 
 @dataclass(frozen=True, slots=True)
 class SessionAborted:
-    """The core queued a last 421 and closes: send it, then close."""
+    """The core queued a last 421 and closes: send `data_to_send`, then close."""
 
     reason: AbortReason
 

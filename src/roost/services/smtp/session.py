@@ -144,7 +144,10 @@ class SmtpSession:
                     if not await self._flush_and_read():
                         break
                     continue
-                if isinstance(event, ConnectionLost | SessionAborted):
+                if isinstance(event, ConnectionLost):
+                    break
+                if isinstance(event, SessionAborted):
+                    await self._flush()  # the closing 421
                     break
                 await self._handle(event)
                 if isinstance(event, Quit):

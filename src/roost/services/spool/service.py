@@ -82,6 +82,11 @@ class SpoolService:
     async def start(self, context: ServiceContext) -> None:
         self._stopping = asyncio.Event()
         self._last_tick = self._clock.monotonic()
+        # This node's worker id is the same after a restart: what it held
+        # before is held by nobody now.
+        released = await self._store.write(self._store.queue.release_claims, self._worker)
+        if released:
+            log.info("took back %d entries claimed before a restart", released)
         context.spawn(self._loop(), "spool-loop")
 
     async def stop(self, grace_s: float) -> None:
