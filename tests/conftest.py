@@ -103,3 +103,16 @@ async def sqlite_store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Stor
         yield opened
     finally:
         await opened.close()
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of a peer program; skip (or fail under CI) when it is missing."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (Debian package {package}; .ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message + "; under CI nothing may skip")
+        pytest.skip(message)
+    return path
