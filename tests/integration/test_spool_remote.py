@@ -170,3 +170,24 @@ async def test_dns_answers_decide_fail_or_defer(sqlite_store: Store, spool: Any)
         left["c@broken.test"][1]
     )
     assert sink.received == []
+
+
+async def test_requiretls_mail_is_returned_without_a_validated_path(
+    sqlite_store: Store, spool: Any
+) -> None:
+    service, intake, sink = spool
+    entry_id = await intake.accept_bytes(
+        MESSAGE,
+        Envelope(
+            "alice@example.org",
+            (NewRecipient("friend@remote.test"),),
+            source="submission",
+            details={"requiretls": True},
+        ),
+    )
+    (entry,) = await sqlite_store.write(sqlite_store.queue.claim_due, "t", 60, 10)
+    result = await service.attempt(entry)
+    assert result.failed == 1 and sink.received == []
+    notices = await sqlite_store.read(sqlite_store.queue.entries)
+    assert [n.sender for n in notices] == [""] and entry_id not in [n.id for n in notices]
+    assert b"5.7.30" in await sqlite_store.blobs.read(notices[0].blob_hash)

@@ -45,6 +45,68 @@ async def inbox(roost: Roost, address: str) -> list[bytes]:
     return [await store.message_bytes(m) for m in await store.read(store.mail.messages, box.id)]
 
 
+async def test_dsn_parameters_travel_to_the_next_hop(tmp_path: Path) -> None:
+    zone: dict[tuple[str, str], list[str] | str] = {
+        ("b.test", "MX"): ["10 mx.b.test."],
+        ("mx.b.test", "A"): ["127.0.0.1"],
+    }
+    async with dns_server(zone) as nameserver:
+        b = await start(
+            make_config(
+                tmp_path / "b",
+                web={"listen": ["127.0.0.1:0"], "tls_listen": []},
+                smtp=listeners(hostname="mx.b.test"),
+            ),
+            announce=False,
+        )
+        await b.supervisor.stop("spool", "test")  # keep what arrives in B's queue
+        await b.directory.add_domain(ACTOR, "b.test")
+        await b.directory.add_user(ACTOR, "bob@b.test", "bob-password")
+        try:
+            a = await start(
+                make_config(
+                    tmp_path / "a",
+                    web={"listen": ["127.0.0.1:0"], "tls_listen": []},
+                    smtp=listeners(hostname="mx.a.test", trusted_networks=["127.0.0.0/8"]),
+                    spool={"remote_port": mx_port(b), "poll_interval_s": 0.05},
+                    dns={"nameservers": [nameserver], "timeout_s": 2},
+                ),
+                announce=False,
+            )
+            try:
+
+                def send() -> None:
+                    with smtplib.SMTP("127.0.0.1", mx_port(a), timeout=30) as client:
+                        client.ehlo("relay-client")
+                        client.sendmail(
+                            "sender@a.test",
+                            ["bob@b.test"],
+                            b"Subject: dsn\r\n\r\nx\r\n",
+                            mail_options=["ENVID=abc+2Bdef", "RET=HDRS"],
+                            rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;Bob+2Bx@b.test"],
+                        )
+
+                await asyncio.to_thread(send)
+                store = b.store
+
+                async def arrived() -> list[object]:
+                    return list(await store.read(store.queue.entries))
+
+                for _ in range(300):
+                    if await arrived():
+                        break
+                    await asyncio.sleep(0.05)
+                (entry,) = await store.read(store.queue.entries)
+                assert entry.envid == "abc+def" and entry.ret == "HDRS"
+                (recipient,) = entry.recipients
+                assert recipient.notify == "FAILURE,SUCCESS"
+                assert recipient.orcpt == "rfc822;Bob+2Bx@b.test"
+            finally:
+                await a.stop()
+        finally:
+            await b.stop()
+
+
 async def test_submission_on_one_delivered_by_mx_to_the_other(tmp_path: Path) -> None:
     zone: dict[tuple[str, str], list[str] | str] = {
         ("b.test", "MX"): ["10 mx.b.test."],

@@ -25,6 +25,7 @@ from roost.core.config import SmtpSettings as SmtpConfig
 from roost.core.errors import AuthenticationFailed, RoostError, Throttled
 from roost.net.errors import ConnectionClosed, IdleTimeout, NetError, ShuttingDown
 from roost.net.interfaces import Connection
+from roost.proto.dsn import format_orcpt
 from roost.proto.sasl import (
     Challenge,
     Failure,
@@ -246,7 +247,10 @@ class SmtpSession:
         notify = ",".join(sorted(n.value for n in event.params.notify)) or None
         orcpt = None
         if event.params.orcpt is not None:
-            orcpt = f"{event.params.orcpt.addr_type};{event.params.orcpt.address}"
+            smtputf8 = bool(getattr(self._txn.params, "smtputf8", False))
+            orcpt = format_orcpt(
+                event.params.orcpt.addr_type, event.params.orcpt.address, smtputf8=smtputf8
+            )
         self._txn.recipients.append(NewRecipient(address, orcpt=orcpt, notify=notify))
         core.accept()
 

@@ -21,6 +21,7 @@ import aiosmtplib
 
 from roost.core.config import SpoolSettings
 from roost.net.dns import Lookup, Resolver
+from roost.proto.dsn import xtext_encode
 from roost.services.spool.local import Outcome
 from roost.store.types import QueueEntry, QueueRecipient, RecipientState
 
@@ -70,7 +71,16 @@ class RemoteDelivery:
         *,
         smtputf8: bool,
         eight_bit: bool,
+        requiretls: bool = False,
     ) -> dict[int, Outcome]:
+        if requiretls:
+            # RFC 8689 §4.2: only over TLS validated by MTA-STS or DANE, which
+            # this version cannot validate yet; so the message goes back.
+            reply = (
+                "550 5.7.30 REQUIRETLS: no TLS path validated by MTA-STS or DANE to "
+                f"{domain} (Roost does not validate them yet)"
+            )
+            return {r.id: Outcome(RecipientState.FAILED, reply) for r in recipients}
         try:
             hops = await self._route(domain)
         except _AllFail as failure:
@@ -184,7 +194,7 @@ class RemoteDelivery:
         if dsn and entry.ret:
             options.append(f"RET={entry.ret}")
         if dsn and entry.envid:
-            options.append(f"ENVID={entry.envid}")
+            options.append(f"ENVID={xtext_encode(entry.envid)}")
         encoding = "utf-8" if smtputf8 else "ascii"
         await client.mail(entry.sender, options=options, encoding=encoding)
         outcomes: dict[int, Outcome] = {}

@@ -196,6 +196,7 @@ class SpoolService:
                             message,
                             smtputf8=bool(details.get("smtputf8")),
                             eight_bit=details.get("body") == "8BITMIME",
+                            requiretls=bool(details.get("requiretls")),
                         )
                     )
         return await self._finish(entry, outcomes, recorded)
