@@ -33,6 +33,7 @@ class Sink:
     """The peer's handler: keeps what it receives, refuses reject@ recipients."""
 
     received: list[tuple[str, list[str], bytes, bool]] = field(default_factory=list)
+    sessions: list[int] = field(default_factory=list)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -45,6 +46,7 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.sessions.append(id(session))
         self.received.append(
             (
                 envelope.mail_from,
@@ -98,11 +100,9 @@ async def spool(
         )
         intake = Intake(sqlite_store, config.spool, clock)
         resolver = Resolver(config.dns.nameservers, 2.0)
-        yield (
-            SpoolService(sqlite_store, intake, config.spool, "+", resolver, clock, "node"),
-            intake,
-            sink,
-        )
+        service = SpoolService(sqlite_store, intake, config.spool, "+", resolver, clock, "node")
+        yield service, intake, sink
+        await service.stop(1)
 
 
 async def send(
@@ -191,3 +191,12 @@ async def test_requiretls_mail_is_returned_without_a_validated_path(
     notices = await sqlite_store.read(sqlite_store.queue.entries)
     assert [n.sender for n in notices] == [""] and entry_id not in [n.id for n in notices]
     assert b"5.7.30" in await sqlite_store.blobs.read(notices[0].blob_hash)
+
+
+async def test_one_connection_carries_several_messages(sqlite_store: Store, spool: Any) -> None:
+    service, intake, sink = spool
+    for _ in range(3):
+        await send(sqlite_store, intake, service, "friend@remote.test")
+    assert len(sink.received) == 3
+    assert len(set(sink.sessions)) == 1  # reused within connection_reuse_s
+    await service.stop(1)  # quits the idle connection

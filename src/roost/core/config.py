@@ -351,6 +351,16 @@ class SpoolSettings:
     connect_timeout_s: float = setting(
         30.0, help="Longest wait for another server to answer a connection.", min=1, unit="s"
     )
+    max_connections_per_domain: int = setting(
+        4, help="Connections at once to the servers of one destination domain.", min=1, max=100
+    )
+    connection_reuse_s: float = setting(
+        5.0,
+        help="An idle connection to another server is kept this long for the next message "
+        "to it; 0 closes each after its message.",
+        min=0,
+        unit="s",
+    )
     command_timeout_s: float = setting(
         300.0,
         help="Longest wait for another server's reply (RFC 5321 §4.5.3.2 asks for at "

@@ -12,9 +12,11 @@ and our commit may send it once more.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -30,8 +32,59 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class _Hop:
+    domain: str
     host: str
     address: str
+
+
+class _Pool:
+    """Idle connections to other servers, reused for the next message to them."""
+
+    def __init__(self, idle_s: float) -> None:
+        self._idle_s = idle_s
+        self._idle: dict[tuple[str, str], list[tuple[aiosmtplib.SMTP, float]]] = {}
+
+    def take(self, hop: _Hop, now: float) -> aiosmtplib.SMTP | None:
+        waiting = self._idle.get((hop.host, hop.address), [])
+        while waiting:
+            client, since = waiting.pop()
+            if now - since <= self._idle_s and client.is_connected:
+                return client
+            client.close()
+        return None
+
+    def give(self, hop: _Hop, client: aiosmtplib.SMTP, now: float) -> None:
+        if self._idle_s <= 0:
+            client.close()
+            return
+        self._idle.setdefault((hop.host, hop.address), []).append((client, now))
+        asyncio.get_running_loop().call_later(self._idle_s + 0.1, self._sweep, now + self._idle_s)
+
+    def _sweep(self, deadline: float) -> None:
+        """Close connections idle since before `deadline` (nobody reused them)."""
+        for key, waiting in list(self._idle.items()):
+            keep = []
+            for client, since in waiting:
+                if since + self._idle_s <= deadline:
+                    client.close()
+                else:
+                    keep.append((client, since))
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
+
+    def drain(self) -> list[aiosmtplib.SMTP]:
+        clients = [client for waiting in self._idle.values() for client, _ in waiting]
+        self._idle.clear()
+        return clients
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        client.close()
 
 
 class _AllFail(Exception):
@@ -56,11 +109,20 @@ def _opportunistic_context() -> ssl.SSLContext:
 
 
 class RemoteDelivery:
-    def __init__(self, resolver: Resolver, settings: SpoolSettings, helo_name: str) -> None:
+    def __init__(
+        self,
+        resolver: Resolver,
+        settings: SpoolSettings,
+        helo_name: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._resolver = resolver
         self._settings = settings
         self._helo = helo_name
         self._tls = _opportunistic_context()
+        self._clock = clock
+        self._pool = _Pool(settings.connection_reuse_s)
+        self._per_domain: dict[str, asyncio.Semaphore] = {}
 
     async def deliver(
         self,
@@ -114,7 +176,7 @@ class RemoteDelivery:
             found, addresses = await self._resolver.addresses(host)
             if found.status is Lookup.TEMPORARY:
                 temporary = found.detail
-            hops.extend(_Hop(host, address) for address in addresses)
+            hops.extend(_Hop(domain, host, address) for address in addresses)
         if not hops:
             if temporary:
                 raise _AllFail(f"451 4.4.3 DNS lookup failed: {temporary}", permanent=False)
@@ -131,22 +193,49 @@ class RemoteDelivery:
         smtputf8: bool,
         eight_bit: bool,
     ) -> dict[int, Outcome]:
-        client = await self._connect(hop, use_starttls=True)
-        if client is None:
-            client = await self._connect(hop, use_starttls=False)
-        if client is None:
-            raise _AllFail(f"451 4.4.1 cannot connect to {hop.host} ({hop.address})", False)
-        try:
-            return await self._send(client, hop, entry, recipients, message, smtputf8, eight_bit)
-        except aiosmtplib.SMTPResponseException as exc:
-            raise _AllFail(_reply(exc.code, exc.message), permanent=500 <= exc.code < 600) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise _AllFail(f"451 4.4.2 connection to {hop.host} lost: {exc}", False) from None
-        finally:
+        async with self._limit(hop.domain):
+            client = self._pool.take(hop, self._clock())
+            if client is not None:
+                try:
+                    await client.rset()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    client.close()
+                    client = None
+            if client is None:
+                client = await self._connect(hop, use_starttls=True)
+            if client is None:
+                client = await self._connect(hop, use_starttls=False)
+            if client is None:
+                raise _AllFail(f"451 4.4.1 cannot connect to {hop.host} ({hop.address})", False)
+            reusable = False
             try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                client.close()
+                outcomes = await self._send(
+                    client, hop, entry, recipients, message, smtputf8, eight_bit
+                )
+                reusable = True
+                return outcomes
+            except aiosmtplib.SMTPResponseException as exc:
+                permanent = 500 <= exc.code < 600
+                raise _AllFail(_reply(exc.code, exc.message), permanent=permanent) from None
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                raise _AllFail(f"451 4.4.2 connection to {hop.host} lost: {exc}", False) from None
+            finally:
+                if reusable:
+                    self._pool.give(hop, client, self._clock())
+                else:
+                    await _quit(client)
+
+    def _limit(self, domain: str) -> asyncio.Semaphore:
+        semaphore = self._per_domain.get(domain)
+        if semaphore is None:
+            semaphore = asyncio.Semaphore(self._settings.max_connections_per_domain)
+            self._per_domain[domain] = semaphore
+        return semaphore
+
+    async def close(self) -> None:
+        """Quit every idle connection (the Spool is stopping)."""
+        for client in self._pool.drain():
+            await _quit(client)
 
     async def _connect(self, hop: _Hop, *, use_starttls: bool) -> aiosmtplib.SMTP | None:
         client = aiosmtplib.SMTP(

@@ -97,6 +97,7 @@ class SpoolService:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._remote.close()
 
     def status(self) -> ServiceStatus:
         return ServiceStatus(
