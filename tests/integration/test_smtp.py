@@ -206,3 +206,15 @@ async def test_250_only_after_fsyncs_and_commit(
     file_synced = window.index("fsync file")
     folder_synced = window.index("fsync folder", file_synced)
     assert "commit" in window[folder_synced:], window
+
+
+def test_connection_rate_per_address(clock: object) -> None:
+    from roost.core.clock import ManualClock
+    from roost.services.smtp.service import ConnectionRate
+
+    assert isinstance(clock, ManualClock)
+    rate = ConnectionRate(3, clock)
+    assert [rate.allow("192.0.2.1") for _ in range(4)] == [True, True, True, False]
+    assert rate.allow("192.0.2.2")
+    clock.advance(61)
+    assert rate.allow("192.0.2.1")

@@ -263,6 +263,12 @@ class SmtpSettings:
     max_connections_per_address: int = setting(
         20, help="Connections at once from one client address.", min=1
     )
+    connection_rate_per_minute: int = setting(
+        120,
+        help="New connections one client address may open per minute; past it, 421. "
+        "0 for no limit.",
+        min=0,
+    )
     trusted_networks: tuple[str, ...] = setting(
         ("127.0.0.0/8", "::1/128"),
         help="Clients in these networks may relay without authentication.",

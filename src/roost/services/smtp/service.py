@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections import deque
 from pathlib import Path
 
 from roost.control.auth import Authenticator
@@ -34,6 +35,30 @@ log = logging.getLogger(__name__)
 
 SPOOL_FOLDER = Path("spool") / "incoming"
 PROBE_TIMEOUT_S = 10.0
+MAX_TRACKED_ADDRESSES = 100_000
+
+
+class ConnectionRate:
+    """New connections per client address in the last minute (a sliding window)."""
+
+    def __init__(self, per_minute: int, clock: Clock) -> None:
+        self._limit = per_minute
+        self._clock = clock
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, address: str) -> bool:
+        if not self._limit:
+            return True
+        now = self._clock.monotonic()
+        window = self._seen.setdefault(address, deque())
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= self._limit:
+            return False
+        window.append(now)
+        if len(self._seen) > MAX_TRACKED_ADDRESSES:
+            self._seen = {a: w for a, w in self._seen.items() if w and w[-1] > now - 60}
+        return True
 
 
 class SmtpService:
@@ -70,6 +95,7 @@ class SmtpService:
             counters=self.counters,
         )
         self._servers: list[Server] = []
+        self._rate = ConnectionRate(smtp.connection_rate_per_minute, clock)
 
     @property
     def name(self) -> str:
@@ -120,6 +146,11 @@ class SmtpService:
     def _handler(self, kind: ListenerKind):  # type: ignore[no-untyped-def]
         async def handle(conn: Connection) -> None:
             self.counters["connections"] = self.counters.get("connections", 0) + 1
+            if not self._rate.allow(conn.peer[0]):
+                self.counters["rate_limited"] = self.counters.get("rate_limited", 0) + 1
+                conn.write(b"421 4.7.0 Too many connections from your address; slow down\r\n")
+                await conn.drain()
+                return
             await SmtpSession(self._deps, kind, conn).run()
 
         return handle
