@@ -70,21 +70,7 @@ class QueueStore:
             )
             .returning(queue_entries.c.id)
         )
-        await tx.execute(
-            queue_recipients.insert(),
-            [
-                {
-                    "entry_id": entry_id,
-                    "address": r.address,
-                    "domain": _domain(r.address),
-                    "orcpt": r.orcpt,
-                    "notify": r.notify,
-                    "state": RecipientState.PENDING.value,
-                    "attempts": 0,
-                }
-                for r in recipients
-            ],
-        )
+        await self.add_recipients(tx, int(entry_id), recipients)
         return int(entry_id)
 
     async def entry(self, tx: Tx, entry_id: int) -> QueueEntry:
