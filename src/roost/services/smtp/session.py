@@ -156,6 +156,16 @@ class SmtpSession:
                     break
         finally:
             self._drop_transaction()
+            log.info(
+                "%s: %s session from %s helo=%s user=%s tls=%s: %d message(s)",
+                self._conn.session_id,
+                self._kind.value,
+                self._client,
+                self._helo or "-",
+                self._user or "-",
+                "yes" if self._conn.is_tls else "no",
+                self._messages,
+            )
 
     async def _flush(self) -> None:
         out = self.core.data_to_send()
