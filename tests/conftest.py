@@ -9,11 +9,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from roost.core import config as config_mod
 from roost.core.clock import ManualClock
 from roost.core.config import Config
 from roost.store.store import Store, open_store
+
+# Property tests check behaviour, not speed: a loaded CI machine must not
+# turn a slow example into a failure.
+settings.register_profile("roost", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("roost")
 
 PG_URL = os.environ.get("ROOST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -22,6 +22,7 @@ from roost.cli.main import build_cli
 from roost.control.auth import Authenticator
 from roost.control.directory import Actor, DirectoryAdmin
 from roost.control.intake import Intake
+from roost.control.mailauth import MailAuthenticator, MailAuthSettings, signer
 from roost.control.maintenance import Maintenance
 from roost.control.passwords import Passwords
 from roost.control.queue_admin import QueueAdmin
@@ -79,9 +80,28 @@ def build_services(
     delimiter = config.directory.recipient_delimiter
     resolver = Resolver(config.dns.nameservers, config.dns.timeout_s)
     sasl_secret = load_or_create(config.data_dir, "sasl")
+    hostname = config.smtp.hostname or config.node
+    mailauth = MailAuthenticator(
+        resolver,
+        MailAuthSettings(
+            authserv_id=config.mailauth.authserv_id or hostname,
+            dkim_verify_max_bytes=config.mailauth.dkim_verify_max_bytes,
+            spf_lookup_time_s=config.mailauth.spf_lookup_time_s,
+        ),
+    )
+    tls = certs.server_context()
     return [
-        SmtpService(config, store, auth, intake, certs.server_context(), sasl_secret, clock),
-        SpoolService(store, intake, config.spool, delimiter, resolver, clock, config.node),
+        SmtpService(config, store, auth, intake, tls, sasl_secret, mailauth, clock),
+        SpoolService(
+            store,
+            intake,
+            config.spool,
+            delimiter,
+            resolver,
+            clock,
+            config.node,
+            signer(config.data_dir) if config.mailauth.dkim_sign else None,
+        ),
     ]
 
 

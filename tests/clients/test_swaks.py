@@ -31,6 +31,7 @@ async def roost(tmp_path: Path) -> AsyncIterator[Roost]:
             "trusted_networks": [],
         },
         auth={"plaintext_on_loopback": False},
+        dns={"nameservers": ["127.0.0.1:9"], "timeout_s": 0.2},
         spool={"poll_interval_s": 0.05},
     )
     running = await start(config, announce=False)

@@ -85,9 +85,14 @@ async def test_mx_delivery_with_smtplib(roost: Roost) -> None:
     (stored,) = await inbox(roost, "alice@example.org")
     assert stored.startswith(
         b"Return-Path: <bob@example.net>\r\nDelivered-To: alice@example.org\r\n"
+        b"Authentication-Results: mx.example.org;"
+    )
+    received = stored.index(b"Received: from client.example.net ([127.0.0.1])\r\n")
+    assert stored[received:].startswith(
         b"Received: from client.example.net ([127.0.0.1])\r\n"
         b"\tby mx.example.org (Roost) with ESMTP id "
     )
+    assert b"spf=temperror" in stored[:received] or b"spf=none" in stored[:received]
     assert stored.endswith(MESSAGE)
 
 

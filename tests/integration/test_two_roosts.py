@@ -170,3 +170,87 @@ async def test_submission_on_one_delivered_by_mx_to_the_other(tmp_path: Path) ->
                 await a.stop()
         finally:
             await b.stop()
+
+
+async def test_signed_on_the_way_out_checked_on_the_way_in(tmp_path: Path) -> None:
+    """A signs with DKIM; B checks SPF, DKIM and DMARC and records the results;
+    a stranger forging A's domain is refused by B (DMARC p=reject)."""
+    from roost.control.mailauth import keys
+    from tests.mailauth_support import key_zone, txt
+
+    zone: dict[tuple[str, str], list[str] | str] = {
+        ("b.test", "MX"): ["10 mx.b.test."],
+        ("mx.b.test", "A"): ["127.0.0.1"],
+        ("a.test", "TXT"): [txt("v=spf1 ip4:127.0.0.1 -all")],
+        ("_dmarc.a.test", "TXT"): [txt("v=DMARC1; p=reject")],
+        ("forged.test", "TXT"): [txt("v=spf1 -all")],
+        ("_dmarc.forged.test", "TXT"): [txt("v=DMARC1; p=reject")],
+    }
+    async with dns_server(zone) as nameserver:
+        dns = {"nameservers": [nameserver], "timeout_s": 2}
+        web = {"listen": ["127.0.0.1:0"], "tls_listen": []}
+        b = await start(
+            make_config(tmp_path / "b", web=web, smtp=listeners(hostname="mx.b.test"), dns=dns),
+            announce=False,
+        )
+        await b.directory.add_domain(ACTOR, "b.test")
+        await b.directory.add_user(ACTOR, "bob@b.test", "bob-password")
+        try:
+            a_config = make_config(
+                tmp_path / "a",
+                web=web,
+                smtp=listeners(hostname="mx.a.test", trusted_networks=["127.0.0.0/8"]),
+                spool={"remote_port": mx_port(b), "poll_interval_s": 0.05},
+                dns=dns,
+            )
+            zone.update(key_zone(keys.generate(a_config.data_dir, "a.test")))
+            a = await start(a_config, announce=False)
+            try:
+                await a.directory.add_domain(ACTOR, "a.test")
+                await a.directory.add_user(ACTOR, "alice@a.test", "alice-password")
+                smtp_a = service(a, SmtpService)
+                assert isinstance(smtp_a, SmtpService)
+                port = int(smtp_a.addresses["smtp-submissions"][0].rpartition(":")[2])
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                message = (
+                    b"From: Alice <alice@a.test>\r\nTo: bob@b.test\r\nSubject: signed\r\n\r\nhi\r\n"
+                )
+
+                def send_signed() -> None:
+                    with smtplib.SMTP_SSL("127.0.0.1", port, timeout=30, context=context) as c:
+                        c.login("alice@a.test", "alice-password")
+                        c.sendmail("alice@a.test", ["bob@b.test"], message)
+
+                await asyncio.to_thread(send_signed)
+                spool_b = service(b, SpoolService)
+                assert isinstance(spool_b, SpoolService)
+                await until(lambda: spool_b.counters["delivered"] >= 1, timeout_s=30)
+                (stored,) = await inbox(b, "bob@b.test")
+                head = stored.split(b"\r\n\r\n", 1)[0]
+                assert b"DKIM-Signature: " in head
+                results = head.split(b"Authentication-Results: ", 1)[1].split(b"\r\nReceived", 1)[0]
+                assert b"mx.b.test" in results
+                assert (
+                    b"dkim=pass" in results and b"spf=pass" in results and b"dmarc=pass" in results
+                )
+
+                def send_forged() -> smtplib.SMTPDataError:
+                    with smtplib.SMTP("127.0.0.1", mx_port(b), timeout=30) as c:
+                        try:
+                            c.sendmail(
+                                "x@forged.test",
+                                ["bob@b.test"],
+                                b"From: boss@forged.test\r\nSubject: pay now\r\n\r\nx\r\n",
+                            )
+                        except smtplib.SMTPDataError as refused:
+                            return refused
+                    raise AssertionError("a forged message was accepted")
+
+                refused = await asyncio.to_thread(send_forged)
+                assert refused.smtp_code == 550 and b"5.7.26" in refused.smtp_error
+            finally:
+                await a.stop()
+        finally:
+            await b.stop()

@@ -293,6 +293,51 @@ class SmtpSettings:
     )
 
 
+ACTIONS = ("accept", "mark", "reject")
+
+
+@dataclass(frozen=True, slots=True)
+class MailAuthConfig:
+    authserv_id: str = setting(
+        "",
+        help="Our name in Authentication-Results (RFC 8601); empty means the SMTP host name.",
+    )
+    check_inbound: bool = setting(
+        True,
+        help="Check SPF, DKIM and DMARC on MX mail from unauthenticated clients outside "
+        "`[smtp] trusted_networks`.",
+    )
+    dkim_verify_max_bytes: int = setting(
+        10_485_760,
+        help="Larger messages are not DKIM-verified (dkim=none, noted in "
+        "Authentication-Results): the verifier needs the whole message.",
+        min=0,
+        unit="bytes",
+    )
+    spf_lookup_time_s: float = setting(
+        20.0,
+        help="Time for one SPF check (RFC 7208 §4.6.4 asks for at least 20 s).",
+        min=1,
+        unit="s",
+    )
+    spf_fail_action: str = setting(
+        "mark", help="What SPF fail does: accept, mark (file as Junk) or reject.", choices=ACTIONS
+    )
+    dmarc_reject_action: str = setting(
+        "reject",
+        help="What a DMARC policy of reject does: accept, mark or reject.",
+        choices=ACTIONS,
+    )
+    dmarc_quarantine_action: str = setting(
+        "mark",
+        help="What a DMARC policy of quarantine does: accept or mark.",
+        choices=("accept", "mark"),
+    )
+    dkim_sign: bool = setting(
+        True, help="Sign outgoing mail for domains that have keys (`roost dkim generate`)."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SpoolSettings:
     workers: int = setting(4, help="Queue entries delivered at the same time.", min=1, max=1000)
@@ -452,6 +497,7 @@ class Config:
     auth: AuthSettings = dataclasses.field(default_factory=AuthSettings)
     supervisor: SupervisorSettings = dataclasses.field(default_factory=SupervisorSettings)
     smtp: SmtpSettings = dataclasses.field(default_factory=SmtpSettings)
+    mailauth: MailAuthConfig = dataclasses.field(default_factory=MailAuthConfig)
     spool: SpoolSettings = dataclasses.field(default_factory=SpoolSettings)
     dns: DnsSettings = dataclasses.field(default_factory=DnsSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)

@@ -23,6 +23,7 @@ SECTION_HELP = {
     "auth": "Sign-in policy and throttling, shared by every protocol and the web.",
     "supervisor": "How services are started, probed, restarted and stopped.",
     "smtp": "The SMTP service: listeners for other servers (MX) and for users (submission).",
+    "mailauth": "SPF, DKIM and DMARC for incoming mail, and DKIM signing of outgoing mail.",
     "spool": "The queue every message passes through: delivery, retries and notices.",
     "dns": "How Roost asks DNS: MX records, and later SPF, DKIM, DMARC and MTA-STS.",
     "web": "The web listener: admin console, webmail, JSON API, health and metrics.",

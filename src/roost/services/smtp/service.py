@@ -18,6 +18,8 @@ from pathlib import Path
 
 from roost.control.auth import Authenticator
 from roost.control.intake import Intake
+from roost.control.mailauth import MailAuthenticator
+from roost.control.mailauth.policy import Action, AuthPolicy
 from roost.control.submission import SubmissionLimits, SubmissionPolicy
 from roost.core.clock import Clock
 from roost.core.config import Config
@@ -70,6 +72,7 @@ class SmtpService:
         intake: Intake,
         tls_context: ssl.SSLContext | None,
         sasl_secret: bytes,
+        mailauth: MailAuthenticator,
         clock: Clock,
     ) -> None:
         self._config = config
@@ -93,7 +96,14 @@ class SmtpService:
             tls_context=tls_context,
             clock=clock,
             counters=self.counters,
+            mailauth=mailauth if config.mailauth.check_inbound else None,
+            auth_policy=AuthPolicy(
+                spf_fail=_action(config.mailauth.spf_fail_action),
+                dmarc_reject=_action(config.mailauth.dmarc_reject_action),
+                dmarc_quarantine=_action(config.mailauth.dmarc_quarantine_action),
+            ),
         )
+        self._mailauth = mailauth
         self._servers: list[Server] = []
         self._rate = ConnectionRate(smtp.connection_rate_per_minute, clock)
 
@@ -204,3 +214,8 @@ class SmtpService:
         finally:
             writer.close()
         return ProbeResult(True, f"220, EHLO and QUIT on {address}")
+
+
+def _action(value: str) -> Action:
+    assert value in ("accept", "mark", "reject"), value
+    return value  # type: ignore[return-value]

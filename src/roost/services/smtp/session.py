@@ -19,6 +19,8 @@ from typing import IO
 
 from roost.control.auth import Authenticator
 from roost.control.intake import Envelope, Intake
+from roost.control.mailauth import MailAuthenticator
+from roost.control.mailauth.policy import AuthPolicy, Mark, Reject, decide
 from roost.control.submission import SubmissionPolicy, missing_fields
 from roost.core.clock import Clock
 from roost.core.config import SmtpSettings as SmtpConfig
@@ -95,6 +97,9 @@ class SessionDeps:
     tls_context: object | None
     clock: Clock
     counters: dict[str, int]
+    mailauth: MailAuthenticator | None
+    """None when inbound checks are off."""
+    auth_policy: AuthPolicy
 
 
 class SmtpSession:
@@ -228,6 +233,15 @@ class SmtpSession:
             case _:
                 pass
 
+    def _checks_inbound(self) -> bool:
+        """SPF, DKIM and DMARC for MX mail from strangers (not users, not trusted networks)."""
+        return (
+            self._deps.mailauth is not None
+            and self._kind is ListenerKind.MX
+            and self._user is None
+            and not self._deps.relay.trusted(self._client)
+        )
+
     # --- the envelope
 
     async def _mail_from(self, event: MailFrom) -> None:
@@ -308,7 +322,11 @@ class SmtpSession:
             )
             if self._kind is not ListenerKind.MX:
                 txn.handle.write(missing_fields(head, self._deps.hostname, self._deps.clock))
-            txn.handle.write(bytes(txn.header))
+            rest = bytes(txn.header[cut:])
+            if self._checks_inbound():
+                assert self._deps.mailauth is not None
+                head = self._deps.mailauth.strip_forged(head)
+            txn.handle.write(head + rest)
             txn.header.clear()
             txn.in_header = False
             return
@@ -323,6 +341,9 @@ class SmtpSession:
             head = bytes(txn.header)
             if self._kind is not ListenerKind.MX:
                 txn.handle.write(missing_fields(head, self._deps.hostname, self._deps.clock))
+            if self._checks_inbound():
+                assert self._deps.mailauth is not None
+                head = self._deps.mailauth.strip_forged(head)
             txn.handle.write(head)
             txn.received_fields = sum(
                 1 for line in head.split(b"\r\n") if line[:9].lower() == b"received:"
@@ -351,6 +372,30 @@ class SmtpSession:
             details["body"] = str(body)
         if getattr(params, "requiretls", False):
             details["requiretls"] = True
+        if self._checks_inbound():
+            assert self._deps.mailauth is not None
+            try:
+                verdict = await self._deps.mailauth.check_message(
+                    path, client_ip=self._client, helo=self._helo, mail_from=txn.sender
+                )
+            except OSError as exc:
+                log.error("%s: cannot check the message: %s", self._conn.session_id, exc)
+                await asyncio.to_thread(path.unlink, missing_ok=True)
+                self._txn = None
+                core.reject(Reply(451, "4.3.0", "Local error while checking the message"))
+                return
+            decision = decide(verdict, self._deps.auth_policy)
+            if isinstance(decision, Reject):
+                await asyncio.to_thread(path.unlink, missing_ok=True)
+                self._txn = None
+                self._deps.counters["auth_rejected"] = (
+                    self._deps.counters.get("auth_rejected", 0) + 1
+                )
+                core.reject(_reply_of(decision.reply))
+                return
+            details["auth_results"] = verdict.header.decode("utf-8", "replace")
+            if isinstance(decision, Mark):
+                details["auth_mark"] = decision.reason
         ret = getattr(params, "ret", None)
         envelope = Envelope(
             sender=txn.sender,

@@ -43,9 +43,11 @@ class _Refused(Exception):
         self.reply = reply
 
 
-def trace_headers(sender: str, recipient: str) -> bytes:
-    """Return-Path and Delivered-To, written at final delivery (RFC 5321 §4.4)."""
-    return f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
+def trace_headers(sender: str, recipient: str, auth_results: str = "") -> bytes:
+    """Return-Path and Delivered-To, written at final delivery (RFC 5321 §4.4),
+    and the Authentication-Results of the check made at receipt (RFC 8601)."""
+    head = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n"
+    return (head + auth_results).encode("utf-8")
 
 
 class LocalDelivery:
@@ -63,6 +65,7 @@ class LocalDelivery:
         recipient: QueueRecipient,
         facts: MessageFacts,
         folder: str | None,
+        auth_results: str = "",
     ) -> Outcome:
         blob = StagedBlob(entry.blob_hash, entry.size)
 
@@ -86,7 +89,8 @@ class LocalDelivery:
                         box = None
                 if box is None:
                     box = await store.mail.mailbox(tx, account.id, INBOX)
-                message = NewMessage(blob, trace=trace_headers(entry.sender, address))
+                trace = trace_headers(entry.sender, address, auth_results)
+                message = NewMessage(blob, trace=trace)
                 await store.mail.append(tx, box.id, [message])
                 delivered.append(f"{address} ({box.name})")
             await store.queue.add_recipients(

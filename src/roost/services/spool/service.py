@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from roost.control.intake import Intake
+from roost.control.mailauth import DkimSigner
+from roost.control.mailauth.headers import from_domain, split_message
 from roost.core.clock import Clock
 from roost.core.config import SpoolSettings
 from roost.net.dns import Resolver
@@ -38,6 +40,8 @@ from roost.store.types import QueueEntry, QueueRecipient, RecipientState, Staged
 from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus
 
 log = logging.getLogger(__name__)
+
+SIGNED_SOURCES = frozenset({"submission", "notice"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class SpoolService:
         resolver: Resolver,
         clock: Clock,
         node: str,
+        signer: DkimSigner | None = None,
     ) -> None:
         self._store = store
         self._intake = intake
@@ -64,6 +69,7 @@ class SpoolService:
         self._clock = clock
         self._local = LocalDelivery(store, delimiter)
         self._remote = RemoteDelivery(resolver, settings, settings.helo_name or node)
+        self._signer = signer
         self._notices = Notices(settings.helo_name or node, settings.return_full_max_bytes)
         self._worker = f"{node}/{socket.gethostname()}/spool"
         self._inflight: set[asyncio.Task[None]] = set()
@@ -167,6 +173,10 @@ class SpoolService:
         """One delivery attempt of every pending recipient of an entry."""
         details = json.loads(entry.details or "{}")
         folder = details.get("folder") if isinstance(details.get("folder"), str) else None
+        if folder is None and details.get("auth_mark"):
+            folder = "Junk"  # failed SPF or DMARC quarantine: filed, not refused
+        auth_results = details.get("auth_results")
+        auth_results = auth_results if isinstance(auth_results, str) else ""
         pending = [r for r in entry.recipients if r.state is RecipientState.PENDING]
         outcomes: dict[int, Outcome] = {}
         recorded: set[int] = set()
@@ -179,7 +189,9 @@ class SpoolService:
             remote: dict[str, list[QueueRecipient]] = {}
             for recipient in pending:
                 if await self._local.is_local(recipient.address):
-                    outcome = await self._local.deliver(entry, recipient, facts, folder)
+                    outcome = await self._local.deliver(
+                        entry, recipient, facts, folder, auth_results
+                    )
                     outcomes[recipient.id] = outcome
                     if outcome.state is RecipientState.DELIVERED:
                         recorded.add(recipient.id)
@@ -188,6 +200,7 @@ class SpoolService:
                     remote.setdefault(domain, []).append(recipient)
             if remote:
                 message = await self._store.blobs.read(entry.blob_hash)
+                message = await self._signed(entry, message)
                 for domain, recipients in remote.items():
                     outcomes.update(
                         await self._remote.deliver(
@@ -201,6 +214,16 @@ class SpoolService:
                         )
                     )
         return await self._finish(entry, outcomes, recorded)
+
+    async def _signed(self, entry: QueueEntry, message: bytes) -> bytes:
+        """DKIM-sign our users' mail and our notices on the way out (RFC 6376)."""
+        if self._signer is None or entry.source not in SIGNED_SOURCES:
+            return message
+        domain = from_domain(split_message(message)[0]).domain
+        if not domain:
+            return message
+        fields = await asyncio.to_thread(self._signer.sign, message, domain)
+        return fields + message
 
     async def _finish(
         self, entry: QueueEntry, outcomes: dict[int, Outcome], recorded: set[int]
