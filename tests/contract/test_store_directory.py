@@ -116,3 +116,15 @@ async def test_admins_and_tokens(store: Store) -> None:
     assert await store.read(store.directory.token_by_hash, "f" * 64) is None
     with pytest.raises(InvalidName):
         await store.write(store.directory.add_admin, "bad name!", "h", must_change=False)
+
+
+async def test_alias_loops_are_reported(store: Store) -> None:
+    await add_user(store, "alice@example.org")
+    await store.write(store.directory.add_alias, "a@example.org", ("b@example.org",))
+    await store.write(
+        store.directory.add_alias, "b@example.org", ("a@example.org", "alice@example.org")
+    )
+    found = await store.read(store.directory.resolve, "a@example.org", "+")
+    assert found is not None and found.loop and found.accounts == ("alice@example.org",)
+    plain = await store.read(store.directory.resolve, "alice@example.org", "+")
+    assert plain is not None and not plain.loop

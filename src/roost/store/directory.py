@@ -39,6 +39,7 @@ MAX_ADDRESS_OCTETS = 254
 
 # RFC 5321 §4.5.1 and RFC 2142: every domain has these, never refused by policy.
 ROLE_LOCAL_PARTS = ("postmaster", "abuse")
+MAX_ALIAS_DEPTH = 8
 
 
 def normalise_domain(name: str) -> str:
@@ -82,6 +83,8 @@ class Resolution:
     """Local accounts that receive it (enabled or not: delivery decides)."""
     forwards: tuple[str, ...]
     """Targets outside Roost's domains."""
+    loop: bool = False
+    """An alias on the way leads back to itself (or the chain is too deep)."""
 
 
 def _account(row: Any) -> Account:
@@ -422,13 +425,14 @@ class DirectoryStore:
     # --- resolution
 
     async def resolve(
-        self, tx: Tx, address: str, delimiter: str, *, depth: int = 0
+        self, tx: Tx, address: str, delimiter: str, *, path: tuple[str, ...] = ()
     ) -> Resolution | None:
         """Where mail for `address` goes, or None if it is not ours or unknown.
 
         Order: exact account, exact alias, then without the +tag, then the
-        domain's catch-all. Domain aliases map to their domain first. Alias
-        chains are followed up to 8 levels.
+        domain's catch-all. Domain aliases map to their domain first. An alias
+        that leads back to itself, or chains deeper than `MAX_ALIAS_DEPTH`,
+        is reported as a loop.
         """
         try:
             address = normalise_address(address)
@@ -441,42 +445,40 @@ class DirectoryStore:
         candidates = [f"{local}@{domain}"]
         if delimiter and delimiter in local:
             candidates.append(f"{local.split(delimiter, 1)[0]}@{domain}")
-        for candidate in candidates:
-            found = await self._resolve_exact(tx, candidate, delimiter, depth)
-            if found is not None:
-                return Resolution(address, *found)
         catch_all = await tx.scalar(sa.select(domains.c.catch_all).where(domains.c.name == domain))
         if catch_all:
-            found = await self._resolve_exact(tx, catch_all, delimiter, depth)
+            candidates.append(catch_all)
+        for candidate in candidates:
+            found = await self._resolve_exact(tx, candidate, delimiter, path)
             if found is not None:
                 return Resolution(address, *found)
         return None
 
     async def _resolve_exact(
-        self, tx: Tx, address: str, delimiter: str, depth: int
-    ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-        if (
-            await tx.scalar(sa.select(accounts.c.id).where(accounts.c.address == address))
-            is not None
-        ):
-            return (address,), ()
+        self, tx: Tx, address: str, delimiter: str, path: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], tuple[str, ...], bool] | None:
+        account = await tx.scalar(sa.select(accounts.c.id).where(accounts.c.address == address))
+        if account is not None:
+            return (address,), (), False
         found = await self._aliases(tx, aliases.c.address == address)
         if not found:
             return None
-        if depth >= 8:
-            return (), ()
+        if address in path or len(path) >= MAX_ALIAS_DEPTH:
+            return (), (), True
         local_accounts: list[str] = []
         forwards: list[str] = []
+        loop = False
         for target in found[0].targets:
             target_domain = target.rpartition("@")[2]
             if await self.local_domain(tx, target_domain) is None:
                 forwards.append(target)
                 continue
-            inner = await self.resolve(tx, target, delimiter, depth=depth + 1)
+            inner = await self.resolve(tx, target, delimiter, path=(*path, address))
             if inner is not None:
                 local_accounts.extend(inner.accounts)
                 forwards.extend(inner.forwards)
-        return tuple(dict.fromkeys(local_accounts)), tuple(dict.fromkeys(forwards))
+                loop = loop or inner.loop
+        return tuple(dict.fromkeys(local_accounts)), tuple(dict.fromkeys(forwards)), loop
 
     # --- admins and API tokens
 

@@ -108,7 +108,7 @@ class DirectoryRole(Protocol):
     async def replace_target(self, tx: Tx, old: str, new: str | None) -> None: ...
 
     async def resolve(
-        self, tx: Tx, address: str, delimiter: str, *, depth: int = 0
+        self, tx: Tx, address: str, delimiter: str, *, path: tuple[str, ...] = ()
     ) -> Resolution | None: ...
 
     async def add_admin(

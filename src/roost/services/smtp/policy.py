@@ -64,6 +64,10 @@ class RelayPolicy:
             return RecipientCheck(
                 Reply(550, "5.1.1", ascii_text(f"<{address}>: no such user here")), local=True
             )
+        if resolution.loop:
+            return RecipientCheck(
+                Reply(554, "5.4.6", ascii_text(f"<{address}>: the aliases form a loop")), local=True
+            )
         for target in resolution.accounts:
             account = await self._store.read(self._store.directory.find_account, target)
             if account is None:

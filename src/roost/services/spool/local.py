@@ -74,6 +74,8 @@ class LocalDelivery:
             resolution = await store.directory.resolve(tx, recipient.address, self._delimiter)
             if resolution is None:
                 raise _Refused("550 5.1.1 no such recipient here")
+            if resolution.loop:
+                raise _Refused("554 5.4.6 the aliases of this address form a loop")
             delivered: list[str] = []
             for address in resolution.accounts:
                 if address in facts.delivered_to:
