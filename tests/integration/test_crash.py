@@ -68,6 +68,12 @@ class Server:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=60)
 
+    def abort(self) -> None:
+        """Whatever happened in the test, no Roost outlives it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
 
 def message(number: int) -> bytes:
     header = f"Subject: crash-test {number}\r\nFrom: load@example.net\r\n"
@@ -89,58 +95,61 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> No
     for command in (["domain", "add", "example.org"], ["user", "add", "sink@example.org"]):
         subprocess.run([*ROOST, "--config", str(config), *command], check=True, capture_output=True)
     server = Server(config)
-    server.start()
-    done = threading.Event()
-    kills = 0
-
-    def killer() -> None:
-        nonlocal kills
-        rng = random.Random(1234)
-        while not done.wait(rng.uniform(0.3, 1.5)):
-            server.kill()
-            kills += 1
-            server.start()
-
-    thread = threading.Thread(target=killer)
-    thread.start()
-    acknowledged: set[int] = set()
-    deadline = time.monotonic() + DEADLINE_S
-    client: smtplib.SMTP | None = None
     try:
-        number = 0
-        while number < MESSAGES and time.monotonic() < deadline:
-            try:
-                if client is None:
-                    client = smtplib.SMTP("127.0.0.1", mx, timeout=10)
-                client.sendmail("load@example.net", ["sink@example.org"], message(number))
-                acknowledged.add(number)
-                number += 1
-            except (OSError, smtplib.SMTPException):
-                client = None
-                number += 1  # its fate is unknown: at most once
-                time.sleep(0.05)
-    finally:
-        done.set()
-        thread.join(timeout=120)
-        if client is not None:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                client.quit()
-    assert kills >= 5, f"only {kills} kills: the test did not test much"
-    assert len(acknowledged) >= MESSAGES // 4, f"only {len(acknowledged)} acknowledged"
+        server.start()
+        done = threading.Event()
+        kills = 0
 
-    # Let the last instance deliver what waits, then stop it cleanly.
-    info = json.loads(server.runtime.read_text())
-    async with httpx.AsyncClient(
-        base_url=info["url"], headers={"Authorization": f"Bearer {info['token']}"}
-    ) as api:
-        for _ in range(600):
-            queue = (await api.get("/api/v1/queue/stats")).json()["queue"]
-            if queue["queued"] + queue["deferred"] == 0:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"the queue did not empty: {queue}")
-    server.stop()
+        def killer() -> None:
+            nonlocal kills
+            rng = random.Random(1234)
+            while not done.wait(rng.uniform(0.3, 1.5)):
+                server.kill()
+                kills += 1
+                server.start()
+
+        thread = threading.Thread(target=killer)
+        thread.start()
+        acknowledged: set[int] = set()
+        deadline = time.monotonic() + DEADLINE_S
+        client: smtplib.SMTP | None = None
+        try:
+            number = 0
+            while number < MESSAGES and time.monotonic() < deadline:
+                try:
+                    if client is None:
+                        client = smtplib.SMTP("127.0.0.1", mx, timeout=10)
+                    client.sendmail("load@example.net", ["sink@example.org"], message(number))
+                    acknowledged.add(number)
+                    number += 1
+                except (OSError, smtplib.SMTPException):
+                    client = None
+                    number += 1  # its fate is unknown: at most once
+                    time.sleep(0.05)
+        finally:
+            done.set()
+            thread.join(timeout=120)
+            if client is not None:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    client.quit()
+        assert kills >= 5, f"only {kills} kills: the test did not test much"
+        assert len(acknowledged) >= MESSAGES // 4, f"only {len(acknowledged)} acknowledged"
+
+        # Let the last instance deliver what waits, then stop it cleanly.
+        info = json.loads(server.runtime.read_text())
+        async with httpx.AsyncClient(
+            base_url=info["url"], headers={"Authorization": f"Bearer {info['token']}"}
+        ) as api:
+            for _ in range(600):
+                queue = (await api.get("/api/v1/queue/stats")).json()["queue"]
+                if queue["queued"] + queue["deferred"] == 0:
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError(f"the queue did not empty: {queue}")
+        server.stop()
+    finally:
+        server.abort()
 
     store = await open_store(load(config))
     try:
