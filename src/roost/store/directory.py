@@ -39,6 +39,8 @@ MAX_ADDRESS_OCTETS = 254
 
 # RFC 5321 §4.5.1 and RFC 2142: every domain has these, never refused by policy.
 ROLE_LOCAL_PARTS = ("postmaster", "abuse")
+DOMAIN_CACHE_TTL_S = 10.0
+MAX_CACHED_DOMAINS = 10_000
 MAX_ALIAS_DEPTH = 8
 
 
@@ -106,10 +108,19 @@ def _account(row: Any) -> Account:
 class DirectoryStore:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
+        # Which names are ours is asked several times for every message and
+        # changes rarely: remembered for a few seconds, forgotten at once when
+        # this node changes a domain (other nodes see it within the TTL).
+        self._local_domains: dict[str, tuple[str | None, float]] = {}
+
+    def _forget_domains(self, tx: Tx) -> None:
+        tx.after_commit(self._local_domains.clear)
+        self._local_domains.clear()
 
     # --- domains
 
     async def add_domain(self, tx: Tx, name: str) -> Domain:
+        self._forget_domains(tx)
         name = normalise_domain(name)
         if await self._domain_id(tx, name) is not None or await self._alias_domain(tx, name):
             raise AlreadyExists(f"domain {name} exists already")
@@ -134,6 +145,7 @@ class DirectoryStore:
         return Domain(row.id, row.name, row.catch_all, row.created_at)
 
     async def remove_domain(self, tx: Tx, name: str) -> None:
+        self._forget_domains(tx)
         domain = await self.domain(tx, name)
         users = await tx.scalar(
             sa.select(sa.func.count())
@@ -166,17 +178,26 @@ class DirectoryStore:
 
     async def local_domain(self, tx: Tx, name: str) -> str | None:
         """The domain that `name` is or is an alias of, or None if not ours."""
+        now = self._clock.monotonic()
+        cached = self._local_domains.get(name)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         try:
-            name = normalise_domain(name)
+            normalised = normalise_domain(name)
         except InvalidName:
             return None
-        if await self._domain_id(tx, name) is not None:
-            return name
-        return await self._alias_domain(tx, name)
+        found: str | None = normalised
+        if await self._domain_id(tx, normalised) is None:
+            found = await self._alias_domain(tx, normalised)
+        if len(self._local_domains) > MAX_CACHED_DOMAINS:
+            self._local_domains.clear()
+        self._local_domains[name] = (found, now + DOMAIN_CACHE_TTL_S)
+        return found
 
     # --- domain aliases
 
     async def add_domain_alias(self, tx: Tx, alias: str, target: str) -> DomainAlias:
+        self._forget_domains(tx)
         alias = normalise_domain(alias)
         domain = await self.domain(tx, target)
         if await self.local_domain(tx, alias) is not None:
@@ -198,6 +219,7 @@ class DirectoryStore:
         return [DomainAlias(r.name, r.domain, r.created_at) for r in rows]
 
     async def remove_domain_alias(self, tx: Tx, alias: str) -> None:
+        self._forget_domains(tx)
         result = await tx.execute(
             domain_aliases.delete().where(domain_aliases.c.name == normalise_domain(alias))
         )
