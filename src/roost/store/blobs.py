@@ -162,11 +162,12 @@ class _RefCounts:
         return await self._db.read(work)
 
     async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
-        result = await tx.execute(
-            blobs.update().where(blobs.c.hash == hash).values(structure=structure)
+        """Keep the structure once: the same bytes always parse the same."""
+        await tx.execute(
+            blobs.update()
+            .where(blobs.c.hash == hash, blobs.c.structure.is_(None))
+            .values(structure=structure)
         )
-        if not result.rowcount:
-            raise NotFound(f"blob {hash} is not referenced by anything")
 
     async def structure(self, tx: Tx, hash: str) -> str | None:
         value = await tx.scalar(sa.select(blobs.c.structure).where(blobs.c.hash == hash))

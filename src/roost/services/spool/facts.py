@@ -17,6 +17,8 @@ class MessageFacts:
     delivered_to: frozenset[str]
     """Addresses in Delivered-To fields: delivering to one again is a loop."""
     received_count: int
+    structure_json: str
+    """The structure as the store keeps it (made once per attempt)."""
 
 
 async def read_facts(store: Store, blob_hash: str) -> MessageFacts:
@@ -34,7 +36,7 @@ async def read_facts(store: Store, blob_hash: str) -> MessageFacts:
                 in_header = False
     structure = parser.close()
     delivered, received = _trace_fields(bytes(header))
-    return MessageFacts(structure, delivered, received)
+    return MessageFacts(structure, delivered, received, structure.to_json())
 
 
 def _trace_fields(header: bytes) -> tuple[frozenset[str], int]:

@@ -115,6 +115,8 @@ class LocalDelivery:
             await store.queue.set_recipient_result(
                 tx, entry.id, recipient.id, RecipientState.DELIVERED, reply
             )
+            if delivered:  # IMAP reads the structure of what is in mailboxes
+                await store.blobs.set_structure(tx, entry.blob_hash, facts.structure_json)
             return reply
 
         try:

@@ -182,10 +182,6 @@ class SpoolService:
         recorded: set[int] = set()
         if pending:
             facts = await read_facts(self._store, entry.blob_hash)
-            if await self._store.read(self._store.blobs.structure, entry.blob_hash) is None:
-                await self._store.write(
-                    self._store.blobs.set_structure, entry.blob_hash, facts.structure.to_json()
-                )
             remote: dict[str, list[QueueRecipient]] = {}
             for recipient in pending:
                 if await self._local.is_local(recipient.address):
