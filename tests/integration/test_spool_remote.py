@@ -200,3 +200,28 @@ async def test_one_connection_carries_several_messages(sqlite_store: Store, spoo
     assert len(sink.received) == 3
     assert len(set(sink.sessions)) == 1  # reused within connection_reuse_s
     await service.stop(1)  # quits the idle connection
+
+
+async def test_alias_forwarding_elsewhere_goes_out_at_once(sqlite_store: Store, spool: Any) -> None:
+    service, intake, sink = spool
+
+    async def setup(tx):  # type: ignore[no-untyped-def]
+        await sqlite_store.directory.add_domain(tx, "example.org")
+        keeper = await sqlite_store.directory.add_account(
+            tx, "keeper@example.org", display_name="", password_hash="h", scram="{}"
+        )
+        await sqlite_store.mail.create_mailbox(tx, keeper.id, "INBOX")
+        await sqlite_store.directory.add_alias(
+            tx, "team@example.org", ("friend@remote.test", "keeper@example.org")
+        )
+
+    await sqlite_store.write(setup)
+    await intake.accept_bytes(
+        MESSAGE, Envelope("bob@example.net", (NewRecipient("team@example.org"),), source="smtp")
+    )
+    (entry,) = await sqlite_store.write(sqlite_store.queue.claim_due, "t", 60, 10)
+    await service.attempt(entry)  # keeper gets it; the forward becomes a new recipient
+    (again,) = await sqlite_store.write(sqlite_store.queue.claim_due, "t", 60, 10)
+    assert [r.address for r in again.recipients if r.attempts == 0] == ["friend@remote.test"]
+    await service.attempt(again)
+    assert sink.received and sink.received[0][1] == ["friend@remote.test"]

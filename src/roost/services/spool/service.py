@@ -254,10 +254,13 @@ class SpoolService:
             for blob in notices.blobs:
                 await self._store.queue.enqueue(tx, blob, sender, recipients, source="notice")
             current = await self._store.queue.entry(tx, entry.id)
-            if any(r.state is RecipientState.PENDING for r in current.recipients):
-                await self._store.queue.release(
-                    tx, entry.id, retry or now, details=json.dumps(details)
-                )
+            pending = [r for r in current.recipients if r.state is RecipientState.PENDING]
+            if pending:
+                # Recipients found on the way (an alias forwarding elsewhere)
+                # have not been tried yet: at once, not after a retry wait.
+                untried = any(r.attempts == 0 and r.id not in outcomes for r in pending)
+                when = now if untried else retry or now
+                await self._store.queue.release(tx, entry.id, when, details=json.dumps(details))
                 return False
             await self._store.queue.remove(tx, entry.id)
             return True
