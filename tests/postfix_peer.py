@@ -116,7 +116,12 @@ def postfix_peer(folder: Path, domain: str, users: list[str]) -> Iterator[Postfi
                 [postfix, "-c", str(folder), *args], stdout=out, stderr=out, timeout=60, check=False
             )
         if done.returncode != 0:
-            raise AssertionError(f"postfix {' '.join(args)} failed: {log.read_text()[-800:]}")
+            maillog = folder / "maillog"
+            told = maillog.read_text()[-1500:] if maillog.exists() else "(no maillog)"
+            raise AssertionError(
+                f"postfix {' '.join(args)} failed (exit {done.returncode}): "
+                f"{log.read_text()[-800:]} {told}"
+            )
 
     run("start")
     try:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from roost.proto.smtp.replies import Reply
+from roost.store.db import Tx
 from roost.store.store import Store
 
 
@@ -51,15 +52,18 @@ class RelayPolicy:
         return any(address in network for network in self._trusted)
 
     async def check_recipient(self, address: str, *, may_relay: bool) -> RecipientCheck:
+        """All the look-ups for one RCPT in one read of the store."""
+        return await self._store.read(self._check, address, may_relay)
+
+    async def _check(self, tx: Tx, address: str, may_relay: bool) -> RecipientCheck:
+        directory = self._store.directory
         domain = address.rpartition("@")[2]
-        local = (
-            await self._store.read(self._store.directory.local_domain, domain) if domain else None
-        )
+        local = await directory.local_domain(tx, domain) if domain else None
         if local is None:
             if may_relay:
                 return RecipientCheck(None, local=False)
             return RecipientCheck(Reply(554, "5.7.1", "Relay access denied"), local=False)
-        resolution = await self._store.read(self._store.directory.resolve, address, self._delimiter)
+        resolution = await directory.resolve(tx, address, self._delimiter)
         if resolution is None:
             return RecipientCheck(
                 Reply(550, "5.1.1", ascii_text(f"<{address}>: no such user here")), local=True
@@ -69,7 +73,7 @@ class RelayPolicy:
                 Reply(554, "5.4.6", ascii_text(f"<{address}>: the aliases form a loop")), local=True
             )
         for target in resolution.accounts:
-            account = await self._store.read(self._store.directory.find_account, target)
+            account = await directory.find_account(tx, target)
             if account is None:
                 continue
             full = (account.quota_bytes and account.used_bytes >= account.quota_bytes) or (
