@@ -240,6 +240,14 @@ class SmtpSettings:
     max_message_bytes: int = setting(
         52_428_800, help="Largest message accepted (declared as SIZE).", min=1024, unit="bytes"
     )
+    max_data_line_bytes: int = setting(
+        1_048_576,
+        help="Longest line accepted in a message; RFC 5321 §4.5.3.1.6 sets 998 octets, "
+        "and longer lines are accepted up to this cap (as Postfix does), then refused "
+        "with 554 5.6.0.",
+        min=1000,
+        unit="bytes",
+    )
     max_recipients: int = setting(
         100,
         help="Recipients per message (RFC 5321 §4.5.3.1.8 asks for at least 100).",

@@ -129,6 +129,7 @@ class SmtpSession:
             hostname=self._deps.hostname,
             max_message_octets=config.max_message_bytes,
             max_recipients=config.max_recipients,
+            max_data_line_octets=config.max_data_line_bytes,
             max_errors=config.max_errors,
             starttls_available=self._deps.tls_context is not None and not tls,
             auth_mechanisms=mechanisms,
