@@ -185,7 +185,7 @@ async def test_250_only_after_fsyncs_and_commit(
         order.append(kind)
 
     monkeypatch.setattr(blobs_module.os, "fsync", recording_fsync)
-    writer = roost.store.db._writer.sync_engine  # type: ignore[attr-defined]
+    writer = roost.store.db._writer  # type: ignore[attr-defined]
 
     def on_commit(conn: object) -> None:
         order.append("commit")

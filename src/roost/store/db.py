@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from roost.core.errors import StartupError, StoreError
 
@@ -44,7 +44,9 @@ PG_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, dea
 class Tx:
     """A connection inside a transaction, and what to do once it commits."""
 
-    conn: AsyncConnection
+    conn: AsyncConnection | sa.Connection
+    """Async for readers and PostgreSQL; synchronous for the SQLite writer, whose
+    statements run inline (microseconds each) instead of crossing to a thread."""
     dialect: str
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -52,9 +54,13 @@ class Tx:
         self._after_commit.append(callback)
 
     async def execute(self, statement: sa.Executable, params: Any = None) -> sa.CursorResult[Any]:
+        if isinstance(self.conn, sa.Connection):
+            return self.conn.execute(statement, params)
         return await self.conn.execute(statement, params)
 
     async def scalar(self, statement: sa.Executable, params: Any = None) -> Any:
+        if isinstance(self.conn, sa.Connection):
+            return self.conn.scalar(statement, params)
         return await self.conn.scalar(statement, params)
 
 
@@ -96,12 +102,18 @@ class SqliteDatabase:
 
     def __init__(self, path: Path, *, readers: int, group_max: int, busy_timeout_s: float) -> None:
         self.path = path
-        url = f"sqlite+aiosqlite:///{path}"
-        self._writer = create_async_engine(url, pool_size=1, max_overflow=0)
-        self._readers = create_async_engine(url, pool_size=readers, max_overflow=0)
+        self._writer = sa.create_engine(
+            f"sqlite:///{path}",
+            poolclass=sa.pool.StaticPool,
+            connect_args={"check_same_thread": False},
+        )
+        self._readers = create_async_engine(
+            f"sqlite+aiosqlite:///{path}", pool_size=readers, max_overflow=0
+        )
         busy_ms = int(busy_timeout_s * 1000)
-        for engine, immediate in ((self._writer, True), (self._readers, False)):
-            _configure_sqlite(engine, busy_ms, immediate)
+        _configure_sqlite(self._writer, busy_ms, immediate=True)
+        _configure_sqlite(self._readers.sync_engine, busy_ms, immediate=False)
+        self._conn: sa.Connection | None = None
         self._group_max = group_max
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -121,8 +133,16 @@ class SqliteDatabase:
             return await work(Tx(conn, self.dialect))
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
-        async with self._writer.begin() as conn:
-            return await conn.run_sync(fn)
+        def run() -> T:
+            with self._writer.begin() as conn:
+                return fn(conn)
+
+        return await asyncio.to_thread(run)
+
+    def _connection(self) -> sa.Connection:
+        if self._conn is None:
+            self._conn = self._writer.connect()
+        return self._conn
 
     async def close(self) -> None:
         self._closed = True
@@ -135,7 +155,10 @@ class SqliteDatabase:
             job = self._queue.get_nowait()
             if not job.future.done():
                 job.future.set_exception(StoreError("the store is closed"))
-        await self._writer.dispose()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._writer.dispose()
         await self._readers.dispose()
 
     async def _writer_loop(self) -> None:
@@ -154,20 +177,28 @@ class SqliteDatabase:
 
     async def _run_alone(self, job: _Job) -> None:
         """A unit alone in its group: its own transaction isolates it, no SAVEPOINT."""
-        tx: Tx | None = None
+        conn = self._connection()
+        tx = Tx(conn, self.dialect)
+        transaction = conn.begin()
         try:
-            async with self._writer.connect() as conn, conn.begin():
-                tx = Tx(conn, self.dialect)
-                value = await job.work(tx)
-        except asyncio.CancelledError:
+            value = await job.work(tx)
+        except BaseException as exc:
+            transaction.rollback()
+            if isinstance(exc, asyncio.CancelledError):
+                if not job.future.done():
+                    job.future.set_exception(StoreError("the store was closed during a commit"))
+                raise
             if not job.future.done():
-                job.future.set_exception(StoreError("the store was closed during a commit"))
-            raise
+                job.future.set_exception(
+                    exc if isinstance(exc, Exception) else StoreError(str(exc))
+                )
+            return
+        try:
+            await _commit(transaction)
         except Exception as exc:
             if not job.future.done():
-                job.future.set_exception(exc)
+                job.future.set_exception(StoreError(f"commit failed: {exc}"))
             return
-        assert tx is not None
         _run_callbacks(tx)
         if not job.future.done():
             job.future.set_result(value)
@@ -175,28 +206,34 @@ class SqliteDatabase:
     async def _run_grouped(self, jobs: list[_Job]) -> None:
         """Several units, one commit: each in a SAVEPOINT so that one failing rolls back alone."""
         results: list[tuple[_Job, Tx, bool, Any]] = []
+        conn = self._connection()
+        transaction = conn.begin()
         try:
-            async with self._writer.connect() as conn, conn.begin():
-                for job in jobs:
-                    tx = Tx(conn, self.dialect)
-                    savepoint = await conn.begin_nested()
-                    try:
-                        value = await job.work(tx)
-                    except asyncio.CancelledError:
-                        await savepoint.rollback()
-                        raise
-                    except Exception as exc:
-                        await savepoint.rollback()
-                        results.append((job, tx, False, exc))
-                    else:
-                        await savepoint.commit()
-                        results.append((job, tx, True, value))
+            for job in jobs:
+                tx = Tx(conn, self.dialect)
+                savepoint = conn.begin_nested()
+                try:
+                    value = await job.work(tx)
+                except asyncio.CancelledError:
+                    savepoint.rollback()
+                    raise
+                except Exception as exc:
+                    savepoint.rollback()
+                    results.append((job, tx, False, exc))
+                else:
+                    savepoint.commit()
+                    results.append((job, tx, True, value))
+            await _commit(transaction)
         except asyncio.CancelledError:
+            if transaction.is_active:
+                transaction.rollback()
             for job in jobs:
                 if not job.future.done():
                     job.future.set_exception(StoreError("the store was closed during a commit"))
             raise
         except Exception as exc:
+            if transaction.is_active:
+                transaction.rollback()
             log.error("commit of %d units failed: %s", len(jobs), exc)
             for job in jobs:
                 if not job.future.done():
@@ -213,8 +250,13 @@ class SqliteDatabase:
                 job.future.set_exception(value)
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_ms: int, immediate: bool) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+async def _commit(transaction: sa.RootTransaction) -> None:
+    """The commit waits for fsync: in a thread, so the event loop runs meanwhile."""
+    await asyncio.to_thread(transaction.commit)
+
+
+def _configure_sqlite(engine: sa.Engine, busy_ms: int, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours.
         dbapi_conn.isolation_level = None
@@ -225,7 +267,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_ms: int, immediate: bool) -> Non
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
