@@ -251,8 +251,15 @@ class SqliteDatabase:
 
 
 async def _commit(transaction: sa.RootTransaction) -> None:
-    """The commit waits for fsync: in a thread, so the event loop runs meanwhile."""
-    await asyncio.to_thread(transaction.commit)
+    """The commit waits for fsync: in a thread, so the event loop runs meanwhile.
+    A failed commit is rolled back, so the connection is ready for the next unit."""
+    try:
+        await asyncio.to_thread(transaction.commit)
+    except Exception:
+        if transaction.is_active:
+            with contextlib.suppress(Exception):
+                transaction.rollback()
+        raise
 
 
 def _configure_sqlite(engine: sa.Engine, busy_ms: int, *, immediate: bool) -> None:
