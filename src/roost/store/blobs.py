@@ -34,6 +34,7 @@ from roost.store.types import StagedBlob
 READ_CHUNK_BYTES = 256 * 1024
 PG_CHUNK_BYTES = 1024 * 1024
 IO_THREADS = 16
+FOLDER_CHARS = 1
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -240,7 +241,9 @@ class FileBlobs(_Counted):
         self._lock = asyncio.Lock()
 
     def path(self, hash: str) -> Path:
-        return self.root / hash[:2] / hash
+        # 16 folders, not 256: a batch of new blobs then needs at most 16 folder
+        # fsyncs (the durable rename), and ext4's hashed directories stay fast.
+        return self.root / hash[:FOLDER_CHARS] / hash
 
     async def stage(self, data: bytes) -> StagedBlob:
         return (await self.stage_many([data]))[0]
@@ -367,7 +370,7 @@ class FileBlobs(_Counted):
             if entry.stat().st_mtime < cutoff:
                 entry.unlink(missing_ok=True)
         for folder in self.root.iterdir():
-            if len(folder.name) != 2 or not folder.is_dir():
+            if len(folder.name) != FOLDER_CHARS or not folder.is_dir():
                 continue
             for entry in folder.iterdir():
                 if entry.stat().st_mtime < cutoff:
