@@ -24,7 +24,7 @@ from roost.control.submission import SubmissionLimits, SubmissionPolicy
 from roost.core.clock import Clock
 from roost.core.config import Config
 from roost.net.connection import ConnectionOptions
-from roost.net.interfaces import Connection
+from roost.net.interfaces import Connection, SessionHandler
 from roost.net.listener import Listener, ListenerLimits
 from roost.net.server import Server
 from roost.proto.sasl import SaslConfig
@@ -153,7 +153,7 @@ class SmtpService:
             raise
         self._servers = servers
 
-    def _handler(self, kind: ListenerKind):  # type: ignore[no-untyped-def]
+    def _handler(self, kind: ListenerKind) -> SessionHandler:
         async def handle(conn: Connection) -> None:
             self.counters["connections"] = self.counters.get("connections", 0) + 1
             if not self._rate.allow(conn.peer[0]):

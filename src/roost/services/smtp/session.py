@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import secrets
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -51,6 +52,7 @@ from roost.proto.smtp.events import (
     DataRequested,
     Hello,
     MailFrom,
+    MailParams,
     MessageRefused,
     Quit,
     RcptTo,
@@ -63,6 +65,7 @@ from roost.proto.smtp.replies import Reply
 from roost.proto.smtp.settings import SmtpSettings
 from roost.services.smtp.policy import ListenerKind, RelayPolicy, ascii_text
 from roost.services.smtp.received import ReceivedFacts, received_field
+from roost.store.settings import JsonValue
 from roost.store.types import NewRecipient
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,7 @@ SMTP_MECHANISMS = ("SCRAM-SHA-256", "PLAIN", "LOGIN")
 @dataclass
 class _Transaction:
     sender: str
-    params: object
+    params: MailParams
     recipients: list[NewRecipient] = field(default_factory=list)
     path: Path | None = None
     handle: IO[bytes] | None = None
@@ -94,7 +97,7 @@ class SessionDeps:
     relay: RelayPolicy
     sasl: SaslConfig
     spool_dir: Path
-    tls_context: object | None
+    tls_context: ssl.SSLContext | None
     clock: Clock
     counters: dict[str, int]
     mailauth: MailAuthenticator | None
@@ -272,7 +275,7 @@ class SmtpSession:
         notify = ",".join(sorted(n.value for n in event.params.notify)) or None
         orcpt = None
         if event.params.orcpt is not None:
-            smtputf8 = bool(getattr(self._txn.params, "smtputf8", False))
+            smtputf8 = self._txn.params.smtputf8
             orcpt = format_orcpt(
                 event.params.orcpt.addr_type, event.params.orcpt.address, smtputf8=smtputf8
             )
@@ -300,7 +303,7 @@ class SmtpSession:
             session_id=self._conn.session_id,
             tls=f"{tls.version} {tls.cipher}" if tls else None,
             authenticated=self._user is not None,
-            smtputf8=bool(getattr(self._txn.params, "smtputf8", False)),
+            smtputf8=self._txn.params.smtputf8,
             recipient=self._txn.recipients[0].address if len(self._txn.recipients) == 1 else None,
             at=self._deps.clock.now(),
         )
@@ -358,7 +361,7 @@ class SmtpSession:
         txn.path = None
         await asyncio.to_thread(handle.close)
         params = txn.params
-        details: dict[str, object] = {
+        details: dict[str, JsonValue] = {
             "client": self._client,
             "helo": self._helo,
             "tls": self._conn.is_tls,
@@ -366,12 +369,12 @@ class SmtpSession:
         }
         if self._user:
             details["user"] = self._user
-        if getattr(params, "smtputf8", False):
+        if params.smtputf8:
             details["smtputf8"] = True
-        body = getattr(params, "body", None)
+        body = params.body
         if body is not None:
             details["body"] = str(body)
-        if getattr(params, "requiretls", False):
+        if params.requiretls:
             details["requiretls"] = True
         if self._checks_inbound():
             assert self._deps.mailauth is not None
@@ -397,14 +400,14 @@ class SmtpSession:
             details["auth_results"] = verdict.header.decode("utf-8", "replace")
             if isinstance(decision, Mark):
                 details["auth_mark"] = decision.reason
-        ret = getattr(params, "ret", None)
+        ret = params.ret
         envelope = Envelope(
             sender=txn.sender,
             recipients=tuple(txn.recipients),
             source="submission" if self._user else "smtp",
-            envid=getattr(params, "envid", None),
+            envid=params.envid,
             ret=str(ret) if ret is not None else None,
-            details=details,  # type: ignore[arg-type]
+            details=details,
         )
         try:
             entry_id = await self._deps.intake.accept_file(path, envelope)
@@ -444,7 +447,7 @@ class SmtpSession:
         self.core.accept()
         await self._flush()
         try:
-            await self._conn.start_tls(context)  # type: ignore[arg-type]
+            await self._conn.start_tls(context)
         except (ConnectionClosed, NetError) as exc:
             log.info("%s: TLS handshake failed: %s", self._conn.session_id, exc)
             raise

@@ -28,7 +28,7 @@ from roost.proto.dsn import (
     parse_orcpt,
     should_notify,
 )
-from roost.store.types import NewRecipient, QueueEntry, QueueRecipient, StagedBlob
+from roost.store.types import NewRecipient, QueueEntry, QueueRecipient
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,3 @@ class Notices:
 def notice_envelope(entry: QueueEntry) -> tuple[str, tuple[NewRecipient, ...]]:
     """Notices go from the null sender to the original sender (RFC 3464 §2, RFC 5321 §4.5.5)."""
     return "", (NewRecipient(entry.sender),)
-
-
-__all__ = ["Notices", "Report", "StagedBlob", "notice_envelope", "notify_set", "wants"]
