@@ -349,6 +349,19 @@ class MailAuthConfig:
 @dataclass(frozen=True, slots=True)
 class SpoolSettings:
     workers: int = setting(4, help="Queue entries delivered at the same time.", min=1, max=1000)
+    local_batch_max: int = setting(
+        64,
+        help="Due entries for local mailboxes only are delivered together, this many in one "
+        "unit of work (one commit); 1 delivers each alone.",
+        min=1,
+        max=1000,
+    )
+    local_batch_max_bytes: int = setting(
+        1024 * 1024,
+        help="Larger messages are never batched: they are parsed as a stream, alone.",
+        min=0,
+        unit="bytes",
+    )
     poll_interval_s: float = setting(
         5.0,
         help="Longest wait between two looks at the queue (new mail wakes the Spool at once).",

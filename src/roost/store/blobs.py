@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
-from typing import ParamSpec, Protocol, TypeVar
+from typing import BinaryIO, ParamSpec, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -68,6 +68,10 @@ class BlobStore(Protocol):
     def chunks(self, hash: str) -> AsyncIterator[bytes]: ...
 
     async def read(self, hash: str) -> bytes: ...
+
+    async def read_many(self, hashes: Sequence[str]) -> list[bytes]:
+        """Several small blobs at once (one trip to the disk thread for files)."""
+        ...
 
     def pin(self, hash: str) -> AbstractContextManager[None]: ...
 
@@ -276,21 +280,38 @@ class FileBlobs(_Counted):
         await self._refs.add_upsert(tx, counts)
 
     async def chunks(self, hash: str) -> AsyncIterator[bytes]:
+        def open_and_read() -> tuple[BinaryIO, bytes]:
+            handle = self.path(hash).open("rb")
+            return handle, handle.read(READ_CHUNK_BYTES)
+
         try:
-            handle = await self._run(open, self.path(hash), "rb")
+            handle, chunk = await self._run(open_and_read)
         except FileNotFoundError:
             raise NotFound(f"blob {hash} is missing") from None
         try:
-            while chunk := await self._run(handle.read, READ_CHUNK_BYTES):
+            # A short read is the end of a regular file: no trip to learn it.
+            while chunk:
                 yield chunk
+                if len(chunk) < READ_CHUNK_BYTES:
+                    break
+                chunk = await self._run(handle.read, READ_CHUNK_BYTES)
         finally:
             handle.close()
 
     async def read(self, hash: str) -> bytes:
-        try:
-            return await self._run(self.path(hash).read_bytes)
-        except FileNotFoundError:
-            raise NotFound(f"blob {hash} is missing") from None
+        return (await self.read_many([hash]))[0]
+
+    async def read_many(self, hashes: Sequence[str]) -> list[bytes]:
+        def read_all() -> list[bytes]:
+            found: list[bytes] = []
+            for hash in hashes:
+                try:
+                    found.append(self.path(hash).read_bytes())
+                except FileNotFoundError:
+                    raise NotFound(f"blob {hash} is missing") from None
+            return found
+
+        return await self._run(read_all)
 
     async def collect(self) -> int:
         """Delete unreferenced blobs past the grace time, and orphan files."""
@@ -514,6 +535,9 @@ class DatabaseBlobs(_Counted):
 
     async def read(self, hash: str) -> bytes:
         return b"".join([piece async for piece in self.chunks(hash)])
+
+    async def read_many(self, hashes: Sequence[str]) -> list[bytes]:
+        return [await self.read(hash) for hash in hashes]
 
     async def collect(self) -> int:
         hashes = await self._refs.collectable()

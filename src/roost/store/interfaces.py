@@ -262,7 +262,9 @@ class QueueRole(Protocol):
 
     async def oldest_due(self, tx: Tx, now: datetime) -> datetime | None: ...
 
-    async def release_claims(self, tx: Tx, worker: str) -> int: ...
+    async def release_claims(
+        self, tx: Tx, worker: str, ids: Sequence[int] | None = None
+    ) -> int: ...
 
     async def set_recipient_result(
         self, tx: Tx, entry_id: int, recipient_id: int, state: RecipientState, reply: str

@@ -216,12 +216,14 @@ class QueueStore:
         )
         return _aware(value)
 
-    async def release_claims(self, tx: Tx, worker: str) -> int:
-        """Drop the leases a worker held before it restarted (a crash)."""
+    async def release_claims(self, tx: Tx, worker: str, ids: Sequence[int] | None = None) -> int:
+        """Drop leases without counting an attempt: all a worker held before it
+        restarted (a crash), or those of `ids` it claimed but will not work on."""
+        condition = queue_entries.c.claimed_by == worker
+        if ids is not None:
+            condition = sa.and_(condition, queue_entries.c.id.in_(list(ids)))
         result = await tx.execute(
-            queue_entries.update()
-            .where(queue_entries.c.claimed_by == worker)
-            .values(claimed_by=None, claimed_until=None)
+            queue_entries.update().where(condition).values(claimed_by=None, claimed_until=None)
         )
         return int(result.rowcount or 0)
 

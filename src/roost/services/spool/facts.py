@@ -21,6 +21,17 @@ class MessageFacts:
     """The structure as the store keeps it (made once per attempt)."""
 
 
+def facts_of(message: bytes) -> MessageFacts:
+    """The same facts from a message already in memory (a small one)."""
+    parser = MimeParser()
+    parser.feed(message)
+    structure = parser.close()
+    end = message.find(b"\r\n\r\n", 0, MAX_HEADER_SCAN_OCTETS)
+    header = message[: end if end >= 0 else MAX_HEADER_SCAN_OCTETS]
+    delivered, received = _trace_fields(header)
+    return MessageFacts(structure, delivered, received, structure.to_json())
+
+
 async def read_facts(store: Store, blob_hash: str) -> MessageFacts:
     """Parse the message as a stream; keep its structure with the blob."""
     parser = MimeParser()

@@ -1,9 +1,9 @@
 """Local delivery: a recipient of one of our domains, into its mailbox.
 
-Each recipient is delivered in one unit of work that appends the message to
-every mailbox it resolves to and marks the recipient delivered, so a crash
-and a retry never put a second copy in a mailbox (DESIGN: delivery into a
-mailbox is idempotent).
+Each recipient is delivered in one unit of work (or one savepoint of a unit
+that delivers a batch) that appends the message to every mailbox it resolves
+to and marks the recipient delivered, so a crash and a retry never put a
+second copy in a mailbox (DESIGN: delivery into a mailbox is idempotent).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class Outcome:
     """DELIVERED or FAILED are final; PENDING is deferred (tried again later)."""
     reply: str
     """The answer in SMTP's words, e.g. `550 5.1.1 no such user here`."""
+    forwarded: bool = False
+    """The address also forwards elsewhere: new recipients were added to the entry."""
 
 
 class _Refused(Exception):
@@ -67,62 +69,89 @@ class LocalDelivery:
         folder: str | None,
         auth_results: str = "",
     ) -> Outcome:
-        blob = StagedBlob(entry.blob_hash, entry.size)
+        """Deliver one recipient in a unit of work of its own."""
 
-        async def unit(tx: Tx) -> str:
-            store = self._store
-            resolution = await store.directory.resolve(tx, recipient.address, self._delimiter)
-            if resolution is None:
-                raise _Refused("550 5.1.1 no such recipient here")
-            if resolution.loop:
-                raise _Refused("554 5.4.6 the aliases of this address form a loop")
-            delivered: list[str] = []
-            for address in resolution.accounts:
-                if address in facts.delivered_to:
-                    raise _Refused(f"554 5.4.6 mail loop: already delivered to {address}")
-                account = await store.directory.find_account(tx, address)
-                if account is None or not account.enabled:
-                    continue
-                box = None
-                if folder:
-                    try:
-                        box = await store.mail.mailbox(tx, account.id, folder)
-                    except NotFound:
-                        box = None
-                if box is None:
-                    box = await store.mail.mailbox(tx, account.id, INBOX)
-                trace = trace_headers(entry.sender, address, auth_results)
-                message = NewMessage(blob, trace=trace)
-                await store.mail.append(tx, box.id, [message])
-                delivered.append(f"{address} ({box.name})")
-            await store.queue.add_recipients(
-                tx,
-                entry.id,
-                [
-                    NewRecipient(f, orcpt=recipient.orcpt, notify=recipient.notify)
-                    for f in resolution.forwards
-                ],
-            )
-            if not delivered and not resolution.forwards:
-                raise _Refused("550 5.2.1 mailbox disabled")
-            reply = "250 2.0.0 delivered to " + ", ".join(delivered) if delivered else ""
-            if resolution.forwards:
-                reply = (
-                    (reply + "; " if reply else "250 2.1.5 ")
-                    + "forwarded to "
-                    + ", ".join(resolution.forwards)
-                )
-            await store.queue.set_recipient_result(
-                tx, entry.id, recipient.id, RecipientState.DELIVERED, reply
-            )
-            if delivered:  # IMAP reads the structure of what is in mailboxes
-                await store.blobs.set_structure(tx, entry.blob_hash, facts.structure_json)
-            return reply
+        async def unit(tx: Tx) -> Outcome:
+            return await self.deliver_in(tx, entry, recipient, facts, folder, auth_results)
 
+        return await self._store.write(unit)
+
+    async def deliver_in(
+        self,
+        tx: Tx,
+        entry: QueueEntry,
+        recipient: QueueRecipient,
+        facts: MessageFacts,
+        folder: str | None,
+        auth_results: str = "",
+    ) -> Outcome:
+        """Deliver one recipient inside `tx`, in a savepoint: a refusal or a full
+        mailbox undoes this recipient's appends and nothing else."""
         try:
-            reply = await self._store.write(unit)
+            async with tx.savepoint():
+                reply, forwarded = await self._deliver(
+                    tx, entry, recipient, facts, folder, auth_results
+                )
         except _Refused as refused:
             return Outcome(RecipientState.FAILED, refused.reply)
         except QuotaExceeded as full:
             return Outcome(RecipientState.PENDING, f"452 4.2.2 mailbox full: {full}")
-        return Outcome(RecipientState.DELIVERED, reply)
+        return Outcome(RecipientState.DELIVERED, reply, forwarded)
+
+    async def _deliver(
+        self,
+        tx: Tx,
+        entry: QueueEntry,
+        recipient: QueueRecipient,
+        facts: MessageFacts,
+        folder: str | None,
+        auth_results: str,
+    ) -> tuple[str, bool]:
+        blob = StagedBlob(entry.blob_hash, entry.size)
+        store = self._store
+        resolution = await store.directory.resolve(tx, recipient.address, self._delimiter)
+        if resolution is None:
+            raise _Refused("550 5.1.1 no such recipient here")
+        if resolution.loop:
+            raise _Refused("554 5.4.6 the aliases of this address form a loop")
+        delivered: list[str] = []
+        for address in resolution.accounts:
+            if address in facts.delivered_to:
+                raise _Refused(f"554 5.4.6 mail loop: already delivered to {address}")
+            account = await store.directory.find_account(tx, address)
+            if account is None or not account.enabled:
+                continue
+            box = None
+            if folder:
+                try:
+                    box = await store.mail.mailbox(tx, account.id, folder)
+                except NotFound:
+                    box = None
+            if box is None:
+                box = await store.mail.mailbox(tx, account.id, INBOX)
+            trace = trace_headers(entry.sender, address, auth_results)
+            await store.mail.append(tx, box.id, [NewMessage(blob, trace=trace)])
+            delivered.append(f"{address} ({box.name})")
+        await store.queue.add_recipients(
+            tx,
+            entry.id,
+            [
+                NewRecipient(f, orcpt=recipient.orcpt, notify=recipient.notify)
+                for f in resolution.forwards
+            ],
+        )
+        if not delivered and not resolution.forwards:
+            raise _Refused("550 5.2.1 mailbox disabled")
+        reply = "250 2.0.0 delivered to " + ", ".join(delivered) if delivered else ""
+        if resolution.forwards:
+            reply = (
+                (reply + "; " if reply else "250 2.1.5 ")
+                + "forwarded to "
+                + ", ".join(resolution.forwards)
+            )
+        await store.queue.set_recipient_result(
+            tx, entry.id, recipient.id, RecipientState.DELIVERED, reply
+        )
+        if delivered:  # IMAP reads the structure of what is in mailboxes
+            await store.blobs.set_structure(tx, entry.blob_hash, facts.structure_json)
+        return reply, bool(resolution.forwards)

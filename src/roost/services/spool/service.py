@@ -10,6 +10,14 @@ deferred by the retry schedule and failed once `give_up_after_s` has passed;
 5xx answers fail it at once. When no recipient is pending, the entry leaves
 the queue. While the service is stopped, the intake keeps queueing and
 nothing is delivered.
+
+Mail for local mailboxes only, the bulk of a small organisation's traffic,
+takes a shorter road: up to `local_batch_max` such entries are parsed in
+memory and delivered in one unit of work, each recipient in a savepoint of
+its own, and an entry that is then done (every recipient delivered, no
+notice owed) leaves the queue in the same commit. Anything else (a
+refusal, a full mailbox, a forward, a success notice) finishes as a single
+attempt does.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import json
 import logging
 import socket
 from collections import Counter
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,9 +36,10 @@ from roost.control.mailauth import DkimSigner
 from roost.control.mailauth.headers import from_domain, split_message
 from roost.core.clock import Clock
 from roost.core.config import SpoolSettings
+from roost.core.errors import NotFound
 from roost.net.dns import Resolver
 from roost.proto.dsn import NoticeKind
-from roost.services.spool.facts import read_facts
+from roost.services.spool.facts import facts_of, read_facts
 from roost.services.spool.local import LocalDelivery, Outcome
 from roost.services.spool.notices import Notices, Report, notice_envelope, wants
 from roost.services.spool.remote import RemoteDelivery
@@ -133,12 +143,22 @@ class SpoolService:
             claimed: list[QueueEntry] = []
             if free > 0:
                 claimed = await self._store.write(
-                    self._store.queue.claim_due, self._worker, self._settings.lease_s, free
+                    self._store.queue.claim_due,
+                    self._worker,
+                    self._settings.lease_s,
+                    max(free, self._settings.local_batch_max),
                 )
-                for entry in claimed:
-                    task = asyncio.create_task(self._deliver(entry), name=f"deliver-{entry.id}")
-                    self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
+                batch, single = await self._partition(claimed)
+                if batch:
+                    self._spawn(self._deliver_batch(batch), f"deliver-batch-{batch[0].id}")
+                for entry in single[:free]:
+                    self._spawn(self._deliver(entry), f"deliver-{entry.id}")
+                if single[free:]:  # no worker free for these: back to the queue, still due
+                    await self._store.write(
+                        self._store.queue.release_claims,
+                        self._worker,
+                        [e.id for e in single[free:]],
+                    )
             if claimed and len(self._inflight) < self._settings.workers:
                 continue
             wakeup = asyncio.ensure_future(self._intake.wakeup.wait())
@@ -149,17 +169,34 @@ class SpoolService:
             )
             wakeup.cancel()
 
+    def _spawn(self, work: Coroutine[None, None, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _partition(
+        self, entries: list[QueueEntry]
+    ) -> tuple[list[QueueEntry], list[QueueEntry]]:
+        """Split claimed entries into those the local batch takes and the rest."""
+        if self._settings.local_batch_max <= 1:
+            return [], entries
+        batch: list[QueueEntry] = []
+        single: list[QueueEntry] = []
+        for entry in entries:
+            pending = [r for r in entry.recipients if r.state is RecipientState.PENDING]
+            small = entry.size <= self._settings.local_batch_max_bytes
+            if small and pending and all([await self._local.is_local(r.address) for r in pending]):
+                batch.append(entry)
+            else:
+                single.append(entry)
+        return batch, single
+
     async def _deliver(self, entry: QueueEntry) -> None:
+        await self._guarded(entry, self.attempt(entry))
+
+    async def _guarded(self, entry: QueueEntry, attempt: Awaitable[AttemptResult]) -> None:
         try:
-            result = await self.attempt(entry)
-            log.info(
-                "entry %d from <%s>: %d delivered, %d failed, %d deferred",
-                entry.id,
-                entry.sender,
-                result.delivered,
-                result.failed,
-                result.deferred,
-            )
+            result = await attempt
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -168,15 +205,79 @@ class SpoolService:
                 self._settings, entry.attempts + 1, entry.received_at, self._clock.now()
             )
             await self._store.write(self._store.queue.release, entry.id, retry or self._clock.now())
+            return
+        self._log_result(entry, result)
+
+    @staticmethod
+    def _log_result(entry: QueueEntry, result: AttemptResult) -> None:
+        log.info(
+            "entry %d from <%s>: %d delivered, %d failed, %d deferred",
+            entry.id,
+            entry.sender,
+            result.delivered,
+            result.failed,
+            result.deferred,
+        )
+
+    async def _deliver_batch(self, entries: list[QueueEntry]) -> None:
+        """Deliver small, local-only entries together: one read of their bytes, one unit."""
+        try:
+            messages = await self._store.blobs.read_many([e.blob_hash for e in entries])
+        except NotFound:
+            for entry in entries:  # the single road says which one and fails it
+                await self._deliver(entry)
+            return
+        facts = [facts_of(message) for message in messages]
+
+        async def unit(tx: Tx) -> list[tuple[QueueEntry, dict[int, Outcome], bool]]:
+            done_list = []
+            for entry, entry_facts in zip(entries, facts, strict=True):
+                folder, auth_results = _delivery_options(entry)
+                outcomes: dict[int, Outcome] = {}
+                for recipient in entry.recipients:
+                    if recipient.state is RecipientState.PENDING:
+                        outcomes[recipient.id] = await self._local.deliver_in(
+                            tx, entry, recipient, entry_facts, folder, auth_results
+                        )
+                done = all(
+                    o.state is RecipientState.DELIVERED and not o.forwarded
+                    for o in outcomes.values()
+                ) and not any(
+                    wants(NoticeKind.SUCCESS, entry, r)
+                    for r in entry.recipients
+                    if r.id in outcomes
+                )
+                if done:
+                    await self._store.queue.remove(tx, entry.id)
+                done_list.append((entry, outcomes, done))
+            return done_list
+
+        try:
+            results = await self._store.write(unit)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("a batch of %d entries failed; delivering them one by one", len(entries))
+            for entry in entries:
+                await self._deliver(entry)
+            return
+        stats = self._intake.stats
+        for entry, outcomes, done in results:
+            if not done:
+                delivered = {
+                    rid for rid, o in outcomes.items() if o.state is RecipientState.DELIVERED
+                }
+                await self._guarded(entry, self._finish(entry, outcomes, delivered))
+                continue
+            self.counters["delivered"] += len(outcomes)
+            self.counters["completed"] += 1
+            stats.record("delivered", len(outcomes))
+            self._log_result(entry, AttemptResult(len(outcomes), 0, 0))
 
     async def attempt(self, entry: QueueEntry) -> AttemptResult:
         """One delivery attempt of every pending recipient of an entry."""
         details = json.loads(entry.details or "{}")
-        folder = details.get("folder") if isinstance(details.get("folder"), str) else None
-        if folder is None and details.get("auth_mark"):
-            folder = "Junk"  # failed SPF or DMARC quarantine: filed, not refused
-        auth_results = details.get("auth_results")
-        auth_results = auth_results if isinstance(auth_results, str) else ""
+        folder, auth_results = _delivery_options(entry)
         pending = [r for r in entry.recipients if r.state is RecipientState.PENDING]
         outcomes: dict[int, Outcome] = {}
         recorded: set[int] = set()
@@ -346,6 +447,16 @@ class SpoolService:
             if data is not None:
                 planned.blobs.append(await self._store.blobs.stage(data))
         return planned
+
+
+def _delivery_options(entry: QueueEntry) -> tuple[str | None, str]:
+    """The folder to file into (None: INBOX) and the Authentication-Results to add."""
+    details = json.loads(entry.details or "{}")
+    folder = details.get("folder") if isinstance(details.get("folder"), str) else None
+    if folder is None and details.get("auth_mark"):
+        folder = "Junk"  # failed SPF or DMARC quarantine: filed, not refused
+    auth_results = details.get("auth_results")
+    return folder, auth_results if isinstance(auth_results, str) else ""
 
 
 def _expired(reply: str, give_up_s: float) -> str:
