@@ -112,6 +112,32 @@ class _Pins:
         return False
 
 
+# Built once: the statements every delivery runs are executed, not rebuilt
+# (building one costs more than SQLite takes to run it).
+_UPSERT = sqlite_insert(blobs)
+_ADD_UPSERT = _UPSERT.on_conflict_do_update(
+    index_elements=[blobs.c.hash],
+    set_={"refs": blobs.c.refs + _UPSERT.excluded.refs, "unreferenced_at": None},
+)
+_REFS: sa.BindParameter[int] = sa.bindparam("b_refs", type_=sa.BigInteger)
+_REMOVE_REFS = (
+    blobs.update()
+    .where(blobs.c.hash == sa.bindparam("b_hash"))
+    .values(
+        refs=blobs.c.refs - _REFS,
+        unreferenced_at=sa.case(
+            (blobs.c.refs - _REFS <= 0, sa.bindparam("b_now", type_=blobs.c.unreferenced_at.type)),
+            else_=None,
+        ),
+    )
+)
+_SET_STRUCTURE = (
+    blobs.update()
+    .where(blobs.c.hash == sa.bindparam("b_hash"), blobs.c.structure.is_(None))
+    .values(structure=sa.bindparam("b_structure"))
+)
+
+
 class _RefCounts:
     """Reference counting in the `blobs` table, shared by both layouts."""
 
@@ -123,17 +149,12 @@ class _RefCounts:
 
     async def add_upsert(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
         """Embedded store: the row may not exist yet (file blobs have none until referenced)."""
-        statement = sqlite_insert(blobs).values(
+        await tx.execute(
+            _ADD_UPSERT,
             [
                 {"hash": b.hash, "size": b.size, "refs": n, "unreferenced_at": None}
                 for b, n in counts.items()
-            ]
-        )
-        await tx.execute(
-            statement.on_conflict_do_update(
-                index_elements=[blobs.c.hash],
-                set_={"refs": blobs.c.refs + statement.excluded.refs, "unreferenced_at": None},
-            )
+            ],
         )
 
     async def add_existing(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
@@ -152,15 +173,8 @@ class _RefCounts:
 
     async def remove(self, tx: Tx, counts: Mapping[str, int]) -> None:
         now = self._clock.now()
-        refs: sa.BindParameter[int] = sa.bindparam("b_refs", type_=sa.BigInteger)
         await tx.execute(
-            blobs.update()
-            .where(blobs.c.hash == sa.bindparam("b_hash"))
-            .values(
-                refs=blobs.c.refs - refs,
-                unreferenced_at=sa.case((blobs.c.refs - refs <= 0, now), else_=None),
-            ),
-            [{"b_hash": h, "b_refs": n} for h, n in counts.items()],
+            _REMOVE_REFS, [{"b_hash": h, "b_refs": n, "b_now": now} for h, n in counts.items()]
         )
 
     async def read(self, work: Callable[[Tx], Awaitable[R]]) -> R:
@@ -168,11 +182,7 @@ class _RefCounts:
 
     async def set_structure(self, tx: Tx, hash: str, structure: str) -> None:
         """Keep the structure once: the same bytes always parse the same."""
-        await tx.execute(
-            blobs.update()
-            .where(blobs.c.hash == hash, blobs.c.structure.is_(None))
-            .values(structure=structure)
-        )
+        await tx.execute(_SET_STRUCTURE, {"b_hash": hash, "b_structure": structure})
 
     async def structure(self, tx: Tx, hash: str) -> str | None:
         value = await tx.scalar(sa.select(blobs.c.structure).where(blobs.c.hash == hash))

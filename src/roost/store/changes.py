@@ -32,6 +32,16 @@ def notify_channel(schema: str | None) -> str:
     return f"{NOTIFY_CHANNEL}.{schema}" if schema else NOTIFY_CHANNEL
 
 
+# Built once: statements on the delivery path are executed, not rebuilt.
+_NEXT_CHANGE_ID = (
+    counters.update()
+    .where(counters.c.name == "change")
+    .values(value=counters.c.value + 1)
+    .returning(counters.c.value)
+)
+_INSERT_CHANGE = changes.insert()
+
+
 class ChangeFeed:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -54,23 +64,17 @@ class ChangeFeed:
     async def append(
         self, tx: Tx, account_id: int, mailbox_id: int | None, kind: str, modseq: int | None
     ) -> int:
-        change_id = int(
-            await tx.scalar(
-                counters.update()
-                .where(counters.c.name == "change")
-                .values(value=counters.c.value + 1)
-                .returning(counters.c.value)
-            )
-        )
+        change_id = int(await tx.scalar(_NEXT_CHANGE_ID))
         await tx.execute(
-            changes.insert().values(
-                id=change_id,
-                account_id=account_id,
-                mailbox_id=mailbox_id,
-                kind=kind,
-                modseq=modseq,
-                at=self._clock.now(),
-            )
+            _INSERT_CHANGE,
+            {
+                "id": change_id,
+                "account_id": account_id,
+                "mailbox_id": mailbox_id,
+                "kind": kind,
+                "modseq": modseq,
+                "at": self._clock.now(),
+            },
         )
         if tx.dialect == "postgresql":
             await tx.execute(sa.select(sa.func.pg_notify(self.channel, str(change_id))))

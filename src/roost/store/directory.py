@@ -105,6 +105,13 @@ def _account(row: Any) -> Account:
     )
 
 
+# Built once: the look-ups of every RCPT and every delivery are executed, not
+# rebuilt (building one costs more than SQLite takes to run it).
+_CATCH_ALL = sa.select(domains.c.catch_all).where(domains.c.name == sa.bindparam("b_name"))
+_ACCOUNT_ID = sa.select(accounts.c.id).where(accounts.c.address == sa.bindparam("b_address"))
+_ACCOUNT = sa.select(accounts).where(accounts.c.address == sa.bindparam("b_address"))
+
+
 class DirectoryStore:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -287,9 +294,7 @@ class DirectoryStore:
             address = normalise_address(address)
         except InvalidName:
             return None
-        row = (
-            await tx.execute(sa.select(accounts).where(accounts.c.address == address))
-        ).one_or_none()
+        row = (await tx.execute(_ACCOUNT, {"b_address": address})).one_or_none()
         return _account(row) if row is not None else None
 
     async def account_by_id(self, tx: Tx, account_id: int) -> Account:
@@ -467,7 +472,7 @@ class DirectoryStore:
         candidates = [f"{local}@{domain}"]
         if delimiter and delimiter in local:
             candidates.append(f"{local.split(delimiter, 1)[0]}@{domain}")
-        catch_all = await tx.scalar(sa.select(domains.c.catch_all).where(domains.c.name == domain))
+        catch_all = await tx.scalar(_CATCH_ALL, {"b_name": domain})
         if catch_all:
             candidates.append(catch_all)
         for candidate in candidates:
@@ -479,7 +484,7 @@ class DirectoryStore:
     async def _resolve_exact(
         self, tx: Tx, address: str, delimiter: str, path: tuple[str, ...]
     ) -> tuple[tuple[str, ...], tuple[str, ...], bool] | None:
-        account = await tx.scalar(sa.select(accounts.c.id).where(accounts.c.address == address))
+        account = await tx.scalar(_ACCOUNT_ID, {"b_address": address})
         if account is not None:
             return (address,), (), False
         found = await self._aliases(tx, aliases.c.address == address)

@@ -99,6 +99,48 @@ def _uid_filter(ranges: UidRanges | None) -> sa.ColumnElement[bool]:
     return sa.or_(*(messages.c.uid.between(low, high) for low, high in ranges))
 
 
+# Built once: the statements every delivery runs are executed, not rebuilt
+# (building one costs more than SQLite takes to run it).
+_COUNT: sa.BindParameter[int] = sa.bindparam("b_count", type_=sa.Integer)
+_ALLOCATE_UIDS = (
+    mailboxes.update()
+    .where(mailboxes.c.id == sa.bindparam("b_id"))
+    .values(
+        uidnext=mailboxes.c.uidnext + _COUNT,
+        highest_modseq=mailboxes.c.highest_modseq + 1,
+        message_count=mailboxes.c.message_count + _COUNT,
+    )
+    .returning(mailboxes.c.account_id, mailboxes.c.uidnext, mailboxes.c.highest_modseq)
+)
+_INSERT_MESSAGE = messages.insert()
+_IDS_OF_UIDS = (
+    sa.select(messages.c.id, messages.c.uid)
+    .where(
+        messages.c.mailbox_id == sa.bindparam("b_id"),
+        messages.c.uid.between(sa.bindparam("b_first"), sa.bindparam("b_last")),
+    )
+    .order_by(messages.c.uid)
+)
+_CHARGE = (
+    accounts.update()
+    .where(accounts.c.id == sa.bindparam("b_id"))
+    .values(
+        used_bytes=accounts.c.used_bytes + sa.bindparam("b_size", type_=sa.BigInteger),
+        used_messages=accounts.c.used_messages + _COUNT,
+    )
+    .returning(
+        accounts.c.used_bytes,
+        accounts.c.used_messages,
+        accounts.c.quota_bytes,
+        accounts.c.quota_messages,
+    )
+)
+_MAILBOX = sa.select(mailboxes).where(
+    mailboxes.c.account_id == sa.bindparam("b_account"),
+    mailboxes.c.name == sa.bindparam("b_name"),
+)
+
+
 class MailStore:
     def __init__(self, blobs: BlobStore, feed: ChangeFeed, clock: Clock) -> None:
         self._blobs = blobs
@@ -165,13 +207,7 @@ class MailStore:
 
     async def mailbox(self, tx: Tx, account_id: int, name: str) -> Mailbox:
         name = normalise_mailbox_name(name)
-        row = (
-            await tx.execute(
-                sa.select(mailboxes).where(
-                    mailboxes.c.account_id == account_id, mailboxes.c.name == name
-                )
-            )
-        ).one_or_none()
+        row = (await tx.execute(_MAILBOX, {"b_account": account_id, "b_name": name})).one_or_none()
         if row is None:
             raise NotFound(f"no mailbox {name!r}")
         return _mailbox(row)
@@ -249,16 +285,7 @@ class MailStore:
             return []
         count = len(items)
         alloc = (
-            await tx.execute(
-                mailboxes.update()
-                .where(mailboxes.c.id == mailbox_id)
-                .values(
-                    uidnext=mailboxes.c.uidnext + count,
-                    highest_modseq=mailboxes.c.highest_modseq + 1,
-                    message_count=mailboxes.c.message_count + count,
-                )
-                .returning(mailboxes.c.account_id, mailboxes.c.uidnext, mailboxes.c.highest_modseq)
-            )
+            await tx.execute(_ALLOCATE_UIDS, {"b_id": mailbox_id, "b_count": count})
         ).one_or_none()
         if alloc is None:
             raise NotFound(f"no mailbox with id {mailbox_id}")
@@ -269,7 +296,7 @@ class MailStore:
         await self._blobs.ref_many(tx, Counter(item.blob for item in items))
         now = self._clock.now()
         await tx.execute(
-            messages.insert(),
+            _INSERT_MESSAGE,
             [
                 {
                     "mailbox_id": mailbox_id,
@@ -288,12 +315,8 @@ class MailStore:
         # which SQLAlchemy sends row by row on SQLite.
         rows = (
             await tx.execute(
-                sa.select(messages.c.id, messages.c.uid)
-                .where(
-                    messages.c.mailbox_id == mailbox_id,
-                    messages.c.uid.between(first_uid, first_uid + count - 1),
-                )
-                .order_by(messages.c.uid)
+                _IDS_OF_UIDS,
+                {"b_id": mailbox_id, "b_first": first_uid, "b_last": first_uid + count - 1},
             )
         ).all()
         keyword_rows = [
@@ -308,20 +331,7 @@ class MailStore:
 
     async def _charge(self, tx: Tx, account_id: int, size: int, count: int, enforce: bool) -> None:
         usage = (
-            await tx.execute(
-                accounts.update()
-                .where(accounts.c.id == account_id)
-                .values(
-                    used_bytes=accounts.c.used_bytes + size,
-                    used_messages=accounts.c.used_messages + count,
-                )
-                .returning(
-                    accounts.c.used_bytes,
-                    accounts.c.used_messages,
-                    accounts.c.quota_bytes,
-                    accounts.c.quota_messages,
-                )
-            )
+            await tx.execute(_CHARGE, {"b_id": account_id, "b_size": size, "b_count": count})
         ).one()
         if not enforce or (size <= 0 and count <= 0):
             return

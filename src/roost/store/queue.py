@@ -30,6 +30,47 @@ from roost.store.types import (
 )
 
 
+# Built once: the statements every message runs are executed, not rebuilt
+# (building one costs more than SQLite takes to run it).
+_INSERT_ENTRY = queue_entries.insert().returning(queue_entries.c.id)
+_INSERT_RECIPIENT = queue_recipients.insert()
+_RECIPIENTS_OF = (
+    sa.select(queue_recipients)
+    .where(queue_recipients.c.entry_id.in_(sa.bindparam("b_ids", expanding=True)))
+    .order_by(queue_recipients.c.id)
+)
+_SET_RESULT = (
+    queue_recipients.update()
+    .where(
+        queue_recipients.c.id == sa.bindparam("b_id"),
+        queue_recipients.c.entry_id == sa.bindparam("b_entry"),
+    )
+    .values(attempts=queue_recipients.c.attempts + 1)
+)
+_BLOB_OF_ENTRY = sa.select(queue_entries.c.blob_hash).where(
+    queue_entries.c.id == sa.bindparam("b_id")
+)
+_DELETE_RECIPIENTS = queue_recipients.delete().where(
+    queue_recipients.c.entry_id == sa.bindparam("b_id")
+)
+_DUE = (
+    sa.select(queue_entries.c.id)
+    .where(
+        queue_entries.c.state.in_([QueueState.QUEUED.value, QueueState.DEFERRED.value]),
+        queue_entries.c.next_attempt_at <= sa.bindparam("b_now"),
+        sa.or_(
+            queue_entries.c.claimed_until.is_(None),
+            queue_entries.c.claimed_until < sa.bindparam("b_now"),
+        ),
+    )
+    .order_by(queue_entries.c.next_attempt_at)
+    .limit(sa.bindparam("b_limit"))
+)
+_DUE_PG = _DUE.with_for_update(skip_locked=True)
+_CLAIM = queue_entries.update().where(queue_entries.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+_DELETE_ENTRY = queue_entries.delete().where(queue_entries.c.id == sa.bindparam("b_id"))
+
+
 class QueueStore:
     def __init__(self, blobs: BlobStore, clock: Clock) -> None:
         self._blobs = blobs
@@ -54,21 +95,20 @@ class QueueStore:
         now = self._clock.now()
         await self._blobs.ref(tx, blob)
         entry_id = await tx.scalar(
-            queue_entries.insert()
-            .values(
-                blob_hash=blob.hash,
-                sender=sender,
-                size=blob.size,
-                state=QueueState.QUEUED.value,
-                envid=envid,
-                ret=ret,
-                source=source,
-                details=details,
-                received_at=now,
-                next_attempt_at=not_before or now,
-                attempts=0,
-            )
-            .returning(queue_entries.c.id)
+            _INSERT_ENTRY,
+            {
+                "blob_hash": blob.hash,
+                "sender": sender,
+                "size": blob.size,
+                "state": QueueState.QUEUED.value,
+                "envid": envid,
+                "ret": ret,
+                "source": source,
+                "details": details,
+                "received_at": now,
+                "next_attempt_at": not_before or now,
+                "attempts": 0,
+            },
         )
         await self.add_recipients(tx, int(entry_id), recipients)
         return int(entry_id)
@@ -185,11 +225,7 @@ class QueueStore:
     ) -> dict[int, tuple[QueueRecipient, ...]]:
         if not entry_ids:
             return {}
-        rows = await tx.execute(
-            sa.select(queue_recipients)
-            .where(queue_recipients.c.entry_id.in_(entry_ids))
-            .order_by(queue_recipients.c.id)
-        )
+        rows = await tx.execute(_RECIPIENTS_OF, {"b_ids": entry_ids})
         grouped: dict[int, list[QueueRecipient]] = {}
         for r in rows:
             grouped.setdefault(r.entry_id, []).append(
@@ -230,27 +266,17 @@ class QueueStore:
     async def claim_due(self, tx: Tx, worker: str, lease_s: float, limit: int) -> list[QueueEntry]:
         """Claim entries whose next attempt is due and that no live lease holds."""
         now = self._clock.now()
-        query = (
-            sa.select(queue_entries.c.id)
-            .where(
-                queue_entries.c.state.in_([QueueState.QUEUED.value, QueueState.DEFERRED.value]),
-                queue_entries.c.next_attempt_at <= now,
-                sa.or_(
-                    queue_entries.c.claimed_until.is_(None), queue_entries.c.claimed_until < now
-                ),
-            )
-            .order_by(queue_entries.c.next_attempt_at)
-            .limit(limit)
-        )
-        if tx.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = [r.id for r in await tx.execute(query)]
+        query = _DUE_PG if tx.dialect == "postgresql" else _DUE
+        ids = [r.id for r in await tx.execute(query, {"b_now": now, "b_limit": limit})]
         if not ids:
             return []
         await tx.execute(
-            queue_entries.update()
-            .where(queue_entries.c.id.in_(ids))
-            .values(claimed_by=worker, claimed_until=now + timedelta(seconds=lease_s))
+            _CLAIM,
+            {
+                "b_ids": ids,
+                "claimed_by": worker,
+                "claimed_until": now + timedelta(seconds=lease_s),
+            },
         )
         return await self.entries(tx, ids=ids, limit=len(ids))
 
@@ -272,14 +298,14 @@ class QueueStore:
         """One recipient's outcome; in the unit that delivered it, so a retry never
         delivers twice."""
         await tx.execute(
-            queue_recipients.update()
-            .where(queue_recipients.c.id == recipient_id, queue_recipients.c.entry_id == entry_id)
-            .values(
-                state=state.value,
-                last_reply=reply,
-                last_attempt_at=self._clock.now(),
-                attempts=queue_recipients.c.attempts + 1,
-            )
+            _SET_RESULT,
+            {
+                "b_id": recipient_id,
+                "b_entry": entry_id,
+                "state": state.value,
+                "last_reply": reply,
+                "last_attempt_at": self._clock.now(),
+            },
         )
 
     async def add_recipients(
@@ -288,7 +314,7 @@ class QueueStore:
         """Recipients found while delivering (an alias pointing elsewhere)."""
         if recipients:
             await tx.execute(
-                queue_recipients.insert(),
+                _INSERT_RECIPIENT,
                 [
                     {
                         "entry_id": entry_id,
@@ -347,13 +373,11 @@ class QueueStore:
 
     async def remove(self, tx: Tx, entry_id: int) -> None:
         """Remove an entry (delivered, bounced or deleted) and release its blob."""
-        blob_hash = await tx.scalar(
-            sa.select(queue_entries.c.blob_hash).where(queue_entries.c.id == entry_id)
-        )
+        blob_hash = await tx.scalar(_BLOB_OF_ENTRY, {"b_id": entry_id})
         if blob_hash is None:
             raise NotFound(f"no queue entry {entry_id}")
-        await tx.execute(queue_recipients.delete().where(queue_recipients.c.entry_id == entry_id))
-        await tx.execute(queue_entries.delete().where(queue_entries.c.id == entry_id))
+        await tx.execute(_DELETE_RECIPIENTS, {"b_id": entry_id})
+        await tx.execute(_DELETE_ENTRY, {"b_id": entry_id})
         await self._blobs.unref(tx, blob_hash)
 
 
