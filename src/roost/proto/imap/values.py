@@ -1,0 +1,36 @@
+"""The data model of IMAP response data (RFC 9051 §4), shared by every core module.
+
+Whoever builds a response (FETCH items, BODYSTRUCTURE, ENVELOPE, STATUS,
+LIST) builds `ImapData`; only the writer decides how it looks on the wire,
+so the choice between a quoted string and a literal (RFC 9051 §4.3) lives in
+one place.
+
+- `None` is NIL.
+- `int` is a number (RFC 9051 `number64` at most).
+- `Atom` is sent as is: flags, keywords, response-code names, `BODY[1.2]`.
+- `str` is a string: quoted when it can be, otherwise a literal (UTF-8).
+- `bytes` is a string that may hold 8-bit or NUL octets: always a literal
+  (`~{n}` literal8 when `Binary` wraps it).
+- a `tuple` is a parenthesised list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """Bytes the writer sends unquoted; the builder guarantees they are an atom."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """A BINARY fetch result: sent as a literal8 (RFC 3516, RFC 9051 §7.5.2)."""
+
+    value: bytes
+
+
+ImapData = None | int | Atom | str | bytes | Binary | tuple["ImapData", ...]
