@@ -37,7 +37,7 @@ literals.
 from __future__ import annotations
 
 from roost.proto.imap.envelope import build_envelope, clean_text
-from roost.proto.imap.values import ImapData
+from roost.proto.imap.values import ImapData, Juxtaposed
 from roost.proto.mime.encoded_words import normalize_charset
 from roost.proto.mime.model import MessageStructure, Parameter, Part, PartKind
 
@@ -162,7 +162,10 @@ class _Builder:
         children: list[ImapData] = [self.body(child) for child in self._children(part)]
         if not children or part.kind is not PartKind.MULTIPART:
             children = [self._empty()]
-        out: tuple[ImapData, ...] = (*children, clean_text(part.content_type.subtype))
+        out: tuple[ImapData, ...] = (
+            Juxtaposed(tuple(children)),
+            clean_text(part.content_type.subtype),
+        )
         if self._extended:
             out += _extension(part, multipart=True)
         return out

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from roost.proto.imap.values import ImapData
+from roost.proto.imap.values import ImapData, Juxtaposed
 from roost.proto.mime.model import Address, AddressField, Envelope, Group
 
 MISSING_MAILBOX = "MISSING_MAILBOX"
@@ -103,7 +103,7 @@ def address_list(field: AddressField | None) -> ImapData:
     the header is absent or holds no address."""
     if field is None or not field.addresses:
         return None
-    return address_items(field.addresses)
+    return (Juxtaposed(address_items(field.addresses)),)
 
 
 def _has_addresses(field: AddressField | None) -> bool:

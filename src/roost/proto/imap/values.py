@@ -12,6 +12,8 @@ one place.
 - `bytes` is a string that may hold 8-bit or NUL octets: always a literal
   (`~{n}` literal8 when `Binary` wraps it).
 - a `tuple` is a parenthesised list.
+- `Juxtaposed` is several items written side by side with no space, as the
+  grammar wants for `1*body` in a multipart and `1*address` in an envelope.
 """
 
 from __future__ import annotations
@@ -33,4 +35,12 @@ class Binary:
     value: bytes
 
 
-ImapData = None | int | Atom | str | bytes | Binary | tuple["ImapData", ...]
+@dataclass(frozen=True, slots=True)
+class Juxtaposed:
+    """Items written one after the other without a space (RFC 9051 §9:
+    `body-type-mpart = 1*body SP ...`, `env-from = "(" 1*address ")"`)."""
+
+    items: tuple[ImapData, ...]
+
+
+ImapData = None | int | Atom | str | bytes | Binary | Juxtaposed | tuple["ImapData", ...]

@@ -23,8 +23,8 @@ class Multi(enum.Enum):
     EPILOGUE = "epilogue"
 
 
-# End of a body: (offset, line feeds before it, whether the octet before it is LF).
-BodyEnd = tuple[int, int, bool]
+# End of a body: (offset, line feeds before it).
+BodyEnd = tuple[int, int]
 
 
 class PartBuilder:
@@ -87,14 +87,16 @@ class PartBuilder:
 
     def build(self, end: BodyEnd) -> Part:
         """The frozen part, its body ending at `end`; an end before the body
-        start means an empty body. Lines per RFC 3501 §7.4.2: line feeds in
-        the body, plus one for a last line without one."""
-        offset, lf, last_is_lf = end
+        start means an empty body. Lines (RFC 9051 §7.5.2 body-fld-lines):
+        the line feeds in the body, as Dovecot counts them, so a last line
+        without one (before a boundary, whose CRLF is the delimiter's) is not
+        counted; clients see the same numbers from both servers."""
+        offset, lf = end
         if offset <= self.body_start:
             body_end, lines = self.body_start, 0
         else:
             body_end = offset
-            lines = lf - self.body_lf + (0 if last_is_lf else 1)
+            lines = lf - self.body_lf
         c = self.content
         return Part(
             index=self.index,

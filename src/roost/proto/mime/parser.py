@@ -118,7 +118,7 @@ class MimeParser:
             raise ParserClosedError("close() called twice")
         self._closed = True
         self._run(final=True)
-        end = (self._pos, self._lf, self._tail.endswith(b"\n"))
+        end = (self._pos, self._lf)
         while self._stack:
             node = self._stack[-1]
             if node.in_headers:
@@ -311,8 +311,7 @@ class MimeParser:
         break before it belongs to the delimiter (RFC 2046 §5.1.1)."""
         tail = self._tail
         term = 2 if tail.endswith(b"\r\n") else 1 if tail.endswith(b"\n") else 0
-        last_is_lf = len(tail) > term and tail[len(tail) - term - 1] == _LF
-        return self._pos - term, self._lf - (1 if term else 0), last_is_lf
+        return self._pos - term, self._lf - (1 if term else 0)
 
     def _boundary(self, index: int, close: bool) -> None:
         """A delimiter line of the multipart at stack `index` starts here."""
@@ -329,7 +328,7 @@ class MimeParser:
                 # The body is empty and starts on this line: the line break
                 # before it ends the header block, and parts around it end
                 # here too, so that they still contain it.
-                end = (self._pos, self._lf, self._tail.endswith(b"\n"))
+                end = (self._pos, self._lf)
             self._finalize(node, end)
         multipart = self._stack[index]
         multipart.seen_boundary = True
