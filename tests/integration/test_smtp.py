@@ -213,6 +213,28 @@ async def test_250_only_after_fsyncs_and_commit(
     assert "commit" in window[folder_synced:], window
 
 
+async def test_blob_is_named_by_the_hash_computed_while_receiving(roost: Roost) -> None:
+    """The session hashes the data as it writes the spool file; the blob's
+    name must be the SHA-256 of exactly the bytes stored."""
+    import hashlib
+
+    from roost.store.blobs import FileBlobs
+
+    blobs = roost.store.blobs
+    assert isinstance(blobs, FileBlobs)
+    mx = port(roost, "mx")
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", mx, timeout=30) as client:
+            client.sendmail("bob@example.net", ["alice@example.org"], MESSAGE)
+
+    await asyncio.to_thread(send)
+    files = [f for f in blobs.root.glob("?/*") if f.is_file()]
+    assert files
+    for file in files:
+        assert hashlib.sha256(file.read_bytes()).hexdigest() == file.name
+
+
 def test_connection_rate_per_address(clock: object) -> None:
     from roost.core.clock import ManualClock
     from roost.services.smtp.service import ConnectionRate

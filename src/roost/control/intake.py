@@ -46,9 +46,14 @@ class Intake:
         self.stats = stats or MailStats(clock)
         self.wakeup = asyncio.Event()
 
-    async def accept_file(self, path: Path, envelope: Envelope) -> int:
-        """Queue a spooled file (moved into the blob store); returns the entry id."""
-        blob = await self._store.blobs.stage_file(path)
+    async def accept_file(
+        self, path: Path, envelope: Envelope, known: StagedBlob | None = None
+    ) -> int:
+        """Queue a spooled file (moved into the blob store); returns the entry id.
+
+        `known` is the file's hash and size when the caller computed them while
+        writing it (SMTP does), which spares reading it again."""
+        blob = await self._store.blobs.stage_file(path, known)
         return await self._enqueue(blob, envelope)
 
     async def accept_bytes(self, data: bytes, envelope: Envelope) -> int:

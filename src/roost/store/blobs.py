@@ -47,7 +47,10 @@ class BlobStore(Protocol):
         """Stage several blobs at once: their durable writes overlap."""
         ...
 
-    async def stage_file(self, path: Path) -> StagedBlob: ...
+    async def stage_file(self, path: Path, known: StagedBlob | None = None) -> StagedBlob:
+        """Take a written file into the store; `known`: its hash and size, if the
+        caller has them (else the file is read to compute them)."""
+        ...
 
     async def ref(self, tx: Tx, blob: StagedBlob, count: int = 1) -> None: ...
 
@@ -277,14 +280,21 @@ class FileBlobs(_Counted):
             await self._install(moves)
         return staged
 
-    async def stage_file(self, path: Path) -> StagedBlob:
-        hash, size = await self._run(_hash_file, path)
+    async def stage_file(self, path: Path, known: StagedBlob | None = None) -> StagedBlob:
+        blob = known or StagedBlob(*await self._run(_hash_file, path))
         async with self._lock:
-            self._refs.pins.staged(hash)
-        tmp = await self._run(self._adopt_file, hash, path)
-        if tmp is not None:
-            await self._install([(tmp, self.path(hash))])
-        return StagedBlob(hash, size)
+            self._refs.pins.staged(blob.hash)
+
+        # One trip to a disk thread: fsync the file, rename it into place,
+        # fsync its folder (each trip costs a wake-up on both sides).
+        def adopt() -> None:
+            tmp = self._adopt_file(blob.hash, path)
+            if tmp is not None:
+                for folder in _rename_all([(tmp, self.path(blob.hash))]):
+                    _fsync_dir(folder)
+
+        await self._run(adopt)
+        return blob
 
     async def ref_many(self, tx: Tx, counts: Mapping[StagedBlob, int]) -> None:
         await self._refs.add_upsert(tx, counts)
@@ -466,8 +476,11 @@ class DatabaseBlobs(_Counted):
         await self._store([(b, chunks_of(d)) for b, d in zip(staged, items, strict=True)])
         return staged
 
-    async def stage_file(self, path: Path) -> StagedBlob:
-        hash, size = await asyncio.to_thread(_hash_file, path)
+    async def stage_file(self, path: Path, known: StagedBlob | None = None) -> StagedBlob:
+        if known is None:
+            hash, size = await asyncio.to_thread(_hash_file, path)
+        else:
+            hash, size = known.hash, known.size
         staged = StagedBlob(hash, size)
 
         async def chunks_of_file() -> AsyncIterator[bytes]:

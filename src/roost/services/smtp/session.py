@@ -10,6 +10,7 @@ bytes are durable and the entry committed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import secrets
@@ -66,7 +67,7 @@ from roost.proto.smtp.settings import SmtpSettings
 from roost.services.smtp.policy import ListenerKind, RelayPolicy, ascii_text
 from roost.services.smtp.received import ReceivedFacts, received_field
 from roost.store.settings import JsonValue
-from roost.store.types import NewRecipient
+from roost.store.types import NewRecipient, StagedBlob
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,16 @@ class _Transaction:
     header: bytearray = field(default_factory=bytearray)
     in_header: bool = True
     received_fields: int = 0
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+    """SHA-256 of what is written to the spool file: the blob's name, known
+    when the data ends without reading the file again."""
+    size: int = 0
+
+    def write(self, data: bytes) -> None:
+        assert self.handle is not None
+        self.handle.write(data)
+        self.digest.update(data)
+        self.size += len(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,8 +304,9 @@ class SmtpSession:
                 return
         spool = self._deps.spool_dir
         path = spool / f"{secrets.token_hex(12)}.eml"
-        handle = await asyncio.to_thread(_create, path)
-        self._txn.path, self._txn.handle = path, handle
+        # A create and a buffered write land in the page cache: microseconds,
+        # cheaper inline than a hop to a thread. The fsync comes at the end.
+        self._txn.path, self._txn.handle = path, _create(path)
         tls = self._conn.tls
         facts = ReceivedFacts(
             helo=self._helo,
@@ -307,7 +319,7 @@ class SmtpSession:
             recipient=self._txn.recipients[0].address if len(self._txn.recipients) == 1 else None,
             at=self._deps.clock.now(),
         )
-        handle.write(received_field(facts))
+        self._txn.write(received_field(facts))
         self.core.accept()
 
     def _write_chunk(self, data: bytes) -> None:
@@ -325,16 +337,16 @@ class SmtpSession:
                 1 for line in head.split(b"\r\n") if line[:9].lower() == b"received:"
             )
             if self._kind is not ListenerKind.MX:
-                txn.handle.write(missing_fields(head, self._deps.hostname, self._deps.clock))
+                txn.write(missing_fields(head, self._deps.hostname, self._deps.clock))
             rest = bytes(txn.header[cut:])
             if self._checks_inbound():
                 assert self._deps.mailauth is not None
                 head = self._deps.mailauth.strip_forged(head)
-            txn.handle.write(head + rest)
+            txn.write(head + rest)
             txn.header.clear()
             txn.in_header = False
             return
-        txn.handle.write(data)
+        txn.write(data)
 
     async def _data_end(self) -> None:
         core = self.core
@@ -344,11 +356,11 @@ class SmtpSession:
             txn.in_header = False
             head = bytes(txn.header)
             if self._kind is not ListenerKind.MX:
-                txn.handle.write(missing_fields(head, self._deps.hostname, self._deps.clock))
+                txn.write(missing_fields(head, self._deps.hostname, self._deps.clock))
             if self._checks_inbound():
                 assert self._deps.mailauth is not None
                 head = self._deps.mailauth.strip_forged(head)
-            txn.handle.write(head)
+            txn.write(head)
             txn.received_fields = sum(
                 1 for line in head.split(b"\r\n") if line[:9].lower() == b"received:"
             )
@@ -359,7 +371,8 @@ class SmtpSession:
         handle, path = txn.handle, txn.path
         txn.handle = None
         txn.path = None
-        await asyncio.to_thread(handle.close)
+        handle.close()
+        blob = StagedBlob(txn.digest.hexdigest(), txn.size)
         params = txn.params
         details: dict[str, JsonValue] = {
             "client": self._client,
@@ -410,7 +423,7 @@ class SmtpSession:
             details=details,
         )
         try:
-            entry_id = await self._deps.intake.accept_file(path, envelope)
+            entry_id = await self._deps.intake.accept_file(path, envelope, blob)
         except (RoostError, OSError) as exc:
             log.error("%s: cannot queue a message: %s", self._conn.session_id, exc)
             await asyncio.to_thread(path.unlink, missing_ok=True)
