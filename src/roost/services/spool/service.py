@@ -141,12 +141,10 @@ class SpoolService:
             self._intake.wakeup.clear()
             free = self._settings.workers - len(self._inflight)
             claimed: list[QueueEntry] = []
+            limit = max(free, self._settings.local_batch_max)
             if free > 0:
                 claimed = await self._store.write(
-                    self._store.queue.claim_due,
-                    self._worker,
-                    self._settings.lease_s,
-                    max(free, self._settings.local_batch_max),
+                    self._store.queue.claim_due, self._worker, self._settings.lease_s, limit
                 )
                 batch, single = await self._partition(claimed)
                 if batch:
@@ -159,7 +157,9 @@ class SpoolService:
                         self._worker,
                         [e.id for e in single[free:]],
                     )
-            if claimed and len(self._inflight) < self._settings.workers:
+            # A full claim may have left due entries behind: claim again at once.
+            # A partial one took all there were; new mail sets the wakeup.
+            if len(claimed) == limit and len(self._inflight) < self._settings.workers:
                 continue
             wakeup = asyncio.ensure_future(self._intake.wakeup.wait())
             await asyncio.wait(
