@@ -29,7 +29,6 @@ from roost.store.types import (
     StagedBlob,
 )
 
-
 # Built once: the statements every message runs are executed, not rebuilt
 # (building one costs more than SQLite takes to run it).
 _INSERT_ENTRY = queue_entries.insert().returning(queue_entries.c.id)
