@@ -10,7 +10,7 @@ without asking anyone. A `MaildropSession` is that listing plus the marks.
 
 Sizes are what RETR sends *before* dot-stuffing (RFC 1939 §5 LIST: "the
 exact size of the message in octets"), which for Roost's CRLF-only store
-is the stored blob's length.
+is the stored message's length (its trace fields and its blob).
 """
 
 from __future__ import annotations
