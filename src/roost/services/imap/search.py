@@ -1,0 +1,316 @@
+"""SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH (RFC 4731), SEARCHRES
+(RFC 5182) and the MODSEQ key (RFC 7162 §3.1.5), by scanning the mailbox.
+
+Keys on the message row (flags, keywords, sizes, dates, UIDs, MODSEQ) need
+no message octets. Header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, the
+SENT dates) read the header block, decoded as `roost.proto.mime` decodes
+RFC 2047 words; BODY and TEXT use `roost.proto.mime.searchtext`, the one
+definition of a message's searchable text the Indexing service shares, so
+an indexed search and this scan agree. Matching is a case-insensitive
+substring test (RFC 9051 §6.4.4).
+
+A plain SEARCH answers ``* SEARCH``; with RETURN, or once the client has
+enabled IMAP4rev2 (RFC 9051 §7.3.4), ``* ESEARCH``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from roost.proto.imap.commands.selected import Search, SearchReturn
+from roost.proto.imap.responses import Condition
+from roost.proto.imap.search import (
+    AgeKey,
+    AllKey,
+    And,
+    DateKey,
+    DateRelation,
+    DateSource,
+    FlagKey,
+    HeaderKey,
+    ModSeqKey,
+    Not,
+    ObjectIdKey,
+    Or,
+    SaveDateSupportedKey,
+    SearchKey,
+    SequenceKey,
+    SizeKey,
+    TextField,
+    TextKey,
+    UidKey,
+)
+from roost.proto.imap.sequence import sequence_of
+from roost.proto.imap.values import Atom, ImapData
+from roost.proto.mime import MessageStructure, decode_header
+from roost.proto.mime.headers import split_fields
+from roost.proto.mime.searchtext import SearchText, message_search_text
+from roost.services.imap.bodies import read_range
+from roost.services.imap.context import SessionContext
+from roost.services.imap.messages import message_structure, refresh
+from roost.services.imap.objectid import email_id
+from roost.services.imap.selected import SelectedMailbox
+from roost.store.types import Flag, MessageInfo
+
+_HEADER_FIELDS = {
+    TextField.FROM: "from",
+    TextField.TO: "to",
+    TextField.CC: "cc",
+    TextField.BCC: "bcc",
+    TextField.SUBJECT: "subject",
+}
+
+
+@dataclass(slots=True)
+class _Message:
+    """One message being tested, with what was read of it so far."""
+
+    info: MessageInfo
+    structure: MessageStructure | None = None
+    fields: dict[str, list[str]] | None = None
+    text: SearchText | None = None
+
+
+@dataclass(slots=True)
+class _Needs:
+    structure: bool = False
+    """The SENT dates: the envelope kept at delivery is enough."""
+    header: bool = False
+    text: bool = False
+    modseq: bool = False
+    sets: list[SequenceKey | UidKey] = field(default_factory=list)
+
+
+def _walk(key: SearchKey, needs: _Needs) -> None:
+    match key:
+        case TextKey(field=TextField.BODY | TextField.TEXT):
+            needs.text = True
+        case TextKey() | HeaderKey():
+            needs.header = True
+        case DateKey(source=DateSource.SENT):
+            needs.structure = True
+        case ModSeqKey():
+            needs.modseq = True
+        case SequenceKey() | UidKey():
+            needs.sets.append(key)
+        case Not(key=inner):
+            _walk(inner, needs)
+        case Or(left=left, right=right):
+            _walk(left, needs)
+            _walk(right, needs)
+        case And(keys=keys):
+            for inner in keys:
+                _walk(inner, needs)
+
+
+class _Matcher:
+    def __init__(
+        self,
+        view: SelectedMailbox,
+        sets: dict[int, frozenset[int]],
+        now: datetime.datetime,
+    ) -> None:
+        self._view = view
+        self._sets = sets
+        self._now = now
+
+    def __call__(self, key: SearchKey, m: _Message) -> bool:
+        info = m.info
+        match key:
+            case AllKey():
+                return True
+            case FlagKey(flag=name, present=present):
+                return _has_flag(info, name) == present
+            case SizeKey(larger=larger, octets=octets):
+                return info.size > octets if larger else info.size < octets
+            case AgeKey(older=older, seconds=seconds):
+                age = (self._now - _aware(info.internal_date)).total_seconds()
+                return age >= seconds if older else age <= seconds
+            case DateKey(source=source, relation=relation, date=day):
+                return _date_matches(_date_of(m, source), relation, day)
+            case SequenceKey() | UidKey():
+                return info.uid in self._sets[id(key)]
+            case ModSeqKey(modseq=modseq):
+                return info.modseq >= modseq
+            case TextKey(field=TextField.BODY, value=value):
+                return m.text is not None and _contains(m.text.body, value)
+            case TextKey(field=TextField.TEXT, value=value):
+                return m.text is not None and _contains(m.text.text, value)
+            case TextKey(field=text_field, value=value):
+                values = (m.fields or {}).get(_HEADER_FIELDS[text_field], [])
+                return any(_contains(v, value) for v in values)
+            case HeaderKey(name=name, value=value):
+                values = (m.fields or {}).get(name.lower(), [])
+                return bool(values) if not value else any(_contains(v, value) for v in values)
+            case ObjectIdKey(field="EMAILID", value=value):
+                return email_id(info) == value
+            case ObjectIdKey() | SaveDateSupportedKey():
+                return False  # no THREADID (RFC 8474 §5.2), no save dates (RFC 8514 §4)
+            case Not(key=inner):
+                return not self(inner, m)
+            case Or(left=left, right=right):
+                return self(left, m) or self(right, m)
+            case And(keys=keys):
+                return all(self(inner, m) for inner in keys)
+
+
+def _has_flag(info: MessageInfo, name: str) -> bool:
+    system = Flag.parse(name)
+    if system is not None:
+        return system in info.flags
+    if name.startswith("\\"):
+        return False  # \Recent and unknown system flags are never set here
+    folded = name.casefold()
+    return any(keyword.casefold() == folded for keyword in info.keywords)
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return needle.casefold() in haystack.casefold()
+
+
+def _aware(when: datetime.datetime) -> datetime.datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=datetime.UTC)
+
+
+def _date_of(m: _Message, source: DateSource) -> datetime.date | None:
+    if source is DateSource.SENT:
+        sent = m.structure.envelope.date_parsed if m.structure is not None else None
+        return sent.date() if sent is not None else None
+    if source is DateSource.SAVED:
+        return None
+    return m.info.internal_date.date()
+
+
+def _date_matches(when: datetime.date | None, relation: DateRelation, day: datetime.date) -> bool:
+    if when is None:
+        return False
+    match relation:
+        case DateRelation.BEFORE:
+            return when < day
+        case DateRelation.ON:
+            return when == day
+        case DateRelation.SINCE:
+            return when >= day
+
+
+async def _prepare(ctx: SessionContext, m: _Message, needs: _Needs) -> None:
+    """Read what the keys need: the header block alone for header keys, the
+    whole message only for BODY and TEXT."""
+    data = await ctx.store.message_bytes(m.info) if needs.text else None
+    structure = await message_structure(ctx, m.info, data)
+    m.structure = structure
+    if needs.header:
+        end = structure.root.header_end
+        if data is not None:
+            header = data[:end]
+        else:
+            header = b"".join([c async for c in read_range(ctx.store, m.info, 0, end)])
+        fields: dict[str, list[str]] = {}
+        for name, value in split_fields(header.splitlines(True)):
+            fields.setdefault(name, []).append(decode_header(value))
+        m.fields = fields
+    if data is not None:
+        m.text = message_search_text(data, structure)
+
+
+async def search(ctx: SessionContext, command: Search) -> None:
+    view = ctx.need_selected()
+    if command.uid:
+        await refresh(ctx, expunges=True)  # allowed in UID SEARCH (RFC 9051 §7.5.1)
+    found, modseq = await matching(ctx, view, command.criteria)
+    _answer(ctx, view, command, found, modseq)
+    await refresh(ctx, expunges=command.uid)
+    ctx.core.finish(Condition.OK, "SEARCH completed")
+
+
+async def matching(
+    ctx: SessionContext, view: SelectedMailbox, criteria: SearchKey
+) -> tuple[list[MessageInfo], bool]:
+    """The messages of the view that ``criteria`` matches, in UID order, and
+    whether the criteria used MODSEQ (the answer then carries one)."""
+    needs = _Needs()
+    _walk(criteria, needs)
+    if needs.modseq:
+        ctx.core.enable("CONDSTORE")
+    sets = {
+        id(key): frozenset(
+            view.resolve(
+                key.messages if isinstance(key, SequenceKey) else key.uids,
+                uid=isinstance(key, UidKey),
+                saved=ctx.saved_uids,
+            )
+        )
+        for key in needs.sets
+    }
+    matcher = _Matcher(view, sets, ctx.deps.clock.now())
+    store = ctx.store
+    infos = await store.read(store.mail.messages, view.id)
+    found: list[MessageInfo] = []
+    for info in infos:
+        if not view.known(info.uid) or view.gone(info.uid):
+            continue
+        message = _Message(info)
+        if needs.structure or needs.header or needs.text:
+            await _prepare(ctx, message, needs)
+        if matcher(criteria, message):
+            found.append(info)
+    return found, needs.modseq
+
+
+def _answer(
+    ctx: SessionContext,
+    view: SelectedMailbox,
+    command: Search,
+    found: list[MessageInfo],
+    modseq: bool,
+) -> None:
+    numbers = [
+        info.uid if command.uid else seq
+        for info in found
+        if (seq := view.seq_of(info.uid)) is not None
+    ]
+    highest = max((info.modseq for info in found), default=None) if modseq else None
+    returns = command.returns
+    if returns is not None and SearchReturn.SAVE in returns:
+        ctx.saved_uids = _saved(returns, [info.uid for info in found])
+        returns = returns - {SearchReturn.SAVE}
+        if not returns:
+            return  # RFC 5182 §2.1: SAVE alone gives no ESEARCH
+    if returns is None and not ctx.core.rev2:
+        items: list[ImapData] = [Atom("SEARCH"), *numbers]
+        if highest is not None:
+            items.append((Atom("MODSEQ"), highest))
+        ctx.core.untagged(*items)
+        return
+    wanted = returns or {SearchReturn.ALL}
+    out: list[ImapData] = [Atom("ESEARCH"), (Atom("TAG"), command.tag)]
+    if command.uid:
+        out.append(Atom("UID"))
+    if numbers:
+        if SearchReturn.MIN in wanted:
+            out += [Atom("MIN"), min(numbers)]
+        if SearchReturn.MAX in wanted:
+            out += [Atom("MAX"), max(numbers)]
+        if SearchReturn.ALL in wanted:
+            out += [Atom("ALL"), Atom(str(sequence_of(numbers)))]
+    if SearchReturn.COUNT in wanted:
+        out += [Atom("COUNT"), len(numbers)]
+    if highest is not None:
+        out += [Atom("MODSEQ"), highest]
+    ctx.core.untagged(*out)
+
+
+def _saved(returns: frozenset[SearchReturn], uids: list[int]) -> tuple[int, ...]:
+    """What SAVE keeps (RFC 5182 §2.4): MIN and/or MAX alone when asked, else all."""
+    if not uids:
+        return ()
+    picks = returns & {SearchReturn.MIN, SearchReturn.MAX}
+    if picks and not returns & {SearchReturn.ALL, SearchReturn.COUNT}:
+        chosen = set()
+        if SearchReturn.MIN in picks:
+            chosen.add(min(uids))
+        if SearchReturn.MAX in picks:
+            chosen.add(max(uids))
+        return tuple(sorted(chosen))
+    return tuple(uids)
