@@ -41,6 +41,7 @@ from roost.net.dns import Resolver
 from roost.proto.dsn import NoticeKind
 from roost.services.spool.facts import facts_of, read_facts
 from roost.services.spool.local import LocalDelivery, Outcome
+from roost.services.spool.mta_sts import MtaStsPolicies
 from roost.services.spool.notices import Notices, Report, notice_envelope, wants
 from roost.services.spool.remote import RemoteDelivery
 from roost.services.spool.schedule import delay_notice_due, next_attempt
@@ -72,13 +73,16 @@ class SpoolService:
         clock: Clock,
         node: str,
         signer: DkimSigner | None = None,
+        mta_sts: MtaStsPolicies | None = None,
     ) -> None:
         self._store = store
         self._intake = intake
         self._settings = settings
         self._clock = clock
         self._local = LocalDelivery(store, delimiter)
-        self._remote = RemoteDelivery(resolver, settings, settings.helo_name or node)
+        self._remote = RemoteDelivery(
+            resolver, settings, settings.helo_name or node, mta_sts=mta_sts
+        )
         self._signer = signer
         self._notices = Notices(settings.helo_name or node, settings.return_full_max_bytes)
         self._worker = f"{node}/{socket.gethostname()}/spool"
