@@ -221,7 +221,11 @@ def api_routes(web: WebContext) -> list[Route]:
         except ValueError:
             raise HTTPException(400, "'limit' and 'before' must be whole numbers") from None
         events = await store.read(
-            store.events.list, limit=limit, before_id=before, object=query.get("object")
+            store.events.list,
+            limit=limit,
+            before_id=before,
+            object=query.get("object"),
+            actor_contains=query.get("actor"),
         )
         return [serialize.event(e) for e in events]
 

@@ -1,6 +1,6 @@
-"""The Starlette application on the web listener: API, health and metrics.
+"""The Starlette application on the web listener: API, health, metrics, admin console.
 
-The admin console and the webmail will mount here too (their own issues).
+The webmail will mount here too (its own issue).
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from roost.control.admin_access import AdminAccess
+from roost.control.passwords import Passwords
+from roost.control.throttle import Throttle
 from roost.supervisor.service import ServiceState
+from roost.web.admin import admin_routes
 from roost.web.api import api_routes
 from roost.web.api_queue import queue_routes
 from roost.web.context import WebContext
@@ -24,6 +28,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
 }
 
 
@@ -58,9 +63,23 @@ def create_app(web: WebContext) -> Starlette:
             Route("/metrics", metrics),
             *api_routes(web),
             *queue_routes(web),
+            *admin_routes(web, web.admin_access or default_admin_access(web)),
         ],
         exception_handlers={HTTPException: http_error},
         middleware=[Middleware(SecurityHeaders)],
+    )
+
+
+def default_admin_access(web: WebContext) -> AdminAccess:
+    """Admin sign-in for an app made without one (the CLI's in-process API, tests)."""
+    config = web.config
+    return AdminAccess(
+        web.store,
+        Passwords(config.directory),
+        web.directory,
+        config.admin,
+        Throttle(config.auth, web.store.clock),
+        web.store.clock,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from roost.control.admin_access import AdminAccess
 from roost.control.directory import DirectoryAdmin
 from roost.control.mailstats import MailStats
 from roost.control.queue_admin import QueueAdmin
@@ -22,3 +23,5 @@ class WebContext:
     stats: MailStats
     cli_token: str
     """The token in the data folder that the local CLI uses (actor `cli:USER`)."""
+    admin_access: AdminAccess | None = None
+    """Admin console sign-in; made from the rest when not given (sharing no throttle)."""

@@ -34,7 +34,10 @@ class _QuietServer(uvicorn.Server):
 def bind(address: str) -> socket.socket:
     host, port = parse_listen(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted sockets
+    # only when their proto says TCP, and without it a reused (keep-alive)
+    # connection waits 40 ms on Nagle and delayed ACKs at every request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:

@@ -24,6 +24,8 @@ def unit(status: UnitStatus) -> dict[str, JsonValue]:
         "sessions": status.service.sessions,
         "counters": dict(status.service.counters),
         "detail": status.service.detail,
+        "last_error": status.last_error,
+        "last_error_at": when(status.last_error_at),
         "last_probe": None
         if probe is None
         else {
