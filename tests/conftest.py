@@ -32,6 +32,9 @@ FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 64}
 def make_config(tmp_path: Path, **sections: dict[str, object]) -> Config:
     raw: dict[str, dict[str, object]] = {"roost": {"data_dir": str(tmp_path / "data")}}
     raw["directory"] = dict(FAST_HASH)
+    # No fixed ports in tests: a service a test does not name listens on a free port.
+    raw["pop"] = {"listen": ["127.0.0.1:0"], "tls_listen": ["127.0.0.1:0"]}
+    raw["imap"] = {"listen": ["127.0.0.1:0"], "tls_listen": ["127.0.0.1:0"]}
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
     return config_mod.build(raw, source="(test)", base=tmp_path)

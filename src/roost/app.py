@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from roost.cli.main import build_cli
+from roost.control.admin_access import AdminAccess
 from roost.control.auth import Authenticator
 from roost.control.directory import Actor, DirectoryAdmin
 from roost.control.intake import Intake
@@ -33,6 +34,8 @@ from roost.core.logs import setup_logging
 from roost.core.runtime import RuntimeInfo, remove_runtime, write_runtime
 from roost.net.certs import CertStore
 from roost.net.dns import Resolver
+from roost.services.imap.service import ImapService
+from roost.services.pop.service import PopService
 from roost.services.smtp.service import SmtpService
 from roost.services.spool.service import SpoolService
 from roost.store.store import Store, open_store, prepare_data_dir
@@ -102,6 +105,8 @@ def build_services(
             config.node,
             signer(config.data_dir) if config.mailauth.dkim_sign else None,
         ),
+        PopService(config, store, auth, tls, sasl_secret, clock),
+        ImapService(config, store, auth, tls, sasl_secret, clock),
     ]
 
 
@@ -125,8 +130,16 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         supervisor = Supervisor(services, store, config.supervisor, clock, config.node)
         await supervisor.boot()
         cli_token = secrets.token_urlsafe(32)
+        admin_access = AdminAccess(store, passwords, directory, config.admin, auth.throttle, clock)
         web_context = WebContext(
-            config, store, supervisor, directory, QueueAdmin(store, intake), intake.stats, cli_token
+            config,
+            store,
+            supervisor,
+            directory,
+            QueueAdmin(store, intake),
+            intake.stats,
+            cli_token,
+            admin_access,
         )
         web = WebServer(
             create_app(web_context),
@@ -143,7 +156,12 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
     except BaseException:
         await store.close()
         raise
-    maintenance = Maintenance(store, config.store.blob_gc_interval_s)
+    maintenance = Maintenance(
+        store,
+        config.store.blob_gc_interval_s,
+        events_retention_days=config.admin.events_retention_days,
+        admin_access=admin_access,
+    )
     maintenance.start()
     url = f"http://{web.addresses[0]}" if web.addresses else f"https://{web.tls_addresses[0]}"
     write_runtime(

@@ -28,6 +28,8 @@ def write_config(folder: Path, **extra: str) -> Path:
         '[web]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
         '[smtp]\nmx_listen = ["127.0.0.1:0"]\nsubmission_listen = ["127.0.0.1:0"]\n'
         'submissions_listen = ["127.0.0.1:0"]\n'
+        '[pop]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
+        '[imap]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
     )
     for section, body in extra.items():
         text += f"[{section}]\n{body}\n"
@@ -94,7 +96,9 @@ def test_first_start_then_cli_through_the_api(server: Server, tmp_path: Path) ->
     assert "alice@example.org" in shown.stdout
     bad = roost(config, "service", "stop", "gopher")
     assert bad.returncode == 1
-    assert bad.stderr.strip() == "roost: no service named 'gopher' (services: smtp, spool)"
+    assert bad.stderr.strip() == (
+        "roost: no service named 'gopher' (services: smtp, spool, pop, imap)"
+    )
     stopped = roost(config, "service", "stop", "SPOOL")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert roost(config, "status").returncode == 0  # stopped on purpose is not a failure

@@ -1,7 +1,7 @@
 """kill -9 at random moments: no acknowledged message is lost, none is delivered twice.
 
 Roost runs as a separate process that a killer thread stops with SIGKILL at
-random points and starts again, while the sender sends 2,000 numbered
+random points and starts again, while four senders send 2,000 numbered
 messages over SMTP, reconnecting after each crash. Afterwards every message
 that got its 250 is in the mailbox exactly once, and no message is there
 twice (one whose 250 was lost may or may not be there).
@@ -29,6 +29,7 @@ from roost.core.config import load
 from roost.store.store import open_store
 
 MESSAGES = 2000
+SENDERS = 4
 DEADLINE_S = 600
 ROOST = [sys.executable, "-m", "roost.app"]
 
@@ -91,6 +92,8 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> No
         f'[smtp]\nmx_listen = ["127.0.0.1:{mx}"]\nsubmission_listen = []\nsubmissions_listen = []\n'
         "[spool]\npoll_interval_s = 0.1\nretry_schedule_s = [0.5]\nretry_every_s = 1\n"
         '[dns]\nnameservers = ["127.0.0.1:9"]\ntimeout_s = 0.2\n'
+        '[pop]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
+        '[imap]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
     )
     for command in (["domain", "add", "example.org"], ["user", "add", "sink@example.org"]):
         subprocess.run([*ROOST, "--config", str(config), *command], check=True, capture_output=True)
@@ -103,7 +106,7 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> No
         def killer() -> None:
             nonlocal kills
             rng = random.Random(1234)
-            while not done.wait(rng.uniform(0.3, 1.5)):
+            while not done.wait(rng.uniform(0.5, 2.5)):
                 server.kill()
                 kills += 1
                 server.start()
@@ -112,10 +115,20 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> No
         thread.start()
         acknowledged: set[int] = set()
         deadline = time.monotonic() + DEADLINE_S
-        client: smtplib.SMTP | None = None
-        try:
-            number = 0
-            while number < MESSAGES and time.monotonic() < deadline:
+        numbers = iter(range(MESSAGES))
+        lock = threading.Lock()
+
+        def sender() -> None:
+            """One SMTP session at a time, reconnecting after each crash; the
+            senders share the numbers, so crashes hit several sessions at once."""
+            client: smtplib.SMTP | None = None
+            number: int | None = None
+            while time.monotonic() < deadline:
+                if number is None:
+                    with lock:
+                        number = next(numbers, None)
+                    if number is None:
+                        break
                 if client is None:
                     try:
                         client = smtplib.SMTP("127.0.0.1", mx, timeout=10)
@@ -124,18 +137,25 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> No
                         continue
                 try:
                     client.sendmail("load@example.net", ["sink@example.org"], message(number))
-                    acknowledged.add(number)
-                    number += 1
+                    with lock:
+                        acknowledged.add(number)
                 except (OSError, smtplib.SMTPException):
-                    client = None
-                    number += 1  # its fate is unknown: at most once
+                    client = None  # its fate is unknown: at most once
                     time.sleep(0.05)
-        finally:
-            done.set()
-            thread.join(timeout=120)
+                number = None
             if client is not None:
                 with contextlib.suppress(OSError, smtplib.SMTPException):
                     client.quit()
+
+        senders = [threading.Thread(target=sender) for _ in range(SENDERS)]
+        try:
+            for thread_ in senders:
+                thread_.start()
+            for thread_ in senders:
+                thread_.join(timeout=DEADLINE_S + 60)
+        finally:
+            done.set()
+            thread.join(timeout=120)
         assert kills >= 5, f"only {kills} kills: the test did not test much"
         assert len(acknowledged) >= MESSAGES // 4, f"only {len(acknowledged)} acknowledged"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import click
 
@@ -44,12 +45,14 @@ def register(cli: click.Group) -> None:
     @cli.command("events")
     @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
     @click.option("--object", "obj", help="Only this object, e.g. service:smtp or user:a@b.c.")
+    @click.option("--actor", help="Only actors containing this, e.g. admin:root or cli:.")
     @click.pass_obj
-    def events(state: State, limit: int, obj: str | None) -> None:
+    def events(state: State, limit: int, obj: str | None, actor: str | None) -> None:
         """The event and audit log, newest first."""
 
         async def work() -> None:
-            query = f"/events?limit={limit}" + (f"&object={obj}" if obj else "")
+            params = {"limit": limit, "object": obj, "actor": actor}
+            query = "/events?" + urlencode({k: v for k, v in params.items() if v is not None})
             async with connect(state.config, state.local_api, need_running=False) as api:
                 rows = await api.call("GET", query)
             table(

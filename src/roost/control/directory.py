@@ -257,8 +257,14 @@ class DirectoryAdmin:
         hashed = await self._passwords.hash(password)
 
         async def work(tx: Tx) -> None:
-            await self._store.directory.set_admin_password(tx, name, hashed, must_change=False)
-            await self._audit(tx, actor, f"admin:{name}", "password")
+            admin = await self._store.directory.admin(tx, name)
+            await self._store.directory.set_admin_password(
+                tx, admin.name, hashed, must_change=False
+            )
+            # A new password ends every admin console session of that admin.
+            ended = await self._store.admin_access.remove_sessions(tx, admin.id)
+            reason = f"{ended} console session{'' if ended == 1 else 's'} ended" if ended else None
+            await self._audit(tx, actor, f"admin:{admin.name}", "password", reason)
 
         await self._store.write(work)
 
@@ -267,6 +273,8 @@ class DirectoryAdmin:
             admin = await self._store.directory.admin(tx, name)
             if len(await self._store.directory.admins(tx)) == 1:
                 raise InvalidName(f"{admin.name} is the last admin: add another one first")
+            await self._store.admin_access.remove_sessions(tx, admin.id)
+            await self._store.admin_access.remove_totp(tx, admin.id)
             await self._store.directory.remove_admin(tx, admin.name)
             await self._audit(tx, actor, f"admin:{admin.name}", "remove")
 

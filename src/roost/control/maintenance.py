@@ -1,19 +1,31 @@
-"""Housekeeping that runs beside the services: collecting unreferenced blobs."""
+"""Housekeeping that runs beside the services: collecting unreferenced blobs,
+removing events past their retention, and ending timed-out admin sessions."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
+from roost.control.admin_access import AdminAccess
 from roost.store.store import Store
 
 log = logging.getLogger(__name__)
 
 
 class Maintenance:
-    def __init__(self, store: Store, interval_s: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        interval_s: float,
+        *,
+        events_retention_days: int = 0,
+        admin_access: AdminAccess | None = None,
+    ) -> None:
         self._store = store
         self._interval_s = interval_s
+        self._retention = timedelta(days=events_retention_days) if events_retention_days else None
+        self._admin_access = admin_access
         self._task: asyncio.Task[None] | None = None
         self.collected = 0
 
@@ -31,6 +43,13 @@ class Maintenance:
         if removed:
             log.info("removed %d unreferenced message blobs", removed)
         self.collected += removed
+        if self._retention is not None:
+            before = self._store.clock.now() - self._retention
+            pruned = await self._store.write(self._store.events.prune, before)
+            if pruned:
+                log.info("removed %d events older than %s", pruned, before.date().isoformat())
+        if self._admin_access is not None:
+            await self._admin_access.remove_expired()
         return removed
 
     async def _loop(self) -> None:
@@ -41,4 +60,4 @@ class Maintenance:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("blob collection failed; trying again in %g s", self._interval_s)
+                log.exception("housekeeping failed; trying again in %g s", self._interval_s)

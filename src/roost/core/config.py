@@ -301,6 +301,159 @@ class SmtpSettings:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PopSettings:
+    listen: tuple[str, ...] = setting(
+        ("127.0.0.1:1110",),
+        prod=("0.0.0.0:110",),
+        help="POP3 listeners with STLS (RFC 2595). Passwords are taken only after STLS, "
+        "except from loopback where `[auth] plaintext_on_loopback` allows it.",
+        check=check_listen,
+    )
+    tls_listen: tuple[str, ...] = setting(
+        ("127.0.0.1:1995",),
+        prod=("0.0.0.0:995",),
+        help="POP3 listeners over implicit TLS (RFC 8314).",
+        check=check_listen,
+    )
+    user_pass: bool = setting(
+        True,
+        help="Offer USER/PASS (RFC 1939 §7) besides AUTH. Either way a password travels "
+        "only over TLS, or from loopback where `[auth] plaintext_on_loopback` allows it.",
+    )
+    idle_timeout_s: float = setting(
+        600.0,
+        help="A client silent this long is disconnected without committing its deletions "
+        "(RFC 1939 §3: at least 10 minutes).",
+        min=600,
+        unit="s",
+    )
+    login_delay_s: int = setting(
+        0,
+        help="Fewest seconds between two logins of one mailbox, announced as LOGIN-DELAY "
+        "(RFC 2449 §6.5) and enforced with `-ERR [LOGIN-DELAY]`; 0 for none.",
+        min=0,
+        max=86_400,
+        unit="s",
+    )
+    lock_ttl_s: float = setting(
+        120.0,
+        help="The maildrop lock (one POP session per mailbox, `-ERR [IN-USE]`) is kept in "
+        "the store for this long and renewed by a live session every third of it; the "
+        "lock of a crashed node lapses after it.",
+        min=30,
+        max=3600,
+        unit="s",
+    )
+    read_ahead_bytes: int = setting(
+        262_144,
+        help="Clients RETR in order, so small messages (up to 64 KiB) are read in batches "
+        "ahead of the one asked for, the next batch while the client takes this one; "
+        "this caps what a session holds so. Larger messages are streamed in chunks; "
+        "0 streams every message.",
+        min=0,
+        max=16_777_216,
+        unit="bytes",
+    )
+    max_errors: int = setting(
+        20, help="Refused commands after which a client is disconnected.", min=1, max=1000
+    )
+    max_connections: int = setting(1000, help="Connections to POP at once, in all.", min=1)
+    max_connections_per_address: int = setting(
+        20, help="Connections at once from one client address.", min=1
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ImapSettings:
+    listen: tuple[str, ...] = setting(
+        ("127.0.0.1:1143",),
+        prod=("0.0.0.0:143",),
+        help="IMAP listeners with STARTTLS (RFC 9051 §6.2.1). LOGIN and PLAIN are taken only "
+        "after STARTTLS (LOGINDISABLED before), except from loopback where `[auth] "
+        "plaintext_on_loopback` allows it.",
+        check=check_listen,
+    )
+    tls_listen: tuple[str, ...] = setting(
+        ("127.0.0.1:1993",),
+        prod=("0.0.0.0:993",),
+        help="IMAP listeners over implicit TLS (RFC 8314).",
+        check=check_listen,
+    )
+    idle_timeout_s: float = setting(
+        1800.0,
+        help="A client silent this long, IDLE included, is logged out with BYE (RFC 9051 "
+        "§5.4: at least 30 minutes).",
+        min=1800,
+        unit="s",
+    )
+    max_append_bytes: int = setting(
+        52_428_800,
+        help="Largest message APPEND takes, announced as APPENDLIMIT (RFC 7889); a larger "
+        "literal is refused with NO [TOOBIG] before the client sends it.",
+        min=1024,
+        unit="bytes",
+    )
+    max_line_bytes: int = setting(
+        65_536,
+        help="Longest command line, literals apart (RFC 7162 §4 asks for at least 8192).",
+        min=8192,
+        max=16_777_216,
+        unit="bytes",
+    )
+    output_buffer_bytes: int = setting(
+        262_144,
+        help="Responses queued for a client before the session waits for it to read.",
+        min=16_384,
+        unit="bytes",
+    )
+    stream_literal_bytes: int = setting(
+        1_048_576,
+        help="FETCH reads a message this size or smaller whole; of a larger one it reads "
+        "only the sections asked for, and streams any section larger than this from the "
+        "message store to the client in chunks instead of holding it.",
+        min=65_536,
+        max=67_108_864,
+        unit="bytes",
+    )
+    write_timeout_s: float = setting(
+        60.0,
+        help="A client that reads none of its queued responses for this long is disconnected.",
+        min=1,
+        unit="s",
+    )
+    compress_level: int = setting(
+        6,
+        help="zlib level (1 fastest to 9 smallest) of COMPRESS=DEFLATE (RFC 4978).",
+        min=1,
+        max=9,
+    )
+    compress_window_bits: int = setting(
+        10,
+        help="The deflate window of COMPRESS=DEFLATE, 2**bits octets: small keeps a "
+        "compressed connection small (the client's inflate window stays 32 KiB).",
+        min=9,
+        max=15,
+    )
+    compress_mem_level: int = setting(
+        1,
+        help="zlib memLevel of COMPRESS=DEFLATE: 1 uses least memory, 9 compresses fastest.",
+        min=1,
+        max=9,
+    )
+    max_bad_commands: int = setting(
+        20,
+        help="BAD answers in a row (unknown commands, syntax errors, commands in the wrong "
+        "state) after which a client gets BYE and is disconnected.",
+        min=1,
+        max=1000,
+    )
+    max_connections: int = setting(2000, help="Connections to IMAP at once, in all.", min=1)
+    max_connections_per_address: int = setting(
+        50, help="Connections at once from one client address.", min=1
+    )
+
+
 ACTIONS = ("accept", "mark", "reject")
 
 
@@ -440,6 +593,46 @@ class SpoolSettings:
         min=1,
         unit="s",
     )
+    tls_ca_file: str = setting(
+        "",
+        help="PEM file of CA certificates trusted besides the system's when Roost checks "
+        "other servers' certificates (MTA-STS: MX hosts and policy hosts), for a private "
+        "CA; empty trusts the system's CAs only.",
+        path=True,
+    )
+    mta_sts: bool = setting(
+        True,
+        help="Honour the MTA-STS policies (RFC 8461) of destination domains: under `mode: "
+        "enforce`, mail goes only to the MX hosts the policy names, over TLS with a "
+        "certificate valid for the host. REQUIRETLS mail goes only to domains with such a "
+        "policy (DANE is not validated); with this off, it is all returned.",
+    )
+    mta_sts_fetch_timeout_s: float = setting(
+        60.0,
+        help="Longest wait for a domain's MTA-STS policy over HTTPS (RFC 8461 §3.3 suggests "
+        "one minute).",
+        min=1,
+        unit="s",
+    )
+    mta_sts_max_policy_bytes: int = setting(
+        65536,
+        help="A larger MTA-STS policy file is refused (RFC 8461 §3.3 suggests 64 KB).",
+        min=1024,
+        unit="bytes",
+    )
+    mta_sts_fetch_retry_s: float = setting(
+        300.0,
+        help="After a failed policy fetch, the same policy id is not fetched again for this "
+        "long (RFC 8461 §3.3 suggests five minutes or more).",
+        min=0,
+        unit="s",
+    )
+    mta_sts_cache_max: int = setting(
+        10000,
+        help="Domains whose MTA-STS policies are kept in memory; past this, the oldest "
+        "fetched is forgotten.",
+        min=1,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +665,71 @@ class WebSettings:
     )
     max_body_bytes: int = setting(
         1_048_576, help="Largest API request body.", min=1024, unit="bytes"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    session_idle_s: float = setting(
+        1800.0,
+        help="An admin console session not used for this long ends. The updates an open "
+        "page asks for by itself do not count as use.",
+        min=60,
+        max=86_400,
+        unit="s",
+    )
+    session_absolute_s: float = setting(
+        43_200.0,
+        help="An admin console session ends this long after its sign-in, used or not.",
+        min=300,
+        max=604_800,
+        unit="s",
+    )
+    max_sessions_per_admin: int = setting(
+        20,
+        help="Sessions one admin may have at once; a new sign-in past it ends the oldest.",
+        min=1,
+        max=1000,
+    )
+    refresh_s: float = setting(
+        2.0,
+        help="How often an open admin page asks for the services' states (the Services "
+        "page and the banner follow changes by themselves).",
+        min=0.2,
+        max=2.0,
+        unit="s",
+    )
+    stale_after_s: float = setting(
+        6.0,
+        help="An admin page that has had no update for this long marks itself stale.",
+        min=1,
+        max=600,
+        unit="s",
+    )
+    events_retention_days: int = setting(
+        365,
+        help="Events and audit entries older than this are removed (checked every "
+        "`[store] blob_gc_interval_s`).",
+        min=1,
+        max=36_500,
+        unit="days",
+    )
+    events_page_size: int = setting(
+        100, help="Events shown on one page of /admin/events.", min=10, max=1000
+    )
+    max_form_bytes: int = setting(
+        65_536, help="Largest form an admin page accepts.", min=1024, max=524_288, unit="bytes"
+    )
+    totp_issuer: str = setting(
+        "Roost",
+        help="The issuer an authenticator app shows beside Roost's two-step sign-in codes.",
+    )
+    totp_window_steps: int = setting(
+        1,
+        help="Two-step codes of this many 30-second steps before or after now are accepted "
+        "(RFC 6238 §5.2), for clocks that drift.",
+        min=0,
+        max=4,
     )
 
 
@@ -520,8 +778,11 @@ class Config:
     smtp: SmtpSettings = dataclasses.field(default_factory=SmtpSettings)
     mailauth: MailAuthConfig = dataclasses.field(default_factory=MailAuthConfig)
     spool: SpoolSettings = dataclasses.field(default_factory=SpoolSettings)
+    pop: PopSettings = dataclasses.field(default_factory=PopSettings)
+    imap: ImapSettings = dataclasses.field(default_factory=ImapSettings)
     dns: DnsSettings = dataclasses.field(default_factory=DnsSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
+    admin: AdminSettings = dataclasses.field(default_factory=AdminSettings)
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
     source: str = "(defaults)"

@@ -25,8 +25,11 @@ SECTION_HELP = {
     "smtp": "The SMTP service: listeners for other servers (MX) and for users (submission).",
     "mailauth": "SPF, DKIM and DMARC for incoming mail, and DKIM signing of outgoing mail.",
     "spool": "The queue every message passes through: delivery, retries and notices.",
+    "pop": "The POP service: mailbox download over POP3 (RFC 1939) with STLS or implicit TLS.",
+    "imap": "The IMAP service: mailbox access over IMAP4rev2 and IMAP4rev1 (RFC 9051, RFC 3501).",
     "dns": "How Roost asks DNS: MX records, and later SPF, DKIM, DMARC and MTA-STS.",
     "web": "The web listener: admin console, webmail, JSON API, health and metrics.",
+    "admin": "The admin console: sessions, live updates, and the event log's retention.",
     "tls": "Certificates for every TLS listener.",
     "log": "Log levels and the log file in the data folder.",
 }

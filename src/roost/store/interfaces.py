@@ -12,9 +12,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from roost.store.admin_access import AdminSession, AdminTotp
 from roost.store.db import Tx
 from roost.store.directory import Resolution
-from roost.store.mail import Copied, FlagResult, UidRanges
+from roost.store.mail import Copied, FlagResult, MailboxStatus, UidRanges
+from roost.store.maildrop_locks import LockOutcome
 from roost.store.settings import JsonValue
 from roost.store.types import (
     Account,
@@ -193,11 +195,70 @@ class MailRole(Protocol):
         self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None, *, deleted_only: bool = True
     ) -> list[int]: ...
 
-    async def vanished(self, tx: Tx, mailbox_id: int, since_modseq: int) -> list[int]: ...
+    async def mailbox_status(self, tx: Tx, mailbox_id: int) -> MailboxStatus: ...
+
+    async def structures(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None
+    ) -> dict[int, str | None]: ...
+
+    async def vanished(
+        self, tx: Tx, mailbox_id: int, since_modseq: int, uids: UidRanges | None = None
+    ) -> list[int]: ...
 
     async def copy(
         self, tx: Tx, source_id: int, uids: UidRanges, target_id: int, *, enforce_quota: bool = True
     ) -> Copied: ...
+
+
+class MaildropLockRole(Protocol):
+    """Maildrop locks: one POP3 session per mailbox, kept in the store with an
+    expiry (see `roost.store.maildrop_locks`)."""
+
+    async def take(
+        self,
+        tx: Tx,
+        mailbox_id: int,
+        holder: str,
+        ttl_s: float,
+        *,
+        min_interval_s: float = 0.0,
+    ) -> LockOutcome: ...
+
+    async def renew(self, tx: Tx, mailbox_id: int, holder: str, ttl_s: float) -> bool: ...
+
+    async def holder(self, tx: Tx, mailbox_id: int) -> str | None: ...
+
+    async def release(self, tx: Tx, mailbox_id: int, holder: str) -> bool: ...
+
+
+class AdminAccessRole(Protocol):
+    """Admin console sessions and two-step secrets (see `roost.store.admin_access`)."""
+
+    async def add_session(
+        self, tx: Tx, id_hash: str, admin_id: int, csrf_token: str, source_address: str | None
+    ) -> None: ...
+
+    async def session(self, tx: Tx, id_hash: str) -> AdminSession | None: ...
+
+    async def sessions_of(self, tx: Tx, admin_id: int) -> list[AdminSession]: ...
+
+    async def touch_session(self, tx: Tx, id_hash: str) -> None: ...
+
+    async def remove_session(self, tx: Tx, id_hash: str) -> bool: ...
+
+    async def remove_sessions(self, tx: Tx, admin_id: int, *, keep: str | None = None) -> int: ...
+
+    async def remove_expired_sessions(
+        self, tx: Tx, *, idle_before: datetime, created_before: datetime
+    ) -> int: ...
+
+    async def totp(self, tx: Tx, admin_id: int) -> AdminTotp | None: ...
+
+    async def set_totp(self, tx: Tx, admin_id: int, secret: str, *, enabled: bool) -> None: ...
+
+    async def use_totp_step(self, tx: Tx, admin_id: int, step: int) -> bool: ...
+
+    async def remove_totp(self, tx: Tx, admin_id: int) -> bool: ...
 
 
 class QueueRole(Protocol):
@@ -315,7 +376,12 @@ class EventsRole(Protocol):
         before_id: int | None = None,
         object: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
+        object_prefix: str | None = None,
+        actor_contains: str | None = None,
     ) -> list[Event]: ...
+
+    async def prune(self, tx: Tx, before: datetime) -> int: ...
 
 
 class ChangeFeedRole(Protocol):

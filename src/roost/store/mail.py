@@ -18,10 +18,11 @@ Designed for IMAP (RFC 9051, RFC 7162 CONDSTORE/QRESYNC):
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -30,7 +31,15 @@ from roost.core.errors import AlreadyExists, InvalidName, NotFound, QuotaExceede
 from roost.store.blobs import BlobStore
 from roost.store.changes import ChangeFeed
 from roost.store.db import Tx
-from roost.store.schema import accounts, counters, expunged, mailboxes, message_keywords, messages
+from roost.store.schema import (
+    accounts,
+    blobs,
+    counters,
+    expunged,
+    mailboxes,
+    message_keywords,
+    messages,
+)
 from roost.store.types import (
     Appended,
     Flag,
@@ -46,8 +55,14 @@ from roost.store.types import (
 DELIMITER = "/"
 MAX_MAILBOX_NAME_CHARS = 1000
 
+R = TypeVar("R", bound=Any)
+
 UidRanges = Sequence[tuple[int, int]]
 """Inclusive UID ranges, as an IMAP sequence set becomes once resolved."""
+
+MAX_SQL_RANGES = 100
+"""More UID ranges than this are filtered after the query, not in it: SQLite
+parses ``a OR b OR ...`` into a tree as deep as the list (its limit is 1000)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +71,19 @@ class FlagResult:
     """Messages whose flags changed, with their new MODSEQ."""
     modified: tuple[int, ...]
     """UIDs left alone because their MODSEQ was above UNCHANGEDSINCE (RFC 7162 §3.1.3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxStatus:
+    """Counts IMAP STATUS reports (RFC 9051 §6.3.11), read in one query."""
+
+    messages: int
+    unseen: int
+    """Messages without \\Seen."""
+    deleted: int
+    """Messages with \\Deleted (RFC 9051 STATUS DELETED)."""
+    size: int
+    """Octets of all messages, trace headers included (RFC 8438 STATUS=SIZE)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +121,47 @@ def _mailbox(row: Any) -> Mailbox:
     )
 
 
+def _bounds(ranges: UidRanges | None) -> UidRanges:
+    """One range around all of ``ranges``: what SQL filters when the ranges
+    are too many to name one by one (the rest is filtered after)."""
+    if not ranges:
+        return []
+    return [(min(low for low, _ in ranges), max(high for _, high in ranges))]
+
+
+def _within(uids: list[int], ranges: UidRanges) -> list[int]:
+    """The sorted ``uids`` that fall in the inclusive ``ranges``."""
+    spans: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if spans and low <= spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], high))
+        else:
+            spans.append((low, high))
+    starts = [low for low, _ in spans]
+    out = []
+    for uid in uids:
+        at = bisect.bisect_right(starts, uid) - 1
+        if at >= 0 and uid <= spans[at][1]:
+            out.append(uid)
+    return out
+
+
 def _uid_filter(ranges: UidRanges | None) -> sa.ColumnElement[bool]:
+    """The messages in ``ranges`` (all for None); past `MAX_SQL_RANGES` a
+    superset, which `_in_ranges` then narrows."""
     if ranges is None:
         return sa.true()
-    return sa.or_(*(messages.c.uid.between(low, high) for low, high in ranges))
+    if len(ranges) > MAX_SQL_RANGES:
+        ranges = _bounds(ranges)
+    return sa.or_(sa.false(), *(messages.c.uid.between(low, high) for low, high in ranges))
+
+
+def _in_ranges(rows: Sequence[R], ranges: UidRanges | None) -> Sequence[R]:
+    """Rows (with a ``uid``) of a query `_uid_filter` widened, narrowed again."""
+    if ranges is None or len(ranges) <= MAX_SQL_RANGES:
+        return rows
+    keep = set(_within(sorted(row.uid for row in rows), ranges))
+    return [row for row in rows if row.uid in keep]
 
 
 # Built once: the statements every delivery runs are executed, not rebuilt
@@ -350,6 +415,7 @@ class MailStore:
                 .order_by(messages.c.uid)
             )
         ).all()
+        rows = _in_ranges(rows, uids)
         keywords = await self._keywords(tx, mailbox_id, uids)
         return [
             MessageInfo(
@@ -378,7 +444,7 @@ class MailStore:
         )
         if changed_since:
             query = query.where(messages.c.modseq > changed_since)
-        rows = (await tx.execute(query)).all()
+        rows = _in_ranges((await tx.execute(query)).all(), uids)
         keywords = await self._keywords(tx, mailbox_id, uids)
         return [
             MessageFlags(r.uid, r.modseq, Flag(r.flags), frozenset(keywords.get(r.id, ())))
@@ -496,7 +562,7 @@ class MailStore:
         ).where(messages.c.mailbox_id == box.id, _uid_filter(uids))
         if deleted_only:
             query = query.where(messages.c.flags.op("&")(int(Flag.DELETED)) != 0)
-        rows = (await tx.execute(query.order_by(messages.c.uid))).all()
+        rows = _in_ranges((await tx.execute(query.order_by(messages.c.uid))).all(), uids)
         if not rows:
             return []
         modseq = await self._bump_modseq(tx, box.id)
@@ -518,14 +584,59 @@ class MailStore:
         await self._feed.append(tx, box.account_id, box.id, "expunge", modseq)
         return [r.uid for r in rows]
 
-    async def vanished(self, tx: Tx, mailbox_id: int, since_modseq: int) -> list[int]:
-        """UIDs expunged after a MODSEQ (RFC 7162 §3.2.5.1, VANISHED (EARLIER))."""
-        rows = await tx.execute(
-            sa.select(expunged.c.uid)
-            .where(expunged.c.mailbox_id == mailbox_id, expunged.c.modseq > since_modseq)
-            .order_by(expunged.c.uid)
+    async def mailbox_status(self, tx: Tx, mailbox_id: int) -> MailboxStatus:
+        """The counts of one mailbox for IMAP STATUS, without reading its messages."""
+        flags = messages.c.flags
+
+        def count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+            return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+        row = (
+            await tx.execute(
+                sa.select(
+                    sa.func.count().label("total"),
+                    count_if(flags.op("&")(int(Flag.SEEN)) == 0).label("unseen"),
+                    count_if(flags.op("&")(int(Flag.DELETED)) != 0).label("deleted"),
+                    sa.func.coalesce(sa.func.sum(messages.c.size), 0).label("octets"),
+                ).where(messages.c.mailbox_id == mailbox_id)
+            )
+        ).one()
+        return MailboxStatus(int(row.total), int(row.unseen), int(row.deleted), int(row.octets))
+
+    async def structures(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None
+    ) -> dict[int, str | None]:
+        """The MIME structure kept with each message's blob at delivery (the
+        JSON of `MessageStructure.to_json`, None where none was kept), by UID:
+        what SORT and THREAD compare, read in one query instead of one per
+        message."""
+        query = (
+            sa.select(messages.c.uid, blobs.c.structure)
+            .join(blobs, blobs.c.hash == messages.c.blob_hash)
+            .where(messages.c.mailbox_id == mailbox_id)
         )
-        return [uid for (uid,) in rows]
+        rows = (await tx.execute(query.where(_uid_filter(uids)).order_by(messages.c.uid))).all()
+        return {row.uid: row.structure for row in _in_ranges(rows, uids)}
+
+    async def vanished(
+        self, tx: Tx, mailbox_id: int, since_modseq: int, uids: UidRanges | None = None
+    ) -> list[int]:
+        """UIDs expunged after a MODSEQ (RFC 7162 §3.2.5.1, VANISHED (EARLIER)),
+        in UID order; ``uids`` keeps those in the ranges (the client's known UIDs,
+        or the set of a UID FETCH, RFC 7162 §3.2.6)."""
+        query = sa.select(expunged.c.uid).where(
+            expunged.c.mailbox_id == mailbox_id, expunged.c.modseq > since_modseq
+        )
+        in_sql = uids is not None and len(uids) <= MAX_SQL_RANGES
+        if uids is not None:
+            spans = uids if in_sql else _bounds(uids)
+            query = query.where(
+                sa.or_(sa.false(), *(expunged.c.uid.between(a, b) for a, b in spans))
+            )
+        found = [uid for (uid,) in await tx.execute(query.order_by(expunged.c.uid))]
+        if uids is None or in_sql:
+            return found
+        return _within(found, uids)
 
     async def copy(
         self, tx: Tx, source_id: int, uids: UidRanges, target_id: int, *, enforce_quota: bool = True

@@ -128,6 +128,39 @@ api_tokens = sa.Table(
     sa.UniqueConstraint("admin_id", "name"),
 )
 
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "admin_id",
+        sa.Integer,
+        sa.ForeignKey("admins.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_seen_at", TS, nullable=False),
+    sa.Column("source_address", sa.String(64)),
+)
+"""Admin console sessions, by the SHA-256 of the cookie's id (the id itself is
+never stored): a copy of the database does not hold live sessions."""
+
+admin_totp = sa.Table(
+    "admin_totp",
+    metadata,
+    sa.Column(
+        "admin_id", sa.Integer, sa.ForeignKey("admins.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("last_step", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+"""An admin's two-step sign-in (RFC 6238): the shared secret in base32, whether
+it is confirmed, and the last time step used (a code is taken once)."""
+
 # --- Blobs: content-addressed message bytes, reference-counted
 
 blobs = sa.Table(
@@ -213,6 +246,23 @@ expunged = sa.Table(
     sa.Column("uid", sa.BigInteger, primary_key=True),
     sa.Column("modseq", sa.BigInteger, nullable=False),
 )
+
+maildrop_locks = sa.Table(
+    "maildrop_locks",
+    metadata,
+    sa.Column(
+        "mailbox_id",
+        sa.Integer,
+        sa.ForeignKey("mailboxes.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+)
+"""One POP3 session per mailbox (RFC 1939 §8): a row per mailbox ever locked;
+a lock whose `expires_at` has passed is free. `acquired_at` is the last login,
+for LOGIN-DELAY (RFC 2449 §6.5)."""
 
 changes = sa.Table(
     "changes",

@@ -74,15 +74,28 @@ class EventLog:
         before_id: int | None = None,
         object: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
+        object_prefix: str | None = None,
+        actor_contains: str | None = None,
     ) -> list[Event]:
-        """Newest first."""
+        """Newest first. `object` matches exactly, `object_prefix` the start of the
+        object (`service:` for every service), `actor_contains` any part of the
+        actor without regard to case; `since` and `until` bound the time."""
         query = sa.select(events).order_by(events.c.id.desc()).limit(limit)
         if before_id is not None:
             query = query.where(events.c.id < before_id)
         if object is not None:
             query = query.where(events.c.object == object)
+        if object_prefix:
+            query = query.where(events.c.object.startswith(object_prefix, autoescape=True))
+        if actor_contains:
+            query = query.where(
+                sa.func.lower(events.c.actor).contains(actor_contains.lower(), autoescape=True)
+            )
         if since is not None:
             query = query.where(events.c.at >= since)
+        if until is not None:
+            query = query.where(events.c.at < until)
         rows = await tx.execute(query)
         return [
             Event(
@@ -99,3 +112,8 @@ class EventLog:
             )
             for r in rows
         ]
+
+    async def prune(self, tx: Tx, before: datetime) -> int:
+        """Remove the events older than `before` (the retention setting)."""
+        done = await tx.execute(events.delete().where(events.c.at < before))
+        return int(done.rowcount)

@@ -23,19 +23,23 @@ from alembic.config import Config as AlembicConfig
 from roost.core.clock import Clock, SystemClock
 from roost.core.config import Config
 from roost.core.errors import StartupError
+from roost.store.admin_access import AdminAccessStore
 from roost.store.blobs import BlobStore, DatabaseBlobs, FileBlobs
 from roost.store.changes import ChangeFeed
 from roost.store.db import Database, PostgresDatabase, SqliteDatabase, Tx
 from roost.store.directory import DirectoryStore
 from roost.store.interfaces import (
+    AdminAccessRole,
     ChangeFeedRole,
     DirectoryRole,
     EventsRole,
+    MaildropLockRole,
     MailRole,
     QueueRole,
     SettingsRole,
 )
 from roost.store.mail import MailStore
+from roost.store.maildrop_locks import MaildropLockStore
 from roost.store.queue import QueueStore
 from roost.store.settings import EventLog, SettingsStore
 from roost.store.types import MessageInfo
@@ -58,7 +62,9 @@ class Store:
         feed = ChangeFeed(db, clock)
         self.changes: ChangeFeedRole = feed
         self.directory: DirectoryRole = DirectoryStore(clock)
+        self.admin_access: AdminAccessRole = AdminAccessStore(clock)
         self.mail: MailRole = MailStore(blobs, feed, clock)
+        self.maildrop_locks: MaildropLockRole = MaildropLockStore(clock)
         self.queue: QueueRole = QueueStore(blobs, clock)
         self.settings: SettingsRole = SettingsStore(clock)
         self.events: EventsRole = EventLog(clock, node)

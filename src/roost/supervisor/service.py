@@ -9,7 +9,8 @@
 
 A service runs its background work through `ServiceContext.spawn`: a task
 that dies with an exception is a crash of the service, which the supervisor
-sees and handles (state `failed`, then restart with backoff).
+sees and handles (state `failed`, then restart with backoff). So is a worker
+that something other than the supervisor cancelled.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ class ServiceContext:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if task.cancelled() or self._closed:
+        if self._closed:
+            return
+        if task.cancelled():
+            # Only the supervisor cancels workers (after `cancel_workers`): a worker
+            # cancelled by anything else is gone, and the service with it.
+            self.crashed(f"{task.get_name()} was cancelled")
             return
         exc = task.exception()
         if exc is not None:

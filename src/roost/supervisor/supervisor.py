@@ -68,6 +68,9 @@ class UnitStatus:
     restarts: int
     last_probe: LastProbe | None
     service: ServiceStatus
+    last_error: str = ""
+    """The last failure, kept after the service came back (`reason` is cleared)."""
+    last_error_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -82,6 +85,8 @@ class _Unit:
     probe_failures: int = 0
     next_retry_at: datetime | None = None
     last_probe: LastProbe | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
     context: ServiceContext | None = None
     retry_task: asyncio.Task[None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -138,6 +143,8 @@ class Supervisor:
             restarts=unit.restarts,
             last_probe=unit.last_probe,
             service=service_status,
+            last_error=unit.last_error,
+            last_error_at=unit.last_error_at,
         )
 
     def statuses(self) -> list[UnitStatus]:
@@ -257,6 +264,8 @@ class Supervisor:
     async def _fail(self, unit: _Unit, reason: str) -> None:
         unit.failures += 1
         unit.reason = reason
+        unit.last_error = reason
+        unit.last_error_at = self._clock.now()
         delay = min(
             self._settings.backoff_initial_s * 2 ** min(unit.failures - 1, 30),
             self._settings.backoff_max_s,
