@@ -35,6 +35,7 @@ def make_config(tmp_path: Path, **sections: dict[str, object]) -> Config:
     # No fixed ports in tests: a service a test does not name listens on a free port.
     raw["pop"] = {"listen": ["127.0.0.1:0"], "tls_listen": ["127.0.0.1:0"]}
     raw["imap"] = {"listen": ["127.0.0.1:0"], "tls_listen": ["127.0.0.1:0"]}
+    raw["xmpp"] = {"listen": ["127.0.0.1:0"], "tls_listen": ["127.0.0.1:0"]}
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
     return config_mod.build(raw, source="(test)", base=tmp_path)

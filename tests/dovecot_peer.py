@@ -1,5 +1,6 @@
-"""Debian's Dovecot POP3 as a peer for tests: its own config and folders,
-127.0.0.1 on a free port, a passwd-file user database and Maildirs.
+"""Debian's Dovecot POP3 (and, when asked, IMAP) as a peer for tests: its
+own config and folders, 127.0.0.1 on free ports, a passwd-file user database
+and Maildirs.
 
 Started as root with ``dovecot -c FILE`` (its login processes drop to
 Debian's ``dovenull`` user, the mail processes to ``nobody``), stopped with
@@ -26,6 +27,7 @@ import pytest
 from tests.conftest import IN_CI, require_tool
 
 POP3_BINARY = Path("/usr/lib/dovecot/pop3")
+IMAP_BINARY = Path("/usr/lib/dovecot/imap")
 START_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 60.0
 MAIL_USER = "nobody"
@@ -35,7 +37,7 @@ instance_name = roost-test-{tag}
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-protocols = pop3
+protocols = {protocols}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -63,7 +65,8 @@ service pop3-login {{
 }}
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    address = 127.0.0.1
+    port = {imap_port}
   }}
   inet_listener imaps {{
     port = 0
@@ -87,11 +90,22 @@ def require_dovecot_pop3() -> str:
     return binary
 
 
+def require_dovecot_imap() -> None:
+    """Skip (a failure under CI) without Debian's dovecot-imapd."""
+    if not IMAP_BINARY.exists():
+        problem = f"{IMAP_BINARY} is missing (Debian package dovecot-imapd; .ci/run installs it)"
+        if IN_CI:
+            pytest.fail(problem + "; under CI nothing may skip")
+        pytest.skip(problem)
+
+
 @dataclass(frozen=True, slots=True)
 class DovecotPeer:
     port: int
     mail: Path
     password: str
+    imap_port: int = 0
+    """The IMAP listener (plaintext), when the peer was started with IMAP."""
 
     def deliver(self, user: str, messages: Sequence[bytes]) -> None:
         """Put messages into the user's Maildir, in order."""
@@ -111,24 +125,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for_greeting(port: int) -> None:
+def _wait_for_greeting(port: int, greeting: bytes = b"+OK") -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         with (
             contextlib.suppress(OSError),
             socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
         ):
-            if sock.recv(512).startswith(b"+OK"):
-                sock.sendall(b"QUIT\r\n")
+            if sock.recv(512).startswith(greeting):
+                sock.sendall(b"QUIT\r\n" if greeting == b"+OK" else b"a LOGOUT\r\n")
                 return
         time.sleep(0.05)
     raise RuntimeError(f"Dovecot did not greet on port {port} within {START_TIMEOUT_S:g} s")
 
 
 @contextlib.contextmanager
-def dovecot_peer(users: Sequence[str], password: str) -> Iterator[DovecotPeer]:
-    """A running Dovecot POP3 for ``users`` (all with ``password``)."""
+def dovecot_peer(
+    users: Sequence[str], password: str, *, imap: bool = False
+) -> Iterator[DovecotPeer]:
+    """A running Dovecot POP3 (and IMAP if asked) for ``users`` (all with ``password``)."""
     binary = require_dovecot_pop3()
+    if imap:
+        require_dovecot_imap()
     nobody = pwd.getpwnam(MAIL_USER)
     # Dovecot's unprivileged processes walk through it: not under pytest's
     # tmp_path, which is private to root.
@@ -136,6 +154,7 @@ def dovecot_peer(users: Sequence[str], password: str) -> Iterator[DovecotPeer]:
     root.chmod(0o755)
     mail = root / "mail"
     port = _free_port()
+    imap_port = _free_port() if imap else 0
     try:
         for user in users:
             for sub in ("cur", "new", "tmp"):
@@ -149,11 +168,18 @@ def dovecot_peer(users: Sequence[str], password: str) -> Iterator[DovecotPeer]:
             )
         )
         conf = root / "dovecot.conf"
-        conf.write_text(DOVECOT_CONF.format(root=root, port=port, tag=root.name))
+        protocols = "pop3 imap" if imap else "pop3"
+        conf.write_text(
+            DOVECOT_CONF.format(
+                root=root, port=port, tag=root.name, protocols=protocols, imap_port=imap_port
+            )
+        )
         try:
             _run(binary, "-c", str(conf), log=root / "commands.log")
             _wait_for_greeting(port)
-            yield DovecotPeer(port, mail, password)
+            if imap:
+                _wait_for_greeting(imap_port, b"* OK")
+            yield DovecotPeer(port, mail, password, imap_port)
         finally:
             # A failed start may still leave a master running.
             pid = _read_pid(root / "run" / "master.pid")

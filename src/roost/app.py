@@ -36,8 +36,10 @@ from roost.net.certs import CertStore
 from roost.net.dns import Resolver
 from roost.services.imap.service import ImapService
 from roost.services.pop.service import PopService
+from roost.services.retrieval.build import retrieval_services
 from roost.services.smtp.service import SmtpService
 from roost.services.spool.service import SpoolService
+from roost.services.xmpp.service import XmppService
 from roost.store.store import Store, open_store, prepare_data_dir
 from roost.supervisor.service import Service
 from roost.supervisor.supervisor import Supervisor
@@ -107,6 +109,8 @@ def build_services(
         ),
         PopService(config, store, auth, tls, sasl_secret, clock),
         ImapService(config, store, auth, tls, sasl_secret, clock),
+        *retrieval_services(config, store, intake, clock),
+        XmppService(config, store, auth, tls, sasl_secret, clock),
     ]
 
 

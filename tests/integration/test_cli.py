@@ -30,6 +30,7 @@ def write_config(folder: Path, **extra: str) -> Path:
         'submissions_listen = ["127.0.0.1:0"]\n'
         '[pop]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
         '[imap]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
+        '[xmpp]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
     )
     for section, body in extra.items():
         text += f"[{section}]\n{body}\n"
@@ -97,7 +98,8 @@ def test_first_start_then_cli_through_the_api(server: Server, tmp_path: Path) ->
     bad = roost(config, "service", "stop", "gopher")
     assert bad.returncode == 1
     assert bad.stderr.strip() == (
-        "roost: no service named 'gopher' (services: smtp, spool, pop, imap)"
+        "roost: no service named 'gopher' (services: smtp, spool, pop, imap, "
+        "imap-retrieval, pop-retrieval, xmpp)"
     )
     stopped = roost(config, "service", "stop", "SPOOL")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout

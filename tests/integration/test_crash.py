@@ -94,6 +94,7 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> No
         '[dns]\nnameservers = ["127.0.0.1:9"]\ntimeout_s = 0.2\n'
         '[pop]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
         '[imap]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
+        '[xmpp]\nlisten = ["127.0.0.1:0"]\ntls_listen = ["127.0.0.1:0"]\n'
     )
     for command in (["domain", "add", "example.org"], ["user", "add", "sink@example.org"]):
         subprocess.run([*ROOST, "--config", str(config), *command], check=True, capture_output=True)

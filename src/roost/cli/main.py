@@ -12,7 +12,13 @@ from collections.abc import Awaitable, Callable
 
 import click
 
-from roost.cli import directory_commands, dkim_commands, queue_commands, service_commands
+from roost.cli import (
+    directory_commands,
+    dkim_commands,
+    queue_commands,
+    retrieval_commands,
+    service_commands,
+)
 from roost.cli.client import LocalApi
 from roost.cli.state import State, run
 from roost.core import config as config_mod
@@ -89,6 +95,7 @@ def build_cli(serve: Serve, local_api: LocalApi) -> click.Group:
     directory_commands.register(cli)
     queue_commands.register(cli)
     dkim_commands.register(cli)
+    retrieval_commands.register(cli)
     return cli
 
 

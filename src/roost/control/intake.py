@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 from roost.control.mailstats import MailStats
 from roost.core.clock import Clock
 from roost.core.config import SpoolSettings
+from roost.store.db import Tx
 from roost.store.settings import JsonValue
 from roost.store.store import Store
 from roost.store.types import NewRecipient, StagedBlob
@@ -34,6 +35,11 @@ class Envelope:
     details: Mapping[str, JsonValue] = field(default_factory=dict)
     """What the Spool keeps with the entry: client address, HELO name, authenticated
     user, TLS, SMTPUTF8, 8BITMIME, REQUIRETLS, a target folder."""
+
+
+InUnit = Callable[[Tx], Awaitable[None]]
+"""An extra step that must commit with the queue entry, or not at all (a
+retrieval service's fetched key)."""
 
 
 class Intake:
@@ -56,23 +62,36 @@ class Intake:
         blob = await self._store.blobs.stage_file(path, known)
         return await self._enqueue(blob, envelope)
 
-    async def accept_bytes(self, data: bytes, envelope: Envelope) -> int:
+    async def accept_bytes(
+        self, data: bytes, envelope: Envelope, in_unit: InUnit | None = None
+    ) -> int:
+        """Queue a message held in memory; `in_unit` runs in the enqueue's unit of work."""
         blob = await self._store.blobs.stage(data)
-        return await self._enqueue(blob, envelope)
+        return await self._enqueue(blob, envelope, in_unit)
 
-    async def _enqueue(self, blob: StagedBlob, envelope: Envelope) -> int:
+    async def _enqueue(
+        self, blob: StagedBlob, envelope: Envelope, in_unit: InUnit | None = None
+    ) -> int:
         delay = self._settings.delivery_delay_s
-        entry_id = await self._store.write(
-            self._store.queue.enqueue,
-            blob,
-            envelope.sender,
-            envelope.recipients,
-            source=envelope.source,
-            envid=envelope.envid,
-            ret=envelope.ret,
-            details=json.dumps(dict(envelope.details), sort_keys=True),
-            not_before=self._clock.now() + timedelta(seconds=delay) if delay else None,
-        )
+        not_before = self._clock.now() + timedelta(seconds=delay) if delay else None
+
+        async def unit(tx: Tx) -> int:
+            entry_id = await self._store.queue.enqueue(
+                tx,
+                blob,
+                envelope.sender,
+                envelope.recipients,
+                source=envelope.source,
+                envid=envelope.envid,
+                ret=envelope.ret,
+                details=json.dumps(dict(envelope.details), sort_keys=True),
+                not_before=not_before,
+            )
+            if in_unit is not None:
+                await in_unit(tx)
+            return entry_id
+
+        entry_id = await self._store.write(unit)
         self.stats.record("received")
         self.wakeup.set()
         return entry_id

@@ -422,6 +422,14 @@ class ImapSettings:
         min=1,
         unit="s",
     )
+    fetch_cache_entries: int = setting(
+        100_000,
+        help="ENVELOPE, BODYSTRUCTURE and BODY answers kept written, by message content "
+        "(a few hundred bytes each), so a client that fetches a mailbox's summaries again "
+        "costs no parsing; 0 keeps none.",
+        min=0,
+        max=10_000_000,
+    )
     compress_level: int = setting(
         6,
         help="zlib level (1 fastest to 9 smallest) of COMPRESS=DEFLATE (RFC 4978).",
@@ -636,6 +644,170 @@ class SpoolSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class XmppServiceSettings:
+    listen: tuple[str, ...] = setting(
+        ("127.0.0.1:15222",),
+        prod=("0.0.0.0:5222",),
+        help="XMPP client listeners with STARTTLS (RFC 6120 §5), required before SASL "
+        "unless the listener has no certificate.",
+        check=check_listen,
+    )
+    tls_listen: tuple[str, ...] = setting(
+        ("127.0.0.1:15223",),
+        prod=("0.0.0.0:5223",),
+        help="XMPP client listeners over direct TLS (XEP-0368).",
+        check=check_listen,
+    )
+    login_timeout_s: float = setting(
+        60.0,
+        help="A client that has not bound a resource this long after connecting, or is "
+        "silent this long before then, is disconnected.",
+        min=5,
+        max=3600,
+        unit="s",
+    )
+    ping_after_s: float = setting(
+        300.0,
+        help="A bound client silent this long is sent a ping (XEP-0199 §4.2).",
+        min=10,
+        max=86_400,
+        unit="s",
+    )
+    ping_timeout_s: float = setting(
+        60.0,
+        help="A pinged client that sends nothing within this time is closed with "
+        "`connection-timeout` (RFC 6120 §4.9.3.4).",
+        min=1,
+        max=3600,
+        unit="s",
+    )
+    max_stanza_bytes: int = setting(
+        262_144,
+        help="Largest stanza a client may send; a larger one ends the stream with "
+        "`policy-violation` (RFC 6120 §13.12 asks for at least 10000).",
+        min=10_000,
+        max=16_777_216,
+        unit="bytes",
+    )
+    max_depth: int = setting(
+        64, help="Deepest element nesting in one stanza (`policy-violation`).", min=1, max=256
+    )
+    max_auth_failures: int = setting(
+        3,
+        help="Failed SASL attempts before the stream ends (RFC 6120 §6.4.5).",
+        min=1,
+        max=6,
+    )
+    outbound_queue_stanzas: int = setting(
+        1000,
+        help="Stanzas waiting for one client to read them; a client that lets more pile up "
+        "has stopped reading and is closed, so that the router never waits for it.",
+        min=10,
+        max=1_000_000,
+    )
+    output_buffer_bytes: int = setting(
+        262_144,
+        help="Output queued in the socket for one client before its stanzas wait in the "
+        "outbound queue.",
+        min=16_384,
+        unit="bytes",
+    )
+    max_resources: int = setting(
+        10, help="Sessions (resources) one account may have bound at once.", min=1, max=1000
+    )
+    resource_conflict: str = setting(
+        "replace",
+        help="A client binds a resource already bound (RFC 6120 §7.7.2.2): `replace` closes "
+        "the old session with a `conflict` stream error, `refuse` refuses the new bind, "
+        "`new` binds a fresh server-chosen resource instead.",
+        choices=("replace", "refuse", "new"),
+    )
+    domain_roster: bool = setting(
+        True,
+        help="Every user of a hosted domain has every other user of it in the roster, "
+        "with presence both ways. Rosters are not stored yet: this is the only roster.",
+    )
+    domain_roster_off: tuple[str, ...] = setting(
+        (), help="Domains for which `domain_roster` is off."
+    )
+    max_connections: int = setting(10_000, help="Connections to XMPP at once, in all.", min=1)
+    max_connections_per_address: int = setting(
+        50, help="Connections at once from one client address.", min=1
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalSettings:
+    interval_s: float = setting(
+        60.0,
+        help="How often each external account is fetched, unless the account sets its own "
+        "interval.",
+        min=5,
+        max=86_400,
+        unit="s",
+    )
+    max_concurrent: int = setting(
+        10, help="Fetches at once, per retrieval service.", min=1, max=1000
+    )
+    jitter_s: float = setting(
+        5.0,
+        help="Each fetch is moved by up to this much at random, so accounts added together "
+        "do not fetch together.",
+        min=0,
+        max=3600,
+        unit="s",
+    )
+    backoff_max_s: float = setting(
+        3600.0,
+        help="After failures an account waits twice as long each time (from the interval) "
+        "up to this.",
+        min=5,
+        max=86_400,
+        unit="s",
+    )
+    max_message_bytes: int = setting(
+        52_428_800,
+        help="A remote message larger than this is skipped (and left on the server) with "
+        "an error on the account.",
+        min=1024,
+        unit="bytes",
+    )
+    max_messages_per_run: int = setting(
+        1000,
+        help="Messages one fetch takes at most; the rest come with the next one.",
+        min=1,
+    )
+    timeout_s: float = setting(
+        60.0,
+        help="Every network operation with a remote server (connect, command, read) ends "
+        "after this.",
+        min=1,
+        max=3600,
+        unit="s",
+    )
+    pop_line_bytes: int = setting(
+        1_000_000,
+        help="Longest line taken from a POP3 server (poplib's own limit is 2,048 bytes, "
+        "which real mail exceeds).",
+        min=2048,
+        max=104_857_600,
+        unit="bytes",
+    )
+    imap_part_bytes: int = setting(
+        1_048_576,
+        help="An IMAP message larger than this is fetched in parts of this size "
+        "(`BODY.PEEK[]<offset.length>`), so no single response is huge.",
+        min=1024,
+        max=104_857_600,
+        unit="bytes",
+    )
+    allow_plaintext: bool = setting(
+        False,
+        help="Allow external accounts without TLS to hosts other than loopback.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DnsSettings:
     nameservers: tuple[str, ...] = setting(
         (),
@@ -780,6 +952,8 @@ class Config:
     spool: SpoolSettings = dataclasses.field(default_factory=SpoolSettings)
     pop: PopSettings = dataclasses.field(default_factory=PopSettings)
     imap: ImapSettings = dataclasses.field(default_factory=ImapSettings)
+    xmpp: XmppServiceSettings = dataclasses.field(default_factory=XmppServiceSettings)
+    retrieval: RetrievalSettings = dataclasses.field(default_factory=RetrievalSettings)
     dns: DnsSettings = dataclasses.field(default_factory=DnsSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     admin: AdminSettings = dataclasses.field(default_factory=AdminSettings)

@@ -27,6 +27,8 @@ SECTION_HELP = {
     "spool": "The queue every message passes through: delivery, retries and notices.",
     "pop": "The POP service: mailbox download over POP3 (RFC 1939) with STLS or implicit TLS.",
     "imap": "The IMAP service: mailbox access over IMAP4rev2 and IMAP4rev1 (RFC 9051, RFC 3501).",
+    "xmpp": "The XMPP service: chat for every mail account (RFC 6120, RFC 6121).",
+    "retrieval": "IMAP Retrieval and POP Retrieval: users' mail fetched from other servers.",
     "dns": "How Roost asks DNS: MX records, and later SPF, DKIM, DMARC and MTA-STS.",
     "web": "The web listener: admin console, webmail, JSON API, health and metrics.",
     "admin": "The admin console: sessions, live updates, and the event log's retention.",

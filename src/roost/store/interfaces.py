@@ -17,6 +17,13 @@ from roost.store.db import Tx
 from roost.store.directory import Resolution
 from roost.store.mail import Copied, FlagResult, MailboxStatus, UidRanges
 from roost.store.maildrop_locks import LockOutcome
+from roost.store.retrieval import (
+    ImapKey,
+    NewRetrieval,
+    Retrieval,
+    RetrievalProtocol,
+    RetrievalStatus,
+)
 from roost.store.settings import JsonValue
 from roost.store.types import (
     Account,
@@ -351,6 +358,49 @@ class QueueRole(Protocol):
     ) -> None: ...
 
     async def remove(self, tx: Tx, entry_id: int) -> None: ...
+
+
+class RetrievalRole(Protocol):
+    """The Retrieval role: external accounts, fetched keys, status."""
+
+    async def add(self, tx: Tx, account_id: int, spec: NewRetrieval) -> Retrieval: ...
+
+    async def get(self, tx: Tx, retrieval_id: int) -> Retrieval: ...
+
+    async def accounts(
+        self,
+        tx: Tx,
+        *,
+        account_id: int | None = None,
+        protocol: RetrievalProtocol | None = None,
+        enabled_only: bool = False,
+    ) -> list[Retrieval]: ...
+
+    async def update(self, tx: Tx, retrieval_id: int, spec: NewRetrieval) -> None: ...
+
+    async def remove(self, tx: Tx, retrieval_id: int) -> None: ...
+
+    async def record_attempt(
+        self, tx: Tx, retrieval_id: int, *, fetched: int, error: str | None
+    ) -> RetrievalStatus: ...
+
+    async def request_run(self, tx: Tx, retrieval_id: int) -> None: ...
+
+    async def take_run_request(self, tx: Tx, retrieval_id: int) -> bool: ...
+
+    async def add_pop_key(self, tx: Tx, retrieval_id: int, uidl: str) -> None: ...
+
+    async def pop_keys(self, tx: Tx, retrieval_id: int) -> set[str]: ...
+
+    async def forget_pop_keys(self, tx: Tx, retrieval_id: int, keep: set[str]) -> int: ...
+
+    async def add_imap_key(self, tx: Tx, retrieval_id: int, key: ImapKey) -> None: ...
+
+    async def imap_keys(self, tx: Tx, retrieval_id: int, folder: str) -> list[ImapKey]: ...
+
+    async def rekey_imap(
+        self, tx: Tx, retrieval_id: int, folder: str, uidvalidity: int, uids: dict[str, int]
+    ) -> None: ...
 
 
 class SettingsRole(Protocol):

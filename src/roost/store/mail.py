@@ -121,6 +121,21 @@ def _mailbox(row: Any) -> Mailbox:
     )
 
 
+_FLAG_VALUES = tuple(Flag(value) for value in range(int(max(Flag)) * 2))
+"""Every stored flag set, made once: building an IntFlag costs more than the
+rest of a row (IMAP SELECT and SEARCH read whole mailboxes)."""
+_NO_KEYWORDS: frozenset[str] = frozenset()
+
+
+def _flag(value: int) -> Flag:
+    return _FLAG_VALUES[value] if 0 <= value < len(_FLAG_VALUES) else Flag(value)
+
+
+def _keywords_of(keywords: dict[int, list[str]], message_id: int) -> frozenset[str]:
+    found = keywords.get(message_id)
+    return _NO_KEYWORDS if found is None else frozenset(found)
+
+
 def _bounds(ranges: UidRanges | None) -> UidRanges:
     """One range around all of ``ranges``: what SQL filters when the ranges
     are too many to name one by one (the rest is filtered after)."""
@@ -423,8 +438,8 @@ class MailStore:
                 mailbox_id=r.mailbox_id,
                 uid=r.uid,
                 modseq=r.modseq,
-                flags=Flag(r.flags),
-                keywords=frozenset(keywords.get(r.id, ())),
+                flags=_flag(r.flags),
+                keywords=_keywords_of(keywords, r.id),
                 blob_hash=r.blob_hash,
                 trace=bytes(r.trace),
                 size=r.size,
@@ -447,7 +462,7 @@ class MailStore:
         rows = _in_ranges((await tx.execute(query)).all(), uids)
         keywords = await self._keywords(tx, mailbox_id, uids)
         return [
-            MessageFlags(r.uid, r.modseq, Flag(r.flags), frozenset(keywords.get(r.id, ())))
+            MessageFlags(r.uid, r.modseq, _flag(r.flags), _keywords_of(keywords, r.id))
             for r in rows
         ]
 

@@ -326,6 +326,69 @@ queue_recipients = sa.Table(
     sa.Index("ix_queue_recipients_domain", "domain"),
 )
 
+# --- Retrieval: users' accounts on other servers and what was fetched from them
+
+retrieval_accounts = sa.Table(
+    "retrieval_accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("protocol", sa.String(8), nullable=False),
+    sa.Column("host", sa.String(253), nullable=False),
+    sa.Column("port", sa.Integer, nullable=False),
+    sa.Column("tls", sa.String(16), nullable=False),
+    sa.Column("username", sa.String(320), nullable=False),
+    sa.Column("password_encrypted", sa.Text, nullable=False),
+    sa.Column("folder", sa.String(1000), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("leave_on_server", sa.Boolean, nullable=False),
+    sa.Column("remote_folders", sa.Text, nullable=False),
+    sa.Column("interval_s", sa.Float),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_attempt_at", TS),
+    sa.Column("last_success_at", TS),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_fetched", sa.Integer, nullable=False),
+    sa.Column("total_fetched", sa.BigInteger, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("run_requested_at", TS),
+)
+
+retrieval_pop_keys = sa.Table(
+    "retrieval_pop_keys",
+    metadata,
+    sa.Column(
+        "retrieval_id",
+        sa.Integer,
+        sa.ForeignKey("retrieval_accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("uidl", sa.String(70), primary_key=True),  # RFC 1939 §7: 1 to 70 characters
+    sa.Column("fetched_at", TS, nullable=False),
+)
+
+retrieval_imap_keys = sa.Table(
+    "retrieval_imap_keys",
+    metadata,
+    sa.Column(
+        "retrieval_id",
+        sa.Integer,
+        sa.ForeignKey("retrieval_accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("folder", sa.String(1000), primary_key=True),
+    sa.Column("uidvalidity", sa.BigInteger, primary_key=True),
+    sa.Column("uid", sa.BigInteger, primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("fetched_at", TS, nullable=False),
+)
+
 # --- Settings and events
 
 settings = sa.Table(

@@ -36,11 +36,13 @@ from roost.store.interfaces import (
     MaildropLockRole,
     MailRole,
     QueueRole,
+    RetrievalRole,
     SettingsRole,
 )
 from roost.store.mail import MailStore
 from roost.store.maildrop_locks import MaildropLockStore
 from roost.store.queue import QueueStore
+from roost.store.retrieval import RetrievalStore
 from roost.store.settings import EventLog, SettingsStore
 from roost.store.types import MessageInfo
 
@@ -66,6 +68,7 @@ class Store:
         self.mail: MailRole = MailStore(blobs, feed, clock)
         self.maildrop_locks: MaildropLockRole = MaildropLockStore(clock)
         self.queue: QueueRole = QueueStore(blobs, clock)
+        self.retrieval: RetrievalRole = RetrievalStore(clock)
         self.settings: SettingsRole = SettingsStore(clock)
         self.events: EventsRole = EventLog(clock, node)
         self._feed = feed

@@ -19,6 +19,7 @@ from roost.store.settings import JsonValue
 from roost.web.api_common import Endpoint, Handler, must, text
 from roost.web.api_common import endpoint as make_endpoint
 from roost.web.api_common import payload as read_payload
+from roost.web.api_retrieval import retrieval_routes
 from roost.web.context import WebContext
 from roost.web.service_view import unit as unit_view
 
@@ -259,4 +260,5 @@ def api_routes(web: WebContext) -> list[Route]:
         Route(f"{v1}/tokens", endpoint(add_token, 201), methods=["POST"]),
         Route(f"{v1}/tokens/{{admin}}/{{name}}", endpoint(revoke_token), methods=["DELETE"]),
         Route(f"{v1}/events", endpoint(list_events)),
+        *retrieval_routes(web),
     ]

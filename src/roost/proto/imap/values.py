@@ -14,6 +14,7 @@ one place.
 - a `tuple` is a parenthesised list.
 - `Juxtaposed` is several items written side by side with no space, as the
   grammar wants for `1*body` in a multipart and `1*address` in an envelope.
+- `Raw` is data the writer wrote before (a cached ENVELOPE), sent as it is.
 """
 
 from __future__ import annotations
@@ -43,4 +44,13 @@ class Juxtaposed:
     items: tuple[ImapData, ...]
 
 
-ImapData = None | int | Atom | str | bytes | Binary | Juxtaposed | tuple["ImapData", ...]
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Octets in their wire form already, as `writer.write_data` gave them
+    (with the same ``utf8``): sent as they are. For data that depends only on
+    a message's immutable octets and is worth keeping written."""
+
+    value: bytes
+
+
+ImapData = None | int | Atom | str | bytes | Binary | Juxtaposed | Raw | tuple["ImapData", ...]

@@ -26,7 +26,7 @@ import re
 from roost.proto.imap.errors import ImapUsageError, ParseError
 from roost.proto.imap.reader import TAG
 from roost.proto.imap.responses import Condition, ResponseCode
-from roost.proto.imap.values import Atom, Binary, ImapData, Juxtaposed
+from roost.proto.imap.values import Atom, Binary, ImapData, Juxtaposed, Raw
 
 QUOTED_MAX_OCTETS = 1024
 """Longer strings go as literals: the quoted form buys nothing there, and
@@ -94,6 +94,8 @@ def write_into(out: bytearray, value: ImapData, *, utf8: bool = False) -> None:
         case Juxtaposed(items):
             for item in items:
                 write_into(out, item, utf8=utf8)
+        case Raw(data):
+            out += data
         case tuple():
             out += b"("
             for index, item in enumerate(value):

@@ -21,6 +21,7 @@ from roost.proto.imap.connection import ImapServerConnection
 from roost.proto.imap.responses import Condition, ResponseCode
 from roost.proto.imap.values import Atom
 from roost.proto.sasl import SaslConfig
+from roost.services.imap.cache import FetchCache
 from roost.services.imap.selected import SelectedMailbox
 from roost.services.imap.watch import ChangeWatcher
 from roost.store.store import Store
@@ -63,6 +64,8 @@ class SessionDeps:
     counters: dict[str, int]
     watcher: ChangeWatcher
     """Wakes idling sessions with the changes of their own account."""
+    fetch_cache: FetchCache
+    """ENVELOPE, BODYSTRUCTURE and BODY kept written, by blob."""
 
 
 @dataclass(slots=True)

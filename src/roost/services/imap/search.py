@@ -16,7 +16,9 @@ enabled IMAP4rev2 (RFC 9051 §7.3.4), ``* ESEARCH``.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from roost.proto.imap.commands.selected import Search, SearchReturn
 from roost.proto.imap.responses import Condition
@@ -51,7 +53,9 @@ from roost.services.imap.context import SessionContext
 from roost.services.imap.messages import message_structure, refresh
 from roost.services.imap.objectid import email_id
 from roost.services.imap.selected import SelectedMailbox
-from roost.store.types import Flag, MessageInfo
+from roost.store.types import Flag, MessageFlags, MessageInfo
+
+RowT = TypeVar("RowT", MessageInfo, MessageFlags)
 
 _HEADER_FIELDS = {
     TextField.FROM: "from",
@@ -66,7 +70,8 @@ _HEADER_FIELDS = {
 class _Message:
     """One message being tested, with what was read of it so far."""
 
-    info: MessageInfo
+    info: MessageInfo | MessageFlags
+    """The flags alone when the keys need nothing else (`_on_flags`)."""
     structure: MessageStructure | None = None
     fields: dict[str, list[str]] | None = None
     text: SearchText | None = None
@@ -123,8 +128,10 @@ class _Matcher:
             case FlagKey(flag=name, present=present):
                 return _has_flag(info, name) == present
             case SizeKey(larger=larger, octets=octets):
+                assert isinstance(info, MessageInfo)
                 return info.size > octets if larger else info.size < octets
             case AgeKey(older=older, seconds=seconds):
+                assert isinstance(info, MessageInfo)
                 age = (self._now - _aware(info.internal_date)).total_seconds()
                 return age >= seconds if older else age <= seconds
             case DateKey(source=source, relation=relation, date=day):
@@ -144,6 +151,7 @@ class _Matcher:
                 values = (m.fields or {}).get(name.lower(), [])
                 return bool(values) if not value else any(_contains(v, value) for v in values)
             case ObjectIdKey(field="EMAILID", value=value):
+                assert isinstance(info, MessageInfo)
                 return email_id(info) == value
             case ObjectIdKey() | SaveDateSupportedKey():
                 return False  # no THREADID (RFC 8474 §5.2), no save dates (RFC 8514 §4)
@@ -155,7 +163,7 @@ class _Matcher:
                 return all(self(inner, m) for inner in keys)
 
 
-def _has_flag(info: MessageInfo, name: str) -> bool:
+def _has_flag(info: MessageInfo | MessageFlags, name: str) -> bool:
     system = Flag.parse(name)
     if system is not None:
         return system in info.flags
@@ -179,6 +187,7 @@ def _date_of(m: _Message, source: DateSource) -> datetime.date | None:
         return sent.date() if sent is not None else None
     if source is DateSource.SAVED:
         return None
+    assert isinstance(m.info, MessageInfo)
     return m.info.internal_date.date()
 
 
@@ -197,15 +206,17 @@ def _date_matches(when: datetime.date | None, relation: DateRelation, day: datet
 async def _prepare(ctx: SessionContext, m: _Message, needs: _Needs) -> None:
     """Read what the keys need: the header block alone for header keys, the
     whole message only for BODY and TEXT."""
-    data = await ctx.store.message_bytes(m.info) if needs.text else None
-    structure = await message_structure(ctx, m.info, data)
+    info = m.info
+    assert isinstance(info, MessageInfo)  # `_on_flags` keys never come here
+    data = await ctx.store.message_bytes(info) if needs.text else None
+    structure = await message_structure(ctx, info, data)
     m.structure = structure
     if needs.header:
         end = structure.root.header_end
         if data is not None:
             header = data[:end]
         else:
-            header = b"".join([c async for c in read_range(ctx.store, m.info, 0, end)])
+            header = b"".join([c async for c in read_range(ctx.store, info, 0, end)])
         fields: dict[str, list[str]] = {}
         for name, value in split_fields(header.splitlines(True)):
             fields.setdefault(name, []).append(decode_header(value))
@@ -218,10 +229,31 @@ async def search(ctx: SessionContext, command: Search) -> None:
     view = ctx.need_selected()
     if command.uid:
         await refresh(ctx, expunges=True)  # allowed in UID SEARCH (RFC 9051 §7.5.1)
-    found, modseq = await matching(ctx, view, command.criteria)
+    store = ctx.store
+    found: Sequence[MessageInfo | MessageFlags]
+    if _on_flags(command.criteria):
+        # Flags, UIDs and MODSEQs only: the light rows do.
+        rows = await store.read(store.mail.flags, view.id)
+        found, modseq = await _scan(ctx, view, command.criteria, rows)
+    else:
+        found, modseq = await matching(ctx, view, command.criteria)
     _answer(ctx, view, command, found, modseq)
     await refresh(ctx, expunges=command.uid)
     ctx.core.finish(Condition.OK, "SEARCH completed")
+
+
+def _on_flags(key: SearchKey) -> bool:
+    """Whether a search looks at nothing but flags, UIDs, sets and MODSEQ."""
+    match key:
+        case AllKey() | FlagKey() | SequenceKey() | UidKey() | ModSeqKey():
+            return True
+        case Not(key=inner):
+            return _on_flags(inner)
+        case Or(left=left, right=right):
+            return _on_flags(left) and _on_flags(right)
+        case And(keys=keys):
+            return all(_on_flags(inner) for inner in keys)
+    return False
 
 
 async def matching(
@@ -229,6 +261,13 @@ async def matching(
 ) -> tuple[list[MessageInfo], bool]:
     """The messages of the view that ``criteria`` matches, in UID order, and
     whether the criteria used MODSEQ (the answer then carries one)."""
+    store = ctx.store
+    return await _scan(ctx, view, criteria, await store.read(store.mail.messages, view.id))
+
+
+async def _scan(
+    ctx: SessionContext, view: SelectedMailbox, criteria: SearchKey, rows: list[RowT]
+) -> tuple[list[RowT], bool]:
     needs = _Needs()
     _walk(criteria, needs)
     if needs.modseq:
@@ -244,17 +283,15 @@ async def matching(
         for key in needs.sets
     }
     matcher = _Matcher(view, sets, ctx.deps.clock.now())
-    store = ctx.store
-    infos = await store.read(store.mail.messages, view.id)
-    found: list[MessageInfo] = []
-    for info in infos:
-        if not view.known(info.uid) or view.gone(info.uid):
+    found: list[RowT] = []
+    for row in rows:
+        if not view.known(row.uid) or view.gone(row.uid):
             continue
-        message = _Message(info)
+        message = _Message(row)
         if needs.structure or needs.header or needs.text:
             await _prepare(ctx, message, needs)
         if matcher(criteria, message):
-            found.append(info)
+            found.append(row)
     return found, needs.modseq
 
 
@@ -262,7 +299,7 @@ def _answer(
     ctx: SessionContext,
     view: SelectedMailbox,
     command: Search,
-    found: list[MessageInfo],
+    found: Sequence[MessageInfo | MessageFlags],
     modseq: bool,
 ) -> None:
     numbers = [

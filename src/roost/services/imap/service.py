@@ -24,6 +24,7 @@ from roost.net.interfaces import Connection, SessionHandler
 from roost.net.listener import Listener, ListenerLimits
 from roost.net.server import Server
 from roost.proto.sasl import SaslConfig
+from roost.services.imap.cache import FetchCache
 from roost.services.imap.context import SessionDeps
 from roost.services.imap.session import ImapSession
 from roost.services.imap.watch import ChangeWatcher
@@ -61,6 +62,7 @@ class ImapService:
             clock=clock,
             counters=self.counters,
             watcher=self._watcher,
+            fetch_cache=FetchCache(config.imap.fetch_cache_entries),
         )
         self._servers: list[Server] = []
 
