@@ -1,0 +1,13 @@
+"""The XMPP service: chat for every mail account (RFC 6120, RFC 6121).
+
+Shaped like Prosody and ejabberd: one session per client stream
+(`roost.services.xmpp.session`) drives the sans-I/O core in
+`roost.proto.xmpp`; a session manager keyed by bare and full JID
+(`roost.services.xmpp.sessions`) binds resources under a conflict policy;
+a router (`roost.services.xmpp.router`) applies RFC 6121 §8.5 to local
+addresses and answers every other domain with ``remote-server-not-found``;
+the server's own IQs (`roost.services.xmpp.iq`) are disco, ping, version
+and the roster, which holds every user of the domain while
+``[xmpp] domain_roster`` is on. Nothing is stored yet: no offline
+messages, no roster of one's own, no archive.
+"""

@@ -1,0 +1,63 @@
+"""The directory as XMPP sees it: hosted domains, accounts, the domain roster.
+
+Every enabled account of a hosted mail domain is a chat account with the
+same address (as its bare JID) and password. The hosted domains are read
+when a stream opens, so a domain added in the console serves the next
+connection. Rosters are not stored yet: with ``[xmpp] domain_roster`` on
+(the default), a user's roster is every other enabled account of the
+domain, subscribed both ways; with it off the roster is empty.
+"""
+
+from __future__ import annotations
+
+from roost.core.config import XmppServiceSettings
+from roost.proto.xmpp import Jid, JidMalformed
+from roost.services.xmpp.iq import Contact
+from roost.store.store import Store
+
+
+class XmppDirectory:
+    def __init__(self, store: Store, settings: XmppServiceSettings, fallback: str) -> None:
+        self._store = store
+        self._roster_on = settings.domain_roster
+        self._roster_off = frozenset(d.lower() for d in settings.domain_roster_off)
+        self._fallback = fallback
+        self._domains: frozenset[str] = frozenset()
+
+    async def refresh(self) -> tuple[str, ...]:
+        """The hosted domains, read now; never empty (the stream core needs a
+        name for itself, so with no domain yet the node name stands in)."""
+        found = await self._store.read(self._store.directory.domains)
+        names = tuple(d.name for d in found)
+        self._domains = frozenset(names)
+        return names or (self._fallback,)
+
+    def is_local(self, domain: str) -> bool:
+        return domain in self._domains
+
+    def domain_roster(self, domain: str) -> bool:
+        return self._roster_on and domain not in self._roster_off
+
+    async def exists(self, bare: Jid) -> bool:
+        """Is there an enabled account at this bare JID?"""
+        if bare.local is None:
+            return False
+        account = await self._store.read(self._store.directory.find_account, str(bare))
+        return account is not None and account.enabled
+
+    async def contacts(self, user: Jid) -> list[Contact]:
+        """The roster of ``user`` (RFC 6121 §2.1.2): the domain's other
+        enabled accounts while the domain roster is on."""
+        if not self.domain_roster(user.domain):
+            return []
+        found = await self._store.read(self._store.directory.accounts, user.domain)
+        contacts = []
+        for account in found:
+            if not account.enabled or account.address == str(user):
+                continue
+            try:
+                jid = Jid.parse(account.address)
+            except JidMalformed:
+                continue  # a mail address XMPP cannot name (RFC 7622)
+            contacts.append(Contact(jid, account.display_name))
+        return contacts

@@ -1,0 +1,183 @@
+"""The XMPP service: client streams over TCP, two kinds of listener.
+
+- XMPP (5222): plaintext with STARTTLS (RFC 6120 §5), required before
+  SASL except from loopback where the development profile allows
+  passwords in the clear.
+- XMPPS (5223): direct TLS (XEP-0368).
+
+The WebSocket transport (RFC 7395) and everything stored (offline
+messages, rosters, archive) arrive later; see issue 9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+
+from roost.control.auth import Authenticator
+from roost.core.clock import Clock
+from roost.core.config import Config
+from roost.net.connection import ConnectionOptions
+from roost.net.interfaces import Connection, SessionHandler
+from roost.net.listener import Listener, ListenerLimits
+from roost.net.server import Server
+from roost.proto.sasl import SaslConfig
+from roost.services.xmpp.directory import XmppDirectory
+from roost.services.xmpp.iq import ServerIqs
+from roost.services.xmpp.router import Router
+from roost.services.xmpp.session import SessionDeps, XmppSession
+from roost.services.xmpp.sessions import ConflictPolicy, SessionManager
+from roost.store.store import Store
+from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 10.0
+PROBE_READ_OCTETS = 4096
+PROBE_MAX_OCTETS = 65_536
+"""Enough for a stream header and features; a probe reads no more."""
+
+TRANSPORTS = {"xmpp": "starttls", "xmpps": "direct_tls"}
+"""Listener kind to the transport name the Services page shows."""
+
+
+class XmppService:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        auth: Authenticator,
+        tls_context: ssl.SSLContext | None,
+        sasl_secret: bytes,
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._tls = tls_context
+        self.counters: dict[str, int] = {}
+        xmpp = config.xmpp
+        self.sessions = SessionManager(ConflictPolicy(xmpp.resource_conflict), xmpp.max_resources)
+        self.directory = XmppDirectory(store, xmpp, config.node)
+        router = Router(self.sessions, self.directory, ServerIqs(self.directory), self.counters)
+        self._deps = SessionDeps(
+            config=xmpp,
+            auth=auth,
+            sasl=SaslConfig(
+                server_secret=sasl_secret, fake_iterations=config.directory.scram_iterations
+            ),
+            tls_context=tls_context,
+            directory=self.directory,
+            sessions=self.sessions,
+            router=router,
+            clock=clock,
+            counters=self.counters,
+        )
+        self._servers: list[Server] = []
+
+    @property
+    def name(self) -> str:
+        return "xmpp"
+
+    @property
+    def title(self) -> str:
+        return "XMPP"
+
+    async def start(self, context: ServiceContext) -> None:
+        xmpp = self._config.xmpp
+        # Reads are bounded by the session's own timers (login, ping).
+        options = ConnectionOptions(
+            idle_timeout_s=xmpp.ping_after_s + xmpp.ping_timeout_s,
+            handshake_timeout_s=self._config.tls.handshake_timeout_s,
+            output_buffer_octets=xmpp.output_buffer_bytes,
+        )
+        limits = ListenerLimits(
+            max_connections=xmpp.max_connections,
+            max_per_address=xmpp.max_connections_per_address,
+            refusal=b"",
+        )
+        plan = [("xmpp", xmpp.listen, None), ("xmpps", xmpp.tls_listen, self._tls)]
+        servers: list[Server] = []
+        try:
+            for name, addresses, implicit_tls in plan:
+                if not addresses or (name == "xmpps" and self._tls is None):
+                    continue
+                listener = Listener(
+                    f"xmpp-{name}", addresses, limits=limits, options=options, tls=implicit_tls
+                )
+                server = Server(listener, self._handler(TRANSPORTS[name]))
+                await server.start()
+                servers.append(server)
+        except BaseException:
+            for server in servers:
+                await server.stop(0)
+            raise
+        self._servers = servers
+
+    def _handler(self, transport: str) -> SessionHandler:
+        async def handle(conn: Connection) -> None:
+            self.counters["connections"] = self.counters.get("connections", 0) + 1
+            await XmppSession(self._deps, conn, transport).run()
+
+        return handle
+
+    async def stop(self, grace_s: float) -> None:
+        servers, self._servers = self._servers, []
+        await asyncio.gather(*(server.stop(grace_s) for server in servers))
+
+    @property
+    def addresses(self) -> dict[str, list[str]]:
+        return {s.listener.name: [str(a) for a in s.addresses] for s in self._servers}
+
+    def status(self) -> ServiceStatus:
+        listeners = tuple(str(a) for s in self._servers for a in s.addresses)
+        sessions = sum(s.active_sessions for s in self._servers)
+        bound = {f"bound_{name}": count for name, count in self.sessions.by_transport().items()}
+        counters = {**self.counters, **bound}
+        return ServiceStatus(
+            listeners=listeners,
+            sessions=sessions,
+            counters=tuple(sorted(counters.items())),
+        )
+
+    async def probe(self) -> ProbeResult:
+        """Open a stream and read the features (DESIGN: the XMPP probe)."""
+        if not self._servers:
+            return ProbeResult(False, "no listener is open")
+        server = self._servers[0]
+        address = server.addresses[0]
+        wildcard = address.host in ("0.0.0.0", "", "*")  # noqa: S104 (a listener, not a bind)
+        host = "127.0.0.1" if wildcard else address.host
+        host = "::1" if host == "::" else host
+        context: ssl.SSLContext | None = None
+        if server.listener.tls is not None:
+            # Our own listener: the probe checks that it answers, not who it is.
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            domains = await self.directory.refresh()
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, address.port, ssl=context), PROBE_TIMEOUT_S
+            )
+        except (OSError, TimeoutError) as exc:
+            return ProbeResult(False, f"cannot connect to {address}: {exc}")
+        try:
+            writer.write(
+                b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0' "
+                b"to='" + domains[0].encode() + b"'>"
+            )
+            seen = b""
+            while b"</stream:features>" not in seen and len(seen) < PROBE_MAX_OCTETS:
+                chunk = await asyncio.wait_for(reader.read(PROBE_READ_OCTETS), PROBE_TIMEOUT_S)
+                if not chunk:
+                    return ProbeResult(False, f"stream closed before features: {seen[:80]!r}")
+                seen += chunk
+            if b"</stream:features>" not in seen:
+                return ProbeResult(False, "no stream features")
+            writer.write(b"</stream:stream>")
+        except (OSError, TimeoutError) as exc:
+            return ProbeResult(False, f"{address}: {exc}")
+        finally:
+            writer.close()
+        return ProbeResult(True, f"stream features on {address}")

@@ -1,0 +1,432 @@
+"""One XMPP client stream: drives the core over a connection.
+
+Two tasks share the connection. The reader feeds the client's bytes to
+the core (`roost.proto.xmpp.XmppServerConnection`) and answers its
+events: STARTTLS, SASL through the shared `Authenticator` (and its
+throttling), resource binding through the `SessionManager`, stanzas to
+the `Router`. The writer sends what other sessions deliver.
+
+Delivery (`deliver`) never waits: it appends to a bounded outbound queue
+(``[xmpp] outbound_queue_stanzas``). A client that lets the queue fill
+has stopped reading; it is disconnected at once, so that neither the
+router nor the sender ever waits on it.
+
+Timers: before binding, a client has ``login_timeout_s``; afterwards a
+client silent for ``ping_after_s`` is pinged (XEP-0199 §4.2) and closed
+with ``connection-timeout`` if it then stays silent for
+``ping_timeout_s`` — any input counts as an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import ssl
+from collections import deque
+from dataclasses import dataclass
+
+from roost.control.auth import Authenticator
+from roost.core.clock import Clock
+from roost.core.config import XmppServiceSettings
+from roost.core.errors import AuthenticationFailed, RoostError, Throttled
+from roost.net.errors import IdleTimeout, NetError, ShuttingDown
+from roost.net.interfaces import Connection
+from roost.proto.sasl import FailureReason, SaslConfig, ScramAlgorithm
+from roost.proto.xmpp import (
+    Authenticated,
+    AuthFailed,
+    BindRequested,
+    ConnectionLost,
+    Element,
+    Event,
+    Iq,
+    Jid,
+    JidMalformed,
+    Message,
+    PasswordLogin,
+    Presence,
+    SaslCondition,
+    ScramKeysRequested,
+    StartTlsRequested,
+    StreamClosed,
+    StreamErrorCondition,
+    StreamFailed,
+    TlsPolicy,
+    XmppServerConnection,
+    XmppSettings,
+)
+from roost.services.xmpp.directory import XmppDirectory
+from roost.services.xmpp.iq import ping
+from roost.services.xmpp.router import Router
+from roost.services.xmpp.sessions import Bound, SessionManager
+
+log = logging.getLogger(__name__)
+
+READ_OCTETS = 64 * 1024
+
+_CREDENTIAL_FAILURES = frozenset(
+    {FailureReason.BAD_CREDENTIALS, FailureReason.UNKNOWN_USER, FailureReason.AUTHZID_NOT_ALLOWED}
+)
+_ENDINGS = (StreamClosed, StreamFailed, ConnectionLost)
+_STANZAS = (Message, Presence, Iq)
+_ping_ids = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDeps:
+    """What every session of the service shares."""
+
+    config: XmppServiceSettings
+    auth: Authenticator
+    sasl: SaslConfig
+    tls_context: ssl.SSLContext | None
+    directory: XmppDirectory
+    sessions: SessionManager
+    router: Router
+    clock: Clock
+    counters: dict[str, int]
+
+
+class XmppSession:
+    def __init__(self, deps: SessionDeps, conn: Connection, transport: str) -> None:
+        self._deps = deps
+        self._conn = conn
+        self._client = conn.peer[0]
+        self._transport = transport
+        self._core: XmppServerConnection | None = None
+        self._queue: deque[Element] = deque()
+        self._wake = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._kick: StreamErrorCondition | None = None
+        self._closed = False
+        self._ping_sent = False
+        self._available = False
+        self._priority = 0
+        self._presence: Element | None = None
+        self._deadline = 0.0
+
+    # --- what the router sees (`roost.services.xmpp.sessions.Outlet`)
+
+    @property
+    def jid(self) -> Jid | None:
+        return None if self._core is None else self._core.jid
+
+    @property
+    def transport(self) -> str:
+        return self._transport
+
+    @property
+    def available(self) -> bool:
+        return self._available
+
+    @property
+    def priority(self) -> int:
+        return self._priority
+
+    @property
+    def presence(self) -> Element | None:
+        return self._presence
+
+    def presence_changed(self, presence: Element | None) -> None:
+        self._presence = presence
+        self._available = presence is not None
+        self._priority = 0
+        child = None if presence is None else presence.find("priority", presence.namespace)
+        if child is not None:
+            try:
+                self._priority = max(-128, min(127, int(child.text.strip())))  # RFC 6121 §4.7.2.3
+            except ValueError:
+                self._priority = 0
+
+    def deliver(self, stanza: Element) -> bool:
+        if self._closed or self._kick is not None:
+            return False
+        if len(self._queue) >= self._deps.config.outbound_queue_stanzas:
+            self._count("stalled_closed")
+            log.info("%s: %s stopped reading; disconnected", self._conn.session_id, self.jid)
+            self._closed = True
+            self._queue.clear()
+            self._conn.abort()
+            return False
+        self._queue.append(stanza)
+        self._wake.set()
+        return True
+
+    def reply(self, stanza: Element) -> None:
+        if self._core is not None and not self._closed:
+            self._core.send(stanza)
+
+    def replaced(self) -> None:
+        self._kick = StreamErrorCondition.CONFLICT
+        self._wake.set()
+
+    # --- the loop
+
+    def _count(self, name: str) -> None:
+        counters = self._deps.counters
+        counters[name] = counters.get(name, 0) + 1
+
+    async def run(self) -> None:
+        deps = self._deps
+        try:
+            domains = await deps.directory.refresh()
+        except (RoostError, OSError) as exc:
+            log.error("%s: cannot read the hosted domains: %s", self._conn.session_id, exc)
+            return
+        self._core = XmppServerConnection(
+            self._settings(domains), sasl=deps.sasl, tls=self._conn.is_tls
+        )
+        self._deadline = deps.clock.monotonic() + deps.config.login_timeout_s
+        writer = asyncio.create_task(self._write_loop(), name=f"xmpp-out-{self._conn.session_id}")
+        try:
+            await self._read_loop(self._core)
+        finally:
+            self._closed = True
+            writer.cancel()
+            await asyncio.wait([writer])
+            deps.sessions.remove(self)
+            deps.router.departed(self)
+            self._conn.close()
+            log.info(
+                "%s: XMPP session from %s jid=%s transport=%s ended",
+                self._conn.session_id,
+                self._client,
+                self.jid or "-",
+                self._transport,
+            )
+
+    def _settings(self, domains: tuple[str, ...]) -> XmppSettings:
+        config = self._deps.config
+        plaintext = self._deps.auth.plaintext_allowed(tls=False, client=self._client)
+        if self._deps.tls_context is None:
+            policy = TlsPolicy.DISABLED
+        else:
+            policy = TlsPolicy.OFFERED if plaintext else TlsPolicy.REQUIRED
+        return XmppSettings(
+            domains,
+            starttls=policy,
+            plaintext_auth_allowed=plaintext,
+            max_stanza_octets=config.max_stanza_bytes,
+            max_depth=config.max_depth,
+            max_auth_failures=config.max_auth_failures,
+        )
+
+    async def _read_loop(self, core: XmppServerConnection) -> None:
+        while True:
+            event = core.next_event()
+            if event is None:
+                if not await self._flush_and_read(core):
+                    return
+                continue
+            await self._handle(core, event)
+            if isinstance(event, _ENDINGS) or core.closing:
+                await self._flush(core)
+                return
+            if isinstance(event, _STANZAS):
+                # A read may hold many stanzas and need not wait: let the
+                # writers of the sessions they went to run between them.
+                await asyncio.sleep(0)
+
+    async def _flush(self, core: XmppServerConnection) -> None:
+        async with self._write_lock:
+            out = core.data_to_send()
+            if out and not self._closed:
+                self._conn.write(out)
+                await self._conn.drain()
+
+    async def _flush_and_read(self, core: XmppServerConnection) -> bool:
+        """Send what the core queued, then read; False when the session is over."""
+        try:
+            await self._flush(core)
+            if core.closing:
+                return False
+            data = await self._conn.read(
+                READ_OCTETS, timeout_s=self._read_timeout(core), between_commands=True
+            )
+        except IdleTimeout:
+            return await self._silent(core)
+        except ShuttingDown:
+            core.close(StreamErrorCondition.SYSTEM_SHUTDOWN)
+            await self._final_flush(core)
+            return False
+        except NetError:
+            return False
+        self._ping_sent = False
+        core.receive_data(data)
+        return True
+
+    def _read_timeout(self, core: XmppServerConnection) -> float:
+        config = self._deps.config
+        if core.jid is None:
+            return max(self._deadline - self._deps.clock.monotonic(), 0.0)
+        return config.ping_timeout_s if self._ping_sent else config.ping_after_s
+
+    async def _silent(self, core: XmppServerConnection) -> bool:
+        """The read timed out: ping once, then give up (XEP-0199 §4.2)."""
+        jid = core.jid
+        if jid is None or self._ping_sent:
+            self._count("timeouts")
+            log.info("%s: %s silent; closing", self._conn.session_id, jid or "client")
+            core.close(StreamErrorCondition.CONNECTION_TIMEOUT)
+            await self._final_flush(core)
+            return False
+        self._ping_sent = True
+        self._count("pings_sent")
+        self.deliver(ping(jid, jid.domain, f"roost-ping-{next(_ping_ids)}"))
+        return True
+
+    async def _final_flush(self, core: XmppServerConnection) -> None:
+        with contextlib.suppress(NetError):  # the client is gone: nothing more to say
+            await self._flush(core)
+
+    async def _write_loop(self) -> None:
+        core = self._core
+        assert core is not None
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                if self._kick is not None:
+                    core.close(self._kick, "another stream bound this resource")
+                    await self._flush(core)
+                    self._conn.close()
+                    return
+                while self._queue and not self._closed:
+                    async with self._write_lock:
+                        if not core.send(self._queue.popleft()):
+                            self._queue.clear()
+                            return
+                        self._conn.write(core.data_to_send())
+                        await self._conn.drain()
+            except NetError:
+                self._conn.abort()
+                return
+
+    # --- events
+
+    async def _handle(self, core: XmppServerConnection, event: Event) -> None:
+        router = self._deps.router
+        match event:
+            case StartTlsRequested():
+                await self._starttls(core)
+            case PasswordLogin(user=user, password=password, domain=domain):
+                await self._password_login(core, _address(user, domain), password)
+            case ScramKeysRequested(user=user, algorithm=algorithm, domain=domain):
+                await self._scram_keys(core, _address(user, domain), algorithm)
+            case Authenticated(user=user, domain=domain):
+                await self._authenticated(core, _address(user, domain))
+            case AuthFailed(reason=reason, user=user):
+                self._auth_failed(reason, user)
+            case BindRequested(resource=resource):
+                self._bind(core, resource)
+            case Message():
+                await router.message(self, event)
+            case Presence():
+                await router.presence(self, event)
+            case Iq():
+                await router.iq(self, event)
+            case StreamFailed(condition=condition, detail=detail):
+                self._count("stream_errors")
+                log.info("%s: stream error %s: %s", self._conn.session_id, condition, detail)
+            case _:
+                pass
+
+    async def _starttls(self, core: XmppServerConnection) -> None:
+        context = self._deps.tls_context
+        if context is None:
+            core.reject()
+            return
+        core.accept()
+        await self._flush(core)
+        await self._conn.start_tls(context)
+        core.tls_established()
+
+    async def _password_login(self, core: XmppServerConnection, address: str, pw: str) -> None:
+        try:
+            account = await self._deps.auth.authenticate(address, pw, client=self._client)
+        except Throttled:
+            self._count("auth_throttled")
+            core.reject(SaslCondition.TEMPORARY_AUTH_FAILURE)
+            return
+        except AuthenticationFailed:
+            self._count("auth_failures")
+            core.reject(SaslCondition.NOT_AUTHORIZED)
+            return
+        except (RoostError, OSError) as exc:
+            log.error("%s: cannot check a password: %s", self._conn.session_id, exc)
+            core.reject(SaslCondition.TEMPORARY_AUTH_FAILURE)
+            return
+        self._login(core, account.address)
+
+    async def _scram_keys(
+        self, core: XmppServerConnection, address: str, algorithm: ScramAlgorithm
+    ) -> None:
+        auth = self._deps.auth
+        verdict = auth.throttle.check(self._client, address)
+        if verdict.locked_for_s > 0:
+            self._count("auth_throttled")
+            core.reject(SaslCondition.TEMPORARY_AUTH_FAILURE)
+            return
+        if verdict.delay_s:
+            await asyncio.sleep(verdict.delay_s)
+        try:
+            found = await auth.scram_credentials(address, algorithm)
+        except (RoostError, OSError) as exc:
+            log.error("%s: cannot read SCRAM keys: %s", self._conn.session_id, exc)
+            core.reject(SaslCondition.TEMPORARY_AUTH_FAILURE)
+            return
+        core.scram_keys(None if found is None else found[1])
+
+    async def _authenticated(self, core: XmppServerConnection, address: str) -> None:
+        try:
+            found = await self._deps.auth.account_for(address)
+        except (RoostError, OSError) as exc:
+            log.error("%s: cannot look up an account: %s", self._conn.session_id, exc)
+            core.reject(SaslCondition.TEMPORARY_AUTH_FAILURE)
+            return
+        if found is None:
+            self._count("auth_failures")
+            core.reject(SaslCondition.NOT_AUTHORIZED)
+            return
+        self._deps.auth.throttle.succeeded(self._client, found)
+        self._login(core, found)
+
+    def _login(self, core: XmppServerConnection, address: str) -> None:
+        try:
+            jid = Jid.parse(address)
+        except JidMalformed:
+            jid = None
+        if jid is None or jid.domain != core.domain:
+            core.reject(SaslCondition.NOT_AUTHORIZED)  # an account of another domain
+            return
+        self._count("logins")
+        core.login_accepted(jid)
+
+    def _auth_failed(self, reason: FailureReason, user: str | None) -> None:
+        if reason in _CREDENTIAL_FAILURES:
+            self._count("auth_failures")
+            self._deps.auth.throttle.failed(self._client, (user or "").strip().lower())
+            log.info("%s: authentication failed from %s", self._conn.session_id, self._client)
+
+    def _bind(self, core: XmppServerConnection, resource: str | None) -> None:
+        user = core.user_jid
+        assert user is not None
+        outcome = self._deps.sessions.bind(user, resource, self)
+        if not isinstance(outcome, Bound):
+            core.bind_refused(outcome.condition, outcome.text)
+            return
+        if outcome.replaced is not None:
+            self._count("resources_replaced")
+            self._deps.router.departed(outcome.replaced)
+            outcome.replaced.replaced()
+        core.bind_accepted(outcome.resource)
+        log.info("%s: bound %s", self._conn.session_id, core.jid)
+
+
+def _address(user: str, domain: str) -> str:
+    """The account a SASL user names: a localpart of the stream's domain,
+    or a whole address (RFC 6120 §6.3.7)."""
+    user = user.strip().lower()
+    return user if "@" in user else f"{user}@{domain}"
