@@ -36,7 +36,7 @@ from roost.net.certs import CertStore
 from roost.net.dns import Resolver
 from roost.services.imap.service import ImapService
 from roost.services.pop.service import PopService
-from roost.services.retrieval.build import retrieval_services
+from roost.services.retrieval.scheduler import retrieval_services
 from roost.services.smtp.service import SmtpService
 from roost.services.spool.service import SpoolService
 from roost.services.xmpp.service import XmppService
