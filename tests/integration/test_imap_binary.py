@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from roost.services.imap import bodies
 from roost.store.store import Store
 from roost.store.types import MessageInfo
 from tests.imap_support import (
@@ -144,6 +145,13 @@ async def test_large_literals_are_streamed_from_the_store(
             return await original(self, message)
 
         monkeypatch.setattr(Store, "message_bytes", counted)
+        read_group = bodies._read_group
+
+        async def grouped(store: Store, group: list[MessageInfo]) -> dict[int, bytes]:
+            whole_reads.extend(info.size for info in group)
+            return await read_group(store, group)
+
+        monkeypatch.setattr(bodies, "_read_group", grouped)
 
         def scenario() -> None:
             wire = Wire(port)
@@ -166,4 +174,4 @@ async def test_large_literals_are_streamed_from_the_store(
 
         await in_thread(scenario)
         # The small message was read whole, in one trip; the large one never.
-        assert all(size <= limit for size in whole_reads) and whole_reads
+        assert whole_reads and all(size <= limit for size in whole_reads)

@@ -15,7 +15,7 @@ from typing import Protocol
 from roost.store.admin_access import AdminSession, AdminTotp
 from roost.store.db import Tx
 from roost.store.directory import Resolution
-from roost.store.mail import Copied, FlagResult, MailboxStatus, UidRanges
+from roost.store.mail import NO_FLAGS, Copied, FlagResult, Found, MailboxStatus, UidRanges
 from roost.store.maildrop_locks import LockOutcome
 from roost.store.retrieval import (
     ImapKey,
@@ -203,6 +203,24 @@ class MailRole(Protocol):
     ) -> list[int]: ...
 
     async def mailbox_status(self, tx: Tx, mailbox_id: int) -> MailboxStatus: ...
+
+    async def uid_runs(self, tx: Tx, mailbox_id: int) -> list[tuple[int, int]]: ...
+
+    async def keywords_in_use(self, tx: Tx, mailbox_id: int) -> list[str]: ...
+
+    async def find(
+        self,
+        tx: Tx,
+        mailbox_id: int,
+        *,
+        with_flags: Flag = NO_FLAGS,
+        without_flags: Flag = NO_FLAGS,
+        with_keywords: Iterable[str] = (),
+        without_keywords: Iterable[str] = (),
+        min_modseq: int = 0,
+        first_only: bool = False,
+        highest_modseq: bool = False,
+    ) -> Found: ...
 
     async def structures(
         self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None

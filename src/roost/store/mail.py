@@ -87,6 +87,15 @@ class MailboxStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Found:
+    """What `MailStore.find` found: UIDs in order, and their highest MODSEQ
+    when it was asked for (else 0)."""
+
+    uids: list[int]
+    highest_modseq: int
+
+
+@dataclass(frozen=True, slots=True)
 class Copied:
     source_uids: tuple[int, ...]
     target_uids: tuple[int, ...]
@@ -125,6 +134,7 @@ _FLAG_VALUES = tuple(Flag(value) for value in range(int(max(Flag)) * 2))
 """Every stored flag set, made once: building an IntFlag costs more than the
 rest of a row (IMAP SELECT and SEARCH read whole mailboxes)."""
 _NO_KEYWORDS: frozenset[str] = frozenset()
+NO_FLAGS = Flag(0)
 
 
 def _flag(value: int) -> Flag:
@@ -214,6 +224,19 @@ _CHARGE = (
         accounts.c.quota_bytes,
         accounts.c.quota_messages,
     )
+)
+_RANKED = (
+    sa.select(
+        messages.c.uid,
+        (messages.c.uid - sa.func.row_number().over(order_by=messages.c.uid)).label("run"),
+    )
+    .where(messages.c.mailbox_id == sa.bindparam("b_id"))
+    .subquery()
+)
+_UID_RUNS = (
+    sa.select(sa.func.min(_RANKED.c.uid).label("first"), sa.func.max(_RANKED.c.uid).label("last"))
+    .group_by(_RANKED.c.run)
+    .order_by(sa.func.min(_RANKED.c.uid))
 )
 _MAILBOX = sa.select(mailboxes).where(
     mailboxes.c.account_id == sa.bindparam("b_account"),
@@ -617,6 +640,72 @@ class MailStore:
             )
         ).one()
         return MailboxStatus(int(row.total), int(row.unseen), int(row.deleted), int(row.octets))
+
+    async def uid_runs(self, tx: Tx, mailbox_id: int) -> list[tuple[int, int]]:
+        """The mailbox's UIDs as runs of consecutive UIDs, ``(first, last)`` in
+        order: all IMAP SELECT needs to number the messages, read as one row per
+        run (a UID minus its rank is the same all along a run) instead of one
+        per message."""
+        rows = await tx.execute(_UID_RUNS, {"b_id": mailbox_id})
+        return [(row.first, row.last) for row in rows.all()]
+
+    async def keywords_in_use(self, tx: Tx, mailbox_id: int) -> list[str]:
+        """The keywords set on some message of the mailbox, sorted (IMAP FLAGS)."""
+        rows = await tx.execute(
+            sa.select(message_keywords.c.keyword)
+            .distinct()
+            .join(messages, messages.c.id == message_keywords.c.message_id)
+            .where(messages.c.mailbox_id == mailbox_id)
+            .order_by(message_keywords.c.keyword)
+        )
+        return [row.keyword for row in rows]
+
+    async def find(
+        self,
+        tx: Tx,
+        mailbox_id: int,
+        *,
+        with_flags: Flag = NO_FLAGS,
+        without_flags: Flag = NO_FLAGS,
+        with_keywords: Iterable[str] = (),
+        without_keywords: Iterable[str] = (),
+        min_modseq: int = 0,
+        first_only: bool = False,
+        highest_modseq: bool = False,
+    ) -> Found:
+        """The UIDs of the messages that have all of ``with_flags`` and
+        ``with_keywords``, none of ``without_flags`` and ``without_keywords``,
+        and a MODSEQ of at least ``min_modseq``, in UID order; the first only
+        with ``first_only``; with ``highest_modseq`` also the highest MODSEQ
+        among them. The searches IMAP clients send most (UNSEEN, FLAGGED,
+        UNDELETED, KEYWORD, MODSEQ), run by the database."""
+        flags = messages.c.flags
+        columns = (messages.c.uid, messages.c.modseq) if highest_modseq else (messages.c.uid,)
+        query = sa.select(*columns).where(messages.c.mailbox_id == mailbox_id)
+        if with_flags:
+            query = query.where(flags.op("&")(int(with_flags)) == int(with_flags))
+        if without_flags:
+            query = query.where(flags.op("&")(int(without_flags)) == 0)
+        if min_modseq:
+            query = query.where(messages.c.modseq >= min_modseq)
+        for keyword, present in [
+            *((k, True) for k in with_keywords),
+            *((k, False) for k in without_keywords),
+        ]:
+            has = sa.exists().where(
+                message_keywords.c.message_id == messages.c.id,
+                sa.func.lower(message_keywords.c.keyword) == keyword.lower(),
+            )
+            query = query.where(has if present else ~has)
+        query = query.order_by(messages.c.uid)
+        if first_only:
+            query = query.limit(1)
+        result = await tx.execute(query)
+        if not highest_modseq:
+            # One column, no row objects: a whole mailbox costs little.
+            return Found(list(result.scalars()), 0)
+        rows = result.all()
+        return Found([row.uid for row in rows], max((row.modseq for row in rows), default=0))
 
     async def structures(
         self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None

@@ -3,7 +3,9 @@
 Modules: `values` (the data model of IMAP responses), `framing` (command
 lines with their literals), `parser` and `commands` (the grammar), `writer`
 (responses to bytes), `bodystructure` and `envelope` (FETCH data built from
-the stored MIME structure). Import from the modules themselves.
+the stored MIME structure), `threads` (RFC 5256 base subjects and THREAD
+algorithms), `connection` with `events` and `session_state` (the
+connection's state machine). Import from the modules themselves.
 
 The grammar in more detail: `framing` splits bytes into commands
 (`CommandFramer`: synchronising, LITERAL+/- and literal8 literals, named

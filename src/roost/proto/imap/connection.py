@@ -46,18 +46,12 @@ reading (its write timeout). End of input gives `ConnectionLost`.
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 
 from roost.proto.imap.commands import Command
 from roost.proto.imap.commands.anystate import Capability, Id, Logout, Noop
 from roost.proto.imap.commands.auth import Compress, Enable, Idle
-from roost.proto.imap.commands.nonauth import (
-    Authenticate,
-    Login,
-    StartTls,
-    parse_sasl_response,
-)
+from roost.proto.imap.commands.nonauth import Authenticate, Login, StartTls, parse_sasl_response
 from roost.proto.imap.errors import ImapUsageError, ParseError
 from roost.proto.imap.events import (
     NEEDS_ANSWER,
@@ -82,16 +76,18 @@ from roost.proto.imap.framing import (
 from roost.proto.imap.parser import is_done, parse_command
 from roost.proto.imap.responses import Condition, ResponseCode
 from roost.proto.imap.session_state import (
-    ENABLEABLE,
-    IMPLIED,
     UTF8_SWITCHES,
     ImapSettings,
+    Phase,
     State,
-    accepts,
     capabilities,
-    password_allowed,
+    enable,
+    id_data,
+    refusal,
 )
 from roost.proto.imap.values import Atom, ImapData
+
+__all__ = ["ImapServerConnection", "Phase"]
 from roost.proto.imap.writer import (
     challenge,
     continuation,
@@ -100,24 +96,6 @@ from roost.proto.imap.writer import (
     untagged,
     untagged_status,
 )
-
-PRIVACYREQUIRED = ResponseCode("PRIVACYREQUIRED")
-"""RFC 9051 §7.1: the operation needs TLS first."""
-COMPRESSIONACTIVE = ResponseCode("COMPRESSIONACTIVE")
-"""RFC 4978 §3: COMPRESS again, on a connection compressed already."""
-COMPRESSION_ALGORITHMS = ("DEFLATE",)
-"""RFC 4978 §3: the only algorithm defined."""
-
-
-class Phase(enum.Enum):
-    """How the connection reads input now; see the table in the module docstring."""
-
-    GREETING = enum.auto()
-    COMMAND = enum.auto()
-    AUTH = enum.auto()
-    IDLE = enum.auto()
-    TLS = enum.auto()
-    CLOSED = enum.auto()
 
 
 class ImapServerConnection:
@@ -445,10 +423,11 @@ class ImapServerConnection:
     def _command_received(self, command: Command) -> None:
         self._tag = command.tag
         self._command = command
-        if not accepts(self._state, command):
-            self._complete(
-                Condition.BAD, f"{command.NAME} is not allowed in the {self._state.value} state"
-            )
+        refused = refusal(
+            command, self._state, self._settings, tls=self._tls, compressed=self._compressed
+        )
+        if refused is not None:
+            self._complete(refused.condition, refused.text, refused.code)
             return
         match command:
             case Capability():
@@ -460,37 +439,17 @@ class ImapServerConnection:
                 self._close()
                 self._events.append(LoggedOut())
             case Id():
-                pairs: list[ImapData] = []
-                for name, value in self._settings.server_id:
-                    pairs += (name, value)
-                self._out += untagged(Atom("ID"), tuple(pairs) or None)
+                self._out += untagged(Atom("ID"), id_data(self._settings))
                 self._complete(Condition.OK)
             case Enable(capabilities=names):
-                self._enable(names)
+                # RFC 5161 §3.1: ENABLED lists what this command switched on.
+                newly = enable(self._enabled, names)
+                self._out += untagged(Atom("ENABLED"), *map(Atom, newly))
+                self._complete(Condition.OK)
             case Noop() if self._state is not State.SELECTED:
                 self._complete(Condition.OK)
-            case Compress(algorithm=name) if name not in COMPRESSION_ALGORITHMS:
-                self._complete(Condition.BAD, f"No compression algorithm {name[:32]} here")
-            case Compress() if self._compressed:
-                self._complete(Condition.NO, "Compression is active already", COMPRESSIONACTIVE)
-            case StartTls() if self._tls:
-                self._complete(Condition.BAD, "TLS is active already")
-            case StartTls() if not self._settings.starttls_available:
-                self._complete(Condition.BAD, "STARTTLS is not available here")
-            case Login() if not password_allowed(self._settings, tls=self._tls):
-                self._complete(Condition.NO, "LOGIN needs TLS first", PRIVACYREQUIRED)
             case _:
                 self._events.append(CommandIssued(command))
-
-    def _enable(self, names: tuple[str, ...]) -> None:
-        """ENABLE (RFC 5161 §3.1): ENABLED lists what this command switched on."""
-        newly = [name for name in names if name in ENABLEABLE and name not in self._enabled]
-        self._enabled.update(newly)
-        for name in newly:
-            self._enabled.update(IMPLIED.get(name, ()))
-        spelled = {"IMAP4REV2": "IMAP4rev2"}
-        self._out += untagged(Atom("ENABLED"), *(Atom(spelled.get(n, n)) for n in newly))
-        self._complete(Condition.OK)
 
     # Answers and output.
 

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 
 from roost.proto.imap.commands import Command
 from roost.proto.imap.commands.anystate import AnyStateCommand
-from roost.proto.imap.commands.auth import AuthenticatedCommand, Enable
+from roost.proto.imap.commands.auth import AuthenticatedCommand, Compress, Enable
 from roost.proto.imap.commands.listing import ListingCommand
-from roost.proto.imap.commands.nonauth import NotAuthenticatedCommand
+from roost.proto.imap.commands.nonauth import Login, NotAuthenticatedCommand, StartTls
 from roost.proto.imap.commands.selected import SelectedCommand
 from roost.proto.imap.errors import ImapUsageError
 from roost.proto.imap.framing import MAX_LINE_OCTETS, MAX_LITERAL_OCTETS, FramingLimits
+from roost.proto.imap.responses import Condition, ResponseCode
+from roost.proto.imap.values import ImapData
 from roost.proto.sasl import offered_mechanisms
 
 
@@ -42,6 +44,18 @@ class State(enum.Enum):
     AUTHENTICATED = "authenticated"
     SELECTED = "selected"
     LOGOUT = "logout"
+
+
+class Phase(enum.Enum):
+    """How a connection reads input now (the table in
+    `roost.proto.imap.connection`): commands, a SASL line, DONE, or nothing."""
+
+    GREETING = enum.auto()
+    COMMAND = enum.auto()
+    AUTH = enum.auto()
+    IDLE = enum.auto()
+    TLS = enum.auto()
+    CLOSED = enum.auto()
 
 
 IMAP_MECHANISMS = ("SCRAM-SHA-256", "PLAIN")
@@ -163,6 +177,71 @@ def capabilities(settings: ImapSettings, state: State, *, tls: bool) -> tuple[st
     caps += EXTENSIONS
     caps.append(f"APPENDLIMIT={settings.append_limit_octets}")
     return tuple(caps)
+
+
+def enable(enabled: set[str], names: tuple[str, ...]) -> list[str]:
+    """ENABLE (RFC 5161 §3.1): switch on what may be enabled and is not yet,
+    with what that implies; the names ENABLED lists, spelled as CAPABILITY does."""
+    newly = [name for name in names if name in ENABLEABLE and name not in enabled]
+    enabled.update(newly)
+    for name in newly:
+        enabled.update(IMPLIED.get(name, ()))
+    return [_SPELLED.get(name, name) for name in newly]
+
+
+_SPELLED = {"IMAP4REV2": "IMAP4rev2"}
+
+
+def id_data(settings: ImapSettings) -> tuple[ImapData, ...] | None:
+    """The server's ``* ID`` field-value list (RFC 2971 §3.2), NIL for none."""
+    pairs: list[ImapData] = []
+    for name, value in settings.server_id:
+        pairs += (name, value)
+    return tuple(pairs) or None
+
+
+PRIVACYREQUIRED = ResponseCode("PRIVACYREQUIRED")
+"""RFC 9051 §7.1: the operation needs TLS first."""
+COMPRESSIONACTIVE = ResponseCode("COMPRESSIONACTIVE")
+"""RFC 4978 §3: COMPRESS again, on a connection compressed already."""
+COMPRESSION_ALGORITHMS = ("DEFLATE",)
+"""RFC 4978 §3: the only algorithm defined."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How the connection answers a command it refuses by itself."""
+
+    condition: Condition
+    text: str
+    code: ResponseCode | None = None
+
+
+def refusal(
+    command: Command, state: State, settings: ImapSettings, *, tls: bool, compressed: bool
+) -> Refusal | None:
+    """The answer to a command that cannot run here and now, or None.
+
+    A command in the wrong state is BAD (RFC 9051 §6); so are STARTTLS under
+    TLS or where TLS cannot start, and COMPRESS with an unknown algorithm;
+    LOGIN where a password may not travel is NO [PRIVACYREQUIRED] (RFC 9051
+    §6.2.3), COMPRESS on a compressed connection NO [COMPRESSIONACTIVE]
+    (RFC 4978 §3).
+    """
+    if not accepts(state, command):
+        return Refusal(Condition.BAD, f"{command.NAME} is not allowed in the {state.value} state")
+    match command:
+        case Compress(algorithm=name) if name not in COMPRESSION_ALGORITHMS:
+            return Refusal(Condition.BAD, f"No compression algorithm {name[:32]} here")
+        case Compress() if compressed:
+            return Refusal(Condition.NO, "Compression is active already", COMPRESSIONACTIVE)
+        case StartTls() if tls:
+            return Refusal(Condition.BAD, "TLS is active already")
+        case StartTls() if not settings.starttls_available:
+            return Refusal(Condition.BAD, "STARTTLS is not available here")
+        case Login() if not password_allowed(settings, tls=tls):
+            return Refusal(Condition.NO, "LOGIN needs TLS first", PRIVACYREQUIRED)
+    return None
 
 
 def accepts(state: State, command: Command) -> bool:

@@ -22,6 +22,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
+from roost.core.errors import NotFound
 from roost.proto.imap.fetch import Partial
 from roost.proto.imap.sections import BinaryRead, SectionRead, partial
 from roost.proto.imap.values import Binary, ImapData
@@ -52,6 +53,41 @@ async def read_range(
         yield chunk
 
 
+async def read_small(
+    store: Store, infos: list[MessageInfo], *, budget_octets: int
+) -> AsyncGenerator[tuple[list[MessageInfo], dict[int, bytes]], None]:
+    """``infos`` in groups of at most ``budget_octets``, each with the octets of
+    its small messages (by UID), read in one trip to the blob store: a FETCH of
+    many sections costs one trip per group, not per message, and never holds
+    more than the budget. A message larger than the budget is left to be read
+    (or streamed) on its own."""
+    if budget_octets <= 0:
+        yield infos, {}
+        return
+    group: list[MessageInfo] = []
+    octets = 0
+    for info in infos:
+        if info.size > budget_octets or octets + info.size > budget_octets:
+            if group:
+                yield group, await _read_group(store, group)
+            group, octets = [], 0
+        if info.size > budget_octets:
+            yield [info], {}
+            continue
+        group.append(info)
+        octets += info.size
+    if group:
+        yield group, await _read_group(store, group)
+
+
+async def _read_group(store: Store, group: list[MessageInfo]) -> dict[int, bytes]:
+    try:
+        blobs = await store.blobs.read_many([info.blob_hash for info in group])
+    except NotFound:
+        return {}  # one went away meanwhile: each is read alone, and says so
+    return {info.uid: info.trace + blob for info, blob in zip(group, blobs, strict=True)}
+
+
 def literal_of(data: bytes) -> ImapData:
     """A literal, or a literal8 when it holds NUL (RFC 3516 §4.2: only a
     literal8 may)."""
@@ -61,11 +97,14 @@ def literal_of(data: bytes) -> ImapData:
 class MessageBytes:
     """One message's octets for one FETCH response."""
 
-    def __init__(self, store: Store, info: MessageInfo, *, stream_octets: int) -> None:
+    def __init__(
+        self, store: Store, info: MessageInfo, *, stream_octets: int, data: bytes | None = None
+    ) -> None:
+        """``data`` is the whole message when it was read already (`read_small`)."""
         self._store = store
         self._info = info
         self._stream_octets = stream_octets
-        self._data: bytes | None = None
+        self._data = data
 
     @property
     def small(self) -> bool:

@@ -23,6 +23,7 @@ from roost.proto.imap.responses import Condition
 from roost.proto.imap.sections import UNKNOWN_CTE, UnknownTransferEncoding
 from roost.proto.imap.sequence import SavedResult, sequence_of
 from roost.proto.imap.values import Atom
+from roost.services.imap.bodies import read_small
 from roost.services.imap.context import EXPUNGEISSUED, CommandFailed, SessionContext, flag_atoms
 from roost.services.imap.fetch_data import Wanted, items, send
 from roost.services.imap.messages import refresh
@@ -78,18 +79,20 @@ async def fetch(ctx: SessionContext, command: Fetch) -> None:
         kept: dict[int, str | None] = {}
         if unknown:
             kept = await store.read(store.mail.structures, view.id, uid_ranges(unknown))
-        for info in batch:
-            seq = view.seq_of(info.uid)
-            if seq is None:
-                continue
-            try:
-                data = await items(ctx, info, wanted, kept.get(info.uid))
-            except UnknownTransferEncoding as exc:
-                raise CommandFailed(str(exc), UNKNOWN_CTE) from None
-            if info.uid in seen_now and FetchItem.FLAGS not in attrs:
-                data += (Atom("FLAGS"), flag_atoms(info.flags, info.keywords))
-            await send(ctx, seq, data)
-            await ctx.flush_if_full()
+        budget = ctx.deps.config.stream_literal_bytes if wanted.octets else 0
+        async for group, octets in read_small(store, batch, budget_octets=budget):
+            for info in group:
+                seq = view.seq_of(info.uid)
+                if seq is None:
+                    continue
+                try:
+                    data = await items(ctx, info, wanted, kept.get(info.uid), octets.get(info.uid))
+                except UnknownTransferEncoding as exc:
+                    raise CommandFailed(str(exc), UNKNOWN_CTE) from None
+                if info.uid in seen_now and FetchItem.FLAGS not in attrs:
+                    data += (Atom("FLAGS"), flag_atoms(info.flags, info.keywords))
+                await send(ctx, seq, data)
+                await ctx.flush_if_full()
         ctx.count("fetched", len(batch))
     await refresh(ctx, expunges=command.uid)
     if missing:
@@ -107,7 +110,7 @@ async def _vanished_earlier(
         ranges = uid_ranges(list(ctx.saved_uids))
     else:
         # ``*`` reaches the last UID ever given, expunged ones included.
-        largest = max(view.uidnext - 1, view.uids[-1] if view.uids else 0)
+        largest = max(view.uidnext - 1, view.last_uid)
         ranges = list(command.messages.resolve(largest))
     if not ranges:
         return

@@ -20,8 +20,8 @@ import logging
 
 from roost.core.errors import AuthenticationFailed, RoostError, Throttled
 from roost.proto.imap.commands.nonauth import Authenticate, Login
-from roost.proto.imap.connection import PRIVACYREQUIRED
 from roost.proto.imap.responses import Condition, ResponseCode
+from roost.proto.imap.session_state import PRIVACYREQUIRED
 from roost.proto.sasl import (
     Challenge,
     Event,

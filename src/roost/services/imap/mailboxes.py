@@ -10,6 +10,8 @@ messages into a new mailbox and leaves INBOX empty (§6.3.6).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from roost.core.errors import AlreadyExists, InvalidName, NotFound
 from roost.proto.imap import mutf7
 from roost.proto.imap.commands.auth import (
@@ -36,7 +38,7 @@ from roost.services.imap.context import (
     SessionContext,
 )
 from roost.services.imap.objectid import mailbox_id, object_id
-from roost.services.imap.selected import SelectedMailbox, covers, fetch_flags_items
+from roost.services.imap.selected import SelectedMailbox, fetch_flags_items
 from roost.store.db import Tx
 from roost.store.mail import DELIMITER
 from roost.store.types import Flag, Mailbox, MessageFlags, SpecialUse
@@ -81,24 +83,33 @@ async def select(ctx: SessionContext, command: Select | Examine) -> None:
     store = ctx.store
     mark = store.changes.latest_seen
 
-    async def work(tx: Tx) -> tuple[Mailbox, list[MessageFlags], list[int]]:
+    rev1 = not core.rev2
+    resync = qresync is not None
+
+    async def work(tx: Tx) -> _Opened:
         box = await _mailbox(tx, ctx, command.mailbox)
-        flags = await store.mail.flags(tx, box.id)
-        vanished: list[int] = []
+        mail = store.mail
+        opened = _Opened(
+            box, await mail.uid_runs(tx, box.id), await mail.keywords_in_use(tx, box.id)
+        )
+        if rev1:
+            found = await mail.find(tx, box.id, without_flags=Flag.SEEN, first_only=True)
+            opened.first_unseen = found.uids[0] if found.uids else None
         if qresync is not None and qresync.uidvalidity == box.uidvalidity:
             known = _known_ranges(qresync)
-            vanished = await store.mail.vanished(tx, box.id, qresync.modseq, known)
-        return box, flags, vanished
+            opened.vanished = await mail.vanished(tx, box.id, qresync.modseq, known)
+            opened.changed = await mail.flags(tx, box.id, known, changed_since=qresync.modseq)
+        return opened
 
-    box, messages, vanished = await store.read(work)
-    view = SelectedMailbox(box, messages, read_only=read_only, mark=mark)
-    keywords = sorted({keyword for m in messages for keyword in m.keywords})
-    flags = tuple(Atom(name) for name in (*SYSTEM_FLAGS, *keywords))
+    opened = await store.read(work)
+    box = opened.box
+    view = SelectedMailbox(box, opened.runs, read_only=read_only, mark=mark)
+    flags = tuple(Atom(name) for name in (*SYSTEM_FLAGS, *opened.keywords))
     core.untagged(Atom("FLAGS"), flags)
     core.untagged(view.exists, Atom("EXISTS"))
-    if not core.rev2:
+    if rev1:
         core.untagged(0, Atom("RECENT"))
-        unseen = next((i for i, m in enumerate(messages, 1) if Flag.SEEN not in m.flags), None)
+        unseen = None if opened.first_unseen is None else view.seq_of(opened.first_unseen)
         if unseen is not None:
             core.status(Condition.OK, "First unseen", ResponseCode("UNSEEN", (unseen,)))
     permanent: tuple[ImapData, ...] = () if read_only else (*flags, Atom("\\*"))
@@ -111,13 +122,25 @@ async def select(ctx: SessionContext, command: Select | Examine) -> None:
     if core.rev2:
         # RFC 9051 §6.3.2: the mailbox's name as the server spells it.
         core.untagged(Atom("LIST"), (), DELIMITER, wire_name(ctx, box.name))
-    if qresync is not None and qresync.uidvalidity == box.uidvalidity:
-        _resync(ctx, view, qresync, messages, vanished)
+    if resync:
+        _resync(ctx, view, opened.changed, opened.vanished)
     core.selected()
     ctx.selected = view
     ctx.saved_uids = ()
     code = ResponseCode("READ-ONLY" if read_only else "READ-WRITE")
     core.finish(Condition.OK, f"{command.NAME} completed", code)
+
+
+@dataclass(slots=True)
+class _Opened:
+    """What SELECT reads of a mailbox, in one unit of work."""
+
+    box: Mailbox
+    runs: list[tuple[int, int]]
+    keywords: list[str]
+    first_unseen: int | None = None
+    vanished: list[int] = field(default_factory=list)
+    changed: list[MessageFlags] = field(default_factory=list)
 
 
 def _known_ranges(qresync: QresyncParams) -> list[tuple[int, int]] | None:
@@ -130,21 +153,15 @@ def _known_ranges(qresync: QresyncParams) -> list[tuple[int, int]] | None:
 def _resync(
     ctx: SessionContext,
     view: SelectedMailbox,
-    qresync: QresyncParams,
-    messages: list[MessageFlags],
+    changed: list[MessageFlags],
     vanished: list[int],
 ) -> None:
-    """QRESYNC (RFC 7162 §3.2.5.1): the UIDs expunged since the client's
+    """QRESYNC (RFC 7162 §3.2.5.1): the known UIDs expunged since the client's
     MODSEQ, then the flags of every known message changed since it."""
     if vanished:
         uids = Atom(str(sequence_of(vanished)))
         ctx.core.untagged(Atom("VANISHED"), (Atom("EARLIER"),), uids)
-    known = _known_ranges(qresync)
-    for message in messages:
-        if message.modseq <= qresync.modseq:
-            continue
-        if known is not None and not covers(known, message.uid):
-            continue
+    for message in changed:
         seq = view.seq_of(message.uid)
         if seq is not None:
             ctx.core.untagged(seq, Atom("FETCH"), fetch_flags_items(message, condstore=True))

@@ -230,16 +230,85 @@ async def search(ctx: SessionContext, command: Search) -> None:
     if command.uid:
         await refresh(ctx, expunges=True)  # allowed in UID SEARCH (RFC 9051 §7.5.1)
     store = ctx.store
-    found: Sequence[MessageInfo | MessageFlags]
-    if _on_flags(command.criteria):
+    criteria = command.criteria
+    wanted = _in_database(criteria)
+    if wanted is not None:
+        # A conjunction of flag tests: the database runs it.
+        if wanted.modseq_used:
+            ctx.core.enable("CONDSTORE")
+        result = await store.read(
+            store.mail.find,
+            view.id,
+            with_flags=wanted.with_flags,
+            without_flags=wanted.without_flags,
+            with_keywords=wanted.with_keywords,
+            without_keywords=wanted.without_keywords,
+            min_modseq=wanted.min_modseq,
+            highest_modseq=wanted.modseq_used,
+        )
+        seqs = view.seqs_of(result.uids)
+        uids = [uid for uid, seq in zip(result.uids, seqs, strict=True) if seq]
+        if view.expunges_pending:
+            uids = [uid for uid in uids if not view.gone(uid)]
+        highest = result.highest_modseq if wanted.modseq_used and uids else None
+        _answer(ctx, view, command, uids, highest)
+    elif _on_flags(criteria):
         # Flags, UIDs and MODSEQs only: the light rows do.
-        rows = await store.read(store.mail.flags, view.id)
-        found, modseq = await _scan(ctx, view, command.criteria, rows)
+        flagged, modseq = await _scan(
+            ctx, view, criteria, await store.read(store.mail.flags, view.id)
+        )
+        _answer(ctx, view, command, [r.uid for r in flagged], _highest(flagged, modseq))
     else:
-        found, modseq = await matching(ctx, view, command.criteria)
-    _answer(ctx, view, command, found, modseq)
+        full, modseq = await matching(ctx, view, criteria)
+        _answer(ctx, view, command, [r.uid for r in full], _highest(full, modseq))
     await refresh(ctx, expunges=command.uid)
     ctx.core.finish(Condition.OK, "SEARCH completed")
+
+
+@dataclass(slots=True)
+class _Find:
+    """A search the Mail role's `find` runs: every test must hold."""
+
+    with_flags: Flag = Flag(0)
+    without_flags: Flag = Flag(0)
+    with_keywords: set[str] = field(default_factory=set)
+    without_keywords: set[str] = field(default_factory=set)
+    min_modseq: int = 0
+    modseq_used: bool = False
+    """A MODSEQ key was given: the answer carries the highest (RFC 7162 §3.1.5)."""
+
+
+def _in_database(key: SearchKey) -> _Find | None:
+    """The search as a `_Find`, when it is ALL, flag tests and MODSEQ joined
+    by AND (UNSEEN, UNDELETED FLAGGED, KEYWORD $Junk, MODSEQ n ...); else None.
+    Flags Roost never sets (``\\Recent``) match nothing, or everything
+    when negated."""
+    keys = key.keys if isinstance(key, And) else (key,)
+    wanted = _Find()
+    for inner in keys:
+        match inner:
+            case AllKey():
+                pass
+            case ModSeqKey(modseq=modseq):
+                wanted.min_modseq = max(wanted.min_modseq, modseq)
+                wanted.modseq_used = True
+            case FlagKey(flag=name, present=present):
+                system = Flag.parse(name)
+                if system is not None:
+                    if present:
+                        wanted.with_flags |= system
+                    else:
+                        wanted.without_flags |= system
+                elif name.startswith("\\"):
+                    if present:
+                        return None  # never set: the scan answers it, cheaply enough
+                elif present:
+                    wanted.with_keywords.add(name)
+                else:
+                    wanted.without_keywords.add(name)
+            case _:
+                return None
+    return wanted
 
 
 def _on_flags(key: SearchKey) -> bool:
@@ -295,27 +364,32 @@ async def _scan(
     return found, needs.modseq
 
 
+def _highest(rows: Sequence[MessageInfo | MessageFlags], modseq: bool) -> int | None:
+    """The highest MODSEQ of the matches, for a search that used MODSEQ."""
+    return max((row.modseq for row in rows), default=None) if modseq else None
+
+
 def _answer(
     ctx: SessionContext,
     view: SelectedMailbox,
     command: Search,
-    found: Sequence[MessageInfo | MessageFlags],
-    modseq: bool,
+    uids: list[int],
+    highest: int | None,
 ) -> None:
-    numbers = [
-        info.uid if command.uid else seq
-        for info in found
-        if (seq := view.seq_of(info.uid)) is not None
-    ]
-    highest = max((info.modseq for info in found), default=None) if modseq else None
+    """``uids`` are the matches, in UID order; ``highest`` their highest MODSEQ
+    when the search used MODSEQ (RFC 7162 §3.1.5), else None."""
+    numbers = uids if command.uid else [seq for seq in view.seqs_of(uids) if seq]
     returns = command.returns
     if returns is not None and SearchReturn.SAVE in returns:
-        ctx.saved_uids = _saved(returns, [info.uid for info in found])
+        ctx.saved_uids = _saved(returns, uids)
         returns = returns - {SearchReturn.SAVE}
         if not returns:
             return  # RFC 5182 §2.1: SAVE alone gives no ESEARCH
     if returns is None and not ctx.core.rev2:
-        items: list[ImapData] = [Atom("SEARCH"), *numbers]
+        # The numbers as one atom: the same octets, written at once.
+        items: list[ImapData] = [Atom("SEARCH")]
+        if numbers:
+            items.append(Atom(" ".join(map(str, numbers))))
         if highest is not None:
             items.append((Atom("MODSEQ"), highest))
         ctx.core.untagged(*items)

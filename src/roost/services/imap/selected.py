@@ -26,15 +26,15 @@ number of one still to come. EXISTS never decreases but by an expunge.
 
 from __future__ import annotations
 
-import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from roost.core.errors import NotFound, RoostError
 from roost.proto.imap.connection import ImapServerConnection
-from roost.proto.imap.reader import NUMBER64_MAX
 from roost.proto.imap.responses import Condition, ResponseCode
 from roost.proto.imap.sequence import STAR, MessageSet, SavedResult, SequenceSet, sequence_of
 from roost.proto.imap.values import Atom, ImapData
+from roost.services.imap.uidmap import UidMap
 from roost.store.db import Tx
 from roost.store.store import Store
 from roost.store.types import Flag, Mailbox, MessageFlags
@@ -60,16 +60,23 @@ class SelectedMailbox:
     """The selected mailbox as this session's client knows it."""
 
     def __init__(
-        self, mailbox: Mailbox, messages: list[MessageFlags], *, read_only: bool, mark: int
+        self,
+        mailbox: Mailbox,
+        runs: Sequence[tuple[int, int]],
+        *,
+        read_only: bool,
+        mark: int,
     ) -> None:
+        """``runs`` are the mailbox's UIDs as `MailRole.uid_runs` gives them."""
         self.id = mailbox.id
         self.name = mailbox.name
         self.uidvalidity = mailbox.uidvalidity
         self.read_only = read_only
         self.highest_modseq = mailbox.highest_modseq
         self.uidnext = mailbox.uidnext
-        self._uids = [m.uid for m in messages]
-        self._modseq = {m.uid: m.modseq for m in messages}
+        self._uids = UidMap.from_runs(runs)
+        self._own: dict[int, int] = {}
+        """MODSEQs of this session's own flag changes, told already (`noted`)."""
         self._gone: set[int] = set()
         self._flag_updates: dict[int, MessageFlags] = {}
         self._told_exists = len(self._uids)
@@ -85,18 +92,22 @@ class SelectedMailbox:
         return len(self._uids)
 
     @property
-    def uids(self) -> tuple[int, ...]:
-        return tuple(self._uids)
+    def last_uid(self) -> int:
+        """The highest UID the client knows, 0 for none."""
+        return self._uids.last
 
     def seq_of(self, uid: int) -> int | None:
-        at = bisect.bisect_left(self._uids, uid)
-        return at + 1 if at < len(self._uids) and self._uids[at] == uid else None
+        return self._uids.seq_of(uid)
+
+    def seqs_of(self, uids: list[int]) -> list[int]:
+        """Sequence numbers of sorted UIDs, 0 for those the client does not know."""
+        return self._uids.seqs_of(uids)
 
     def uid_at(self, seq: int) -> int:
-        return self._uids[seq - 1]
+        return self._uids.uid_at(seq)
 
     def known(self, uid: int) -> bool:
-        return uid in self._modseq
+        return self._uids.seq_of(uid) is not None
 
     def resolve(self, messages: MessageSet, *, uid: bool, saved: tuple[int, ...]) -> list[int]:
         """The UIDs a set names, in UID order (RFC 9051 §6.4.8, RFC 5182 for ``$``).
@@ -105,14 +116,15 @@ class SelectedMailbox:
         a UID set simply names the UIDs it covers.
         """
         if isinstance(messages, SavedResult):
-            return [u for u in saved if u in self._modseq]
-        if uid:
-            largest = self._uids[-1] if self._uids else 0
-            return self._uids_within(messages.resolve(largest))
-        self._check_numbers(messages)
+            return [u for u in saved if self.known(u)]
         out: list[int] = []
+        if uid:
+            for low, high in messages.resolve(self._uids.last):
+                out.extend(self._uids.between_uids(low, high))
+            return out
+        self._check_numbers(messages)
         for low, high in messages.resolve(len(self._uids)):
-            out.extend(self._uids[low - 1 : high])
+            out.extend(self._uids.between_seqs(low, high))
         return out
 
     def _check_numbers(self, messages: SequenceSet) -> None:
@@ -124,21 +136,13 @@ class SelectedMailbox:
             if count == 0 and STAR in (item.first, item.last):
                 raise InvalidSequence("the mailbox is empty")
 
-    def _uids_within(self, spans: tuple[tuple[int, int], ...]) -> list[int]:
-        out: list[int] = []
-        for low, high in spans:
-            start = bisect.bisect_left(self._uids, low)
-            end = bisect.bisect_right(self._uids, high)
-            out.extend(self._uids[start:end])
-        return out
-
     # --- what this session did itself
 
     def noted(self, changes: tuple[MessageFlags, ...]) -> None:
         """This session's own STORE reported these: no FETCH for them again."""
         for change in changes:
-            if change.uid in self._modseq:
-                self._modseq[change.uid] = max(self._modseq[change.uid], change.modseq)
+            if self.known(change.uid):
+                self._own[change.uid] = max(self._own.get(change.uid, 0), change.modseq)
             self._flag_updates.pop(change.uid, None)
 
     # --- what others did
@@ -154,20 +158,21 @@ class SelectedMailbox:
             return
         self._mark = mark
         changes = await store.read(self._read_changes, store)
-        last = self._uids[-1] if self._uids else 0
+        last = self._uids.last
         new: list[int] = []
         for change in changes.flags:
             if change.uid > last:
                 new.append(change.uid)
-                self._modseq[change.uid] = change.modseq
-            elif change.modseq > self._modseq.get(change.uid, change.modseq):
+            elif self.known(change.uid) and change.modseq > self._own.get(change.uid, 0):
                 self._flag_updates[change.uid] = change
         self._uids.extend(sorted(new))
         if not self._gone:
             self._told_modseq = self.highest_modseq
-        self._gone.update(uid for uid in changes.vanished if uid in self._modseq)
+        self._gone.update(uid for uid in changes.vanished if self.known(uid))
         self.highest_modseq = changes.mailbox.highest_modseq
         self.uidnext = changes.mailbox.uidnext
+        # What refresh reads from now on is above this: own changes are told.
+        self._own = {u: m for u, m in self._own.items() if m > self.highest_modseq}
 
     async def _read_changes(self, tx: Tx, store: Store) -> _Changes:
         try:
@@ -196,13 +201,14 @@ class SelectedMailbox:
             if core.qresync:
                 core.untagged(Atom("VANISHED"), Atom(str(sequence_of(gone))))
             for uid in gone:
-                at = bisect.bisect_left(self._uids, uid)
-                if not core.qresync:
-                    core.untagged(at + 1, Atom("EXPUNGE"))
-                del self._uids[at]
-                del self._modseq[uid]
+                seq = self._uids.seq_of(uid)
+                if not core.qresync and seq is not None:
+                    # Highest first: no EXPUNGE moves the number of one to come.
+                    core.untagged(seq, Atom("EXPUNGE"))
                 self._flag_updates.pop(uid, None)
-                self._told_exists -= 1
+                self._own.pop(uid, None)
+            self._uids.remove(gone)
+            self._told_exists -= len(gone)
             self._gone.clear()
         if len(self._uids) != self._told_exists:
             core.untagged(len(self._uids), Atom("EXISTS"))
@@ -213,7 +219,6 @@ class SelectedMailbox:
             if seq is None or uid in self._gone:
                 continue
             core.untagged(seq, Atom("FETCH"), fetch_flags_items(change, condstore=condstore))
-            self._modseq[uid] = change.modseq
         self._flag_updates.clear()
         if condstore and self._gone:
             code = ResponseCode("HIGHESTMODSEQ", (self._told_modseq,))
@@ -243,9 +248,3 @@ def uid_ranges(uids: list[int]) -> list[tuple[int, int]]:
         elif not runs or uid > runs[-1][1]:
             runs.append((uid, uid))
     return runs
-
-
-def covers(ranges: list[tuple[int, int]], uid: int) -> bool:
-    """Whether sorted, disjoint inclusive ``ranges`` hold ``uid``."""
-    at = bisect.bisect_right(ranges, (uid, NUMBER64_MAX)) - 1
-    return at >= 0 and ranges[at][0] <= uid <= ranges[at][1]

@@ -4,15 +4,22 @@ The core (`roost.proto.imap.connection`) frames, parses, keeps the states
 and answers what needs no store; this module answers the rest, one command
 at a time, by dispatching to a handler module: `login` (LOGIN,
 AUTHENTICATE), `mailboxes` (SELECT, CREATE ...), `listing` (LIST, LSUB,
-STATUS), `messages` (APPEND, STORE, COPY, MOVE, EXPUNGE), `fetch` and
-`search`. Handler failures and the store's errors become tagged responses
-in `_run` only.
+STATUS), `messages` (APPEND, STORE, COPY, MOVE, EXPUNGE), `fetch`,
+`search` and `sort` (SORT, THREAD). Handler failures and the store's errors
+become tagged responses in `_guarded` only.
 
 IDLE (RFC 2177): while idling, the session waits for the client's DONE and
-for the store's change feed at once; each change is read from the store
-and told at once (EXISTS, FETCH FLAGS, EXPUNGE), so sessions on other nodes
-hear of it as soon as PostgreSQL's NOTIFY arrives, and sessions on this one
-as soon as the writer commits.
+for a change of its account's selected mailbox at once (the service's
+`ChangeWatcher` reads the change feed once for all sessions and wakes only
+those concerned); each change is read from the store and told at once
+(EXISTS, FETCH FLAGS, EXPUNGE or VANISHED), so sessions on other nodes hear
+of it as soon as PostgreSQL's NOTIFY arrives, and sessions on this one as
+soon as the writer commits.
+
+COMPRESS=DEFLATE (RFC 4978): after the tagged OK the session reads and
+writes through a `roost.net.compress.DeflateConnection`, and tells it to drop
+its deflater whenever it waits for the client, so an idle compressed
+connection stays small.
 
 Timers: a client silent for `[imap] idle_timeout_s` (IDLE included, RFC
 9051 §5.4) gets ``* BYE`` and is disconnected; one that stops reading its

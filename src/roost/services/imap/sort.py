@@ -155,7 +155,7 @@ async def sort(ctx: SessionContext, command: Sort) -> None:
     numbers = [k.info.uid if command.uid else k.seq for k in ordered]
     returns = command.returns
     if returns is None:
-        ctx.core.untagged(Atom("SORT"), *numbers)
+        ctx.core.untagged(Atom("SORT"), *([Atom(" ".join(map(str, numbers)))] if numbers else []))
     else:
         _esort(ctx, command, returns, numbers, [k.info.uid for k in ordered])
     ctx.count("sorted")
