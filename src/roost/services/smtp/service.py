@@ -26,6 +26,7 @@ from roost.core.config import Config
 from roost.net.connection import ConnectionOptions
 from roost.net.interfaces import Connection, SessionHandler
 from roost.net.listener import Listener, ListenerLimits
+from roost.net.probe import open_probe, probe_target
 from roost.net.server import Server
 from roost.proto.sasl import SaslConfig
 from roost.services.smtp.policy import ListenerKind, RelayPolicy
@@ -186,14 +187,10 @@ class SmtpService:
         """Connect, read 220, EHLO, QUIT (DESIGN: the SMTP probe)."""
         if not self._servers:
             return ProbeResult(False, "no listener is open")
-        address = self._servers[0].addresses[0]
-        wildcard = address.host in ("0.0.0.0", "", "*")  # noqa: S104 (a listener, not a bind)
-        host = "127.0.0.1" if wildcard else address.host
-        host = "::1" if host == "::" else host
+        server = self._servers[0]
+        address = probe_target(server)
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, address.port), PROBE_TIMEOUT_S
-            )
+            reader, writer = await open_probe(server, PROBE_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             return ProbeResult(False, f"cannot connect to {address}: {exc}")
         try:

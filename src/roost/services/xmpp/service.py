@@ -21,6 +21,7 @@ from roost.core.config import Config
 from roost.net.connection import ConnectionOptions
 from roost.net.interfaces import Connection, SessionHandler
 from roost.net.listener import Listener, ListenerLimits
+from roost.net.probe import open_probe, probe_target
 from roost.net.server import Server
 from roost.proto.sasl import SaslConfig
 from roost.services.xmpp.directory import XmppDirectory
@@ -144,21 +145,10 @@ class XmppService:
         if not self._servers:
             return ProbeResult(False, "no listener is open")
         server = self._servers[0]
-        address = server.addresses[0]
-        wildcard = address.host in ("0.0.0.0", "", "*")  # noqa: S104 (a listener, not a bind)
-        host = "127.0.0.1" if wildcard else address.host
-        host = "::1" if host == "::" else host
-        context: ssl.SSLContext | None = None
-        if server.listener.tls is not None:
-            # Our own listener: the probe checks that it answers, not who it is.
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+        address = probe_target(server)
         try:
             domains = await self.directory.refresh()
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, address.port, ssl=context), PROBE_TIMEOUT_S
-            )
+            reader, writer = await open_probe(server, PROBE_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             return ProbeResult(False, f"cannot connect to {address}: {exc}")
         try:
