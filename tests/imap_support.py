@@ -11,7 +11,6 @@ import asyncio
 import imaplib
 import re
 import socket
-import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +26,7 @@ from roost.services.imap.service import ImapService
 from roost.store.db import Tx
 from roost.store.types import NewMessage
 from tests.conftest import PG_URL, fresh_pg_schema, make_config
+from tests.tls_support import write_certificate
 
 T = TypeVar("T")
 
@@ -57,21 +57,6 @@ NEWSLETTER = (
     b"From: news@example.com\r\nTo: alice@example.org\r\nSubject: Weekly news\r\n"
     b"Date: Thu, 3 Apr 2025 09:00:00 +0000\r\n\r\n" + b"All the news that fits.\r\n" * 200
 )
-
-
-def write_certificate(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
-    issued = ca.issue_cert("localhost", "127.0.0.1")
-    folder.mkdir(parents=True, exist_ok=True)
-    cert, key = folder / "imap-test.crt", folder / "imap-test.key"
-    issued.cert_chain_pems[0].write_to_path(str(cert))
-    issued.private_key_pem.write_to_path(str(key))
-    return cert, key
-
-
-def client_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @asynccontextmanager

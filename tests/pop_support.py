@@ -4,7 +4,6 @@ and messages put straight into a mailbox."""
 from __future__ import annotations
 
 import poplib
-import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from roost.control.directory import Actor
 from roost.services.pop.service import PopService
 from roost.store.types import NewMessage
 from tests.conftest import PG_URL, fresh_pg_schema, make_config
+from tests.tls_support import write_certificate
 
 ACTOR = Actor("test")
 ALICE = "alice@example.org"
@@ -37,22 +37,6 @@ def sample_messages() -> list[bytes]:
         + b"line 2\r\nline 3\r\nline 4\r\n",
         b"From: dave@example.net\r\nSubject: big\r\n\r\n" + big_line * 10_000 + b".\r\nlast\r\n",
     ]
-
-
-def write_certificate(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
-    # fetchmail wants the name in the subject's CN too, not only in the SANs.
-    issued = ca.issue_cert("localhost", "127.0.0.1", common_name="localhost")
-    folder.mkdir(parents=True, exist_ok=True)
-    cert, key = folder / "pop-test.crt", folder / "pop-test.key"
-    issued.cert_chain_pems[0].write_to_path(str(cert))
-    issued.private_key_pem.write_to_path(str(key))
-    return cert, key
-
-
-def client_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @asynccontextmanager

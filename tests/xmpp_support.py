@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from roost.app import Roost, start
 from roost.control.directory import Actor
 from roost.services.xmpp.service import XmppService
 from tests.conftest import make_config
+from tests.tls_support import client_context
 
 ACTOR = Actor("test")
 DOMAIN = "example.org"
@@ -26,12 +26,6 @@ ALICE_PASSWORD = "alice-password"
 BOB = "bob@example.org"
 BOB_PASSWORD = "bob-password"
 TIMEOUT_S = 30.0
-
-
-def client_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 def _certificate(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:

@@ -18,12 +18,12 @@ from tests.imap_support import (
     NEWSLETTER,
     PLAIN,
     TIMEOUT_S,
-    client_context,
     deliver,
     imap_port,
     imap_roost,
     in_thread,
 )
+from tests.tls_support import client_context
 
 
 @pytest.fixture(scope="module")

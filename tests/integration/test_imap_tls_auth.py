@@ -19,12 +19,12 @@ from tests.imap_support import (
     ALICE_PASSWORD,
     PLAIN,
     TIMEOUT_S,
-    client_context,
     deliver,
     imap_port,
     imap_roost,
     in_thread,
 )
+from tests.tls_support import client_context
 
 NO_PLAINTEXT = {"plaintext_on_loopback": False}
 

@@ -18,13 +18,13 @@ from tests.pop_support import (
     ALICE,
     ALICE_PASSWORD,
     TIMEOUT_S,
-    client_context,
     deliver,
     pop_of,
     pop_port,
     pop_roost,
     sample_messages,
 )
+from tests.tls_support import client_context
 
 
 @pytest.fixture(scope="module")

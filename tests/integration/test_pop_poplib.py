@@ -23,7 +23,6 @@ from tests.pop_support import (
     ALICE_PASSWORD,
     TIMEOUT_S,
     TRACE,
-    client_context,
     deliver,
     inbox_id,
     login,
@@ -34,6 +33,7 @@ from tests.pop_support import (
     sample_messages,
     stored,
 )
+from tests.tls_support import client_context
 
 UNIQUE_ID = re.compile(rb"[0-9a-f]{16}")
 

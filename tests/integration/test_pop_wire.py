@@ -20,7 +20,6 @@ from tests.pop_support import (
     ALICE_PASSWORD,
     TIMEOUT_S,
     TRACE,
-    client_context,
     deliver,
     inbox_id,
     pop_of,
@@ -29,6 +28,7 @@ from tests.pop_support import (
     sample_messages,
     stored,
 )
+from tests.tls_support import client_context
 
 
 @pytest.fixture(scope="module")
