@@ -30,6 +30,9 @@ async def test_stop_and_start_smtp_from_its_row(admin_page: Any, roost: Harness)
     page = admin_page
     assert (await smtp_greeting(roost.smtp_port)).startswith(b"220 ")
     smtp = row(page, "smtp")
+    # The greeting's session (or a health probe's) ends a moment after the
+    # client closes; the dialog counts what the page last saw.
+    await expect(smtp.locator('[data-field="sessions"]')).to_have_text("0", timeout=LIVE_MS)
     await smtp.locator("summary").click()
     await smtp.get_by_role("button", name="Stop SMTP").click()
     dialog = page.locator("#confirm-dialog")
