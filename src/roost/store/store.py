@@ -202,6 +202,6 @@ async def migrate(db: Database) -> None:
         config.set_main_option("script_location", "roost.store:migrations")
         config.attributes["connection"] = conn
         config.attributes["schema"] = db.schema
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
     await db.run_sync(upgrade)
