@@ -110,6 +110,12 @@ class ScriptedConnection:
     async def read_until(self, separator: bytes, max_octets: int, **_: object) -> bytes:
         raise AssertionError("the POP session reads with read()")
 
+    def request_end(self, reason: str) -> None:
+        raise AssertionError("no test here ends a session from outside")
+
+    def check_ended(self) -> None:
+        return None
+
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
 

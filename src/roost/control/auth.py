@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from roost.control.passwords import Passwords, decode_scram
+from roost.control.sessions import SessionRegistry
 from roost.control.throttle import Throttle
 from roost.core.clock import Clock
 from roost.core.config import AuthSettings, DirectorySettings
@@ -59,6 +60,8 @@ class Authenticator:
         self._ttl = directory.login_cache_ttl_s
         self._clock = clock
         self.throttle = Throttle(auth, clock)
+        self.sessions = SessionRegistry()
+        """The signed-in sessions of every service (see `roost.control.sessions`)."""
         self._secret = secrets.token_bytes(32)
         self._cache: dict[str, _Cached] = {}
 

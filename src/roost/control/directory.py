@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from roost.control.auth import Authenticator
 from roost.control.passwords import Passwords, generate_password
+from roost.control.sessions import SessionRegistry
 from roost.core.config import DirectorySettings
 from roost.core.errors import InvalidName
 from roost.store.db import Tx
@@ -169,8 +170,7 @@ class DirectoryAdmin:
             await self._audit(tx, actor, f"user:{account.address}", "password")
 
         await self._store.write(work)
-        if self._authenticator is not None:
-            self._authenticator.forget(address)
+        self._signed_out(address, "Your password was changed; sign in again")
         return generated
 
     async def set_enabled(self, actor: Actor, address: str, enabled: bool) -> None:
@@ -181,6 +181,8 @@ class DirectoryAdmin:
             await self._audit(tx, actor, f"user:{account.address}", action)
 
         await self._store.write(work)
+        if not enabled:
+            self._signed_out(address, "Your account was disabled")
 
     async def set_quota(self, actor: Actor, address: str, quota_mb: int) -> None:
         async def work(tx: Tx) -> None:
@@ -201,8 +203,18 @@ class DirectoryAdmin:
             await self._audit(tx, actor, f"user:{account.address}", "remove")
 
         await self._store.write(work)
+        self._signed_out(address, "Your account was removed")
+
+    @property
+    def sessions(self) -> SessionRegistry | None:
+        """The signed-in sessions of every service (None where no service runs)."""
+        return self._authenticator.sessions if self._authenticator is not None else None
+
+    def _signed_out(self, address: str, reason: str) -> None:
+        """After a commit: forget cached sign-ins, end the open sessions everywhere."""
         if self._authenticator is not None:
             self._authenticator.forget(address)
+            self._authenticator.sessions.end_user(address, reason)
 
     # --- aliases
 

@@ -118,6 +118,12 @@ class DeflateConnection:
     def shutdown_requested(self) -> bool:
         return self._inner.shutdown_requested
 
+    def request_end(self, reason: str) -> None:
+        self._inner.request_end(reason)
+
+    def check_ended(self) -> None:
+        self._inner.check_ended()
+
     @property
     def holds_deflater(self) -> bool:
         """A deflater is allocated (between a write and the next `rest`)."""
@@ -133,6 +139,8 @@ class DeflateConnection:
         between_commands: bool = False,
     ) -> bytes:
         """Up to *max_octets* inflated octets; b"" once the peer has closed."""
+        if between_commands:
+            self._inner.check_ended()
         while not self._inbox:
             if not await self._fill(max_octets, timeout_s, between_commands):
                 return b""
@@ -147,6 +155,8 @@ class DeflateConnection:
         between_commands: bool = False,
     ) -> bytes:
         """Inflated octets through *separator*; what follows stays buffered."""
+        if between_commands:
+            self._inner.check_ended()
         while True:
             found = self._inbox.find(separator)
             if found >= 0:

@@ -44,6 +44,7 @@ from roost.net.errors import (
     IdleTimeout,
     LineTooLong,
     OutputOverflow,
+    SessionEnded,
     ShuttingDown,
     TlsHandshakeError,
     WriteTimeout,
@@ -125,6 +126,7 @@ class TcpConnection(asyncio.BufferedProtocol):
         "_closed_waiter",
         "_closing",
         "_drainer",
+        "_end_reason",
         "_eof",
         "_failure",
         "_handshaker",
@@ -173,6 +175,7 @@ class TcpConnection(asyncio.BufferedProtocol):
         self._closing = False
         self._failure: ConnectionClosed | None = None
         self._shutdown = False
+        self._end_reason: str | None = None
         self._read_paused = False
         self._write_paused = False
         self._reader: asyncio.Future[None] | None = None
@@ -232,6 +235,8 @@ class TcpConnection(asyncio.BufferedProtocol):
         *between_commands*, a server stop raises `ShuttingDown` instead of
         waiting out the grace time.
         """
+        if between_commands:
+            self.check_ended()
         while not self._inbox:
             self._check_readable(between_commands)
             if self._eof:
@@ -252,6 +257,8 @@ class TcpConnection(asyncio.BufferedProtocol):
         At most *max_octets* including the separator, else `LineTooLong`.
         At end of input returns what is left (without separator; b"" if none).
         """
+        if between_commands:
+            self.check_ended()
         scan_from = 0
         while True:
             found = self._inbox.find(separator, scan_from)
@@ -382,6 +389,20 @@ class TcpConnection(asyncio.BufferedProtocol):
     def request_shutdown(self) -> None:
         """The server is stopping: wake a read that waits between commands."""
         self._shutdown = True
+        self._wake_between_commands()
+
+    def request_end(self, reason: str) -> None:
+        """End this session (its account was disabled…): a read between commands
+        raises `SessionEnded` with *reason*, at once if one is waiting."""
+        self._end_reason = reason
+        self._wake_between_commands()
+
+    def check_ended(self) -> None:
+        """Raise `SessionEnded` if `request_end` was called."""
+        if self._end_reason is not None:
+            raise SessionEnded(self._end_reason)
+
+    def _wake_between_commands(self) -> None:
         if self._reader_interruptible and not self._inbox:
             self._wake_reader()
 
@@ -547,6 +568,8 @@ class TcpConnection(asyncio.BufferedProtocol):
             raise self._failure
         if self._closing:
             raise ConnectionClosed("connection is closed")
+        if between_commands:
+            self.check_ended()
         if between_commands and self._shutdown:
             raise ShuttingDown("the server is stopping")
 

@@ -35,6 +35,11 @@ class ShuttingDown(NetError):
     """The server is stopping and the session is between commands."""
 
 
+class SessionEnded(ShuttingDown):
+    """The session was ended from outside (its account disabled, its password
+    changed) and is between commands; the message says why, for the client."""
+
+
 class TlsHandshakeError(ConnectionClosed):
     """The TLS handshake failed, timed out, or the peer left during it."""
 

@@ -53,6 +53,14 @@ class Connection(Protocol):
     @property
     def shutdown_requested(self) -> bool: ...
 
+    def request_end(self, reason: str) -> None:
+        """End the session at its next read between commands (`SessionEnded`)."""
+        ...
+
+    def check_ended(self) -> None:
+        """Raise `SessionEnded` if the session was asked to end."""
+        ...
+
     async def read(
         self,
         max_octets: int = ...,

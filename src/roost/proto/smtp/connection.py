@@ -333,6 +333,10 @@ class SmtpServerConnection:
         """The server is stopping: 421 4.3.2 and close (RFC 5321 §3.8)."""
         self._shut(replies.SHUTTING_DOWN)
 
+    def end(self, text: str) -> None:
+        """The session was ended from outside (its account disabled): 421 4.7.0 and close."""
+        self._shut(replies.Reply(421, "4.7.0", f"{text}, closing connection"))
+
     # Reading input.
 
     def _step(self) -> bool:

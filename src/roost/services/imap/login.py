@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from roost.control.sessions import Ender, OpenSession
 from roost.core.errors import AuthenticationFailed, RoostError, Throttled
 from roost.proto.imap.commands.nonauth import Authenticate, Login
 from roost.proto.imap.responses import Condition, ResponseCode
@@ -45,15 +46,19 @@ _CREDENTIAL_FAILURES = frozenset(
 class Authentication:
     """One session's sign-in: at most one SASL exchange at a time."""
 
-    def __init__(self, ctx: SessionContext, client: str) -> None:
+    def __init__(self, ctx: SessionContext, client: str, end: Ender) -> None:
         self._ctx = ctx
         self._client = client
+        self._end = end
         self._exchange: SaslExchange | None = None
+        self.signed_in: OpenSession | None = None
+        """In the session registry while signed in; the session forgets it at its end."""
 
     async def _signed_in(self, address: str) -> None:
         ctx = self._ctx
         account = await ctx.store.read(ctx.store.directory.account, address)
         ctx.account_id, ctx.address = account.id, account.address
+        self.signed_in = ctx.deps.auth.sessions.open("imap", account.address, self._end)
         ctx.count("logins")
         log.info("%s: %s signed in from %s", ctx.session_id, account.address, self._client)
         ctx.core.authenticated()

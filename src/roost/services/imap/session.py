@@ -35,7 +35,13 @@ from collections.abc import Awaitable
 
 from roost.core.errors import AlreadyExists, InvalidName, NotFound, QuotaExceeded, RoostError
 from roost.net.compress import DeflateConnection, DeflateOptions
-from roost.net.errors import ConnectionClosed, IdleTimeout, NetError, ShuttingDown
+from roost.net.errors import (
+    ConnectionClosed,
+    IdleTimeout,
+    NetError,
+    SessionEnded,
+    ShuttingDown,
+)
 from roost.net.interfaces import Connection
 from roost.proto.imap.commands import Command
 from roost.proto.imap.commands.anystate import Noop
@@ -111,7 +117,7 @@ class ImapSession:
         self._client = conn.peer[0]
         self.core = ImapServerConnection(self._settings(tls=conn.is_tls), tls=conn.is_tls)
         self.ctx = SessionContext(deps, self.core, conn.session_id, self._flush)
-        self._auth = Authentication(self.ctx, self._client)
+        self._auth = Authentication(self.ctx, self._client, conn.request_end)
         self._reading: asyncio.Task[bytes] | None = None
         self._commands = 0
         self._deflate: DeflateConnection | None = None
@@ -153,6 +159,7 @@ class ImapSession:
                     break
                 await self.ctx.flush_if_full()
         finally:
+            self._deps.auth.sessions.close(self._auth.signed_in)
             if self._reading is not None:
                 self._reading.cancel()
                 with contextlib.suppress(asyncio.CancelledError, NetError):
@@ -191,6 +198,10 @@ class ImapSession:
         except IdleTimeout:
             self.ctx.count("idle_timeouts")
             self.core.bye("Autologout; idle for too long")
+            await self._flush()
+            return False
+        except SessionEnded as ended:
+            self.core.bye(str(ended))
             await self._flush()
             return False
         except ShuttingDown:

@@ -22,10 +22,17 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 from roost.control.auth import Authenticator
+from roost.control.sessions import OpenSession
 from roost.core.clock import Clock
 from roost.core.config import PopSettings
 from roost.core.errors import AuthenticationFailed, NotFound, RoostError, Throttled
-from roost.net.errors import ConnectionClosed, IdleTimeout, NetError, ShuttingDown
+from roost.net.errors import (
+    ConnectionClosed,
+    IdleTimeout,
+    NetError,
+    SessionEnded,
+    ShuttingDown,
+)
 from roost.net.interfaces import Connection
 from roost.proto.pop3 import (
     Authenticated,
@@ -85,6 +92,7 @@ class PopSession:
         )
         self._drop: OpenMaildrop | None = None
         self._user: str | None = None
+        self._signed_in: OpenSession | None = None
         self._retrieved = 0
         self._deleted = 0
         self.core = Pop3ServerConnection(
@@ -124,6 +132,7 @@ class PopSession:
                     await self._flush()
                     break
         finally:
+            self._deps.auth.sessions.close(self._signed_in)
             if self._drop is not None:
                 await self._drop.release()  # a session that did not reach UPDATE commits nothing
                 self._drop = None
@@ -172,6 +181,11 @@ class PopSession:
                     log.info("%s: idle timeout", self._conn.session_id)
                     return False
                 continue
+            except SessionEnded as ended:
+                # Like a dropped connection: the deletions of this session are not committed.
+                self._conn.write(replies.err(str(ended), replies.ResponseCode.AUTH).to_bytes())
+                await self._conn.drain()
+                return False
             except ShuttingDown:
                 self._conn.write(SHUTTING_DOWN.to_bytes())
                 await self._conn.drain()
@@ -283,6 +297,7 @@ class PopSession:
             return
         self._drop = drop
         self._user = address
+        self._signed_in = deps.auth.sessions.open("pop", address, self._conn.request_end)
         self._count("logins")
         self.core.login_accepted(drop.maildrop)
 

@@ -23,11 +23,18 @@ from roost.control.auth import Authenticator
 from roost.control.intake import Envelope, Intake
 from roost.control.mailauth import MailAuthenticator
 from roost.control.mailauth.policy import AuthPolicy, Mark, Reject, decide
+from roost.control.sessions import OpenSession
 from roost.control.submission import SubmissionPolicy, missing_fields
 from roost.core.clock import Clock
 from roost.core.config import SmtpSettings as SmtpConfig
 from roost.core.errors import AuthenticationFailed, RoostError, Throttled
-from roost.net.errors import ConnectionClosed, IdleTimeout, NetError, ShuttingDown
+from roost.net.errors import (
+    ConnectionClosed,
+    IdleTimeout,
+    NetError,
+    SessionEnded,
+    ShuttingDown,
+)
 from roost.net.interfaces import Connection
 from roost.proto.dsn import format_orcpt
 from roost.proto.sasl import (
@@ -123,6 +130,7 @@ class SmtpSession:
         self._conn = conn
         self._client = conn.peer[0]
         self._user: str | None = None
+        self._signed_in: OpenSession | None = None
         self._helo = ""
         self._txn: _Transaction | None = None
         self._exchange: SaslExchange | None = None
@@ -175,6 +183,7 @@ class SmtpSession:
                     await self._flush()
                     break
         finally:
+            self._deps.auth.sessions.close(self._signed_in)
             self._drop_transaction()
             log.info(
                 "%s: %s session from %s helo=%s user=%s tls=%s: %d message(s)",
@@ -205,6 +214,10 @@ class SmtpSession:
             )
         except IdleTimeout:
             self.core.timeout()
+            await self._flush()
+            return False
+        except SessionEnded as ended:
+            self.core.end(str(ended))
             await self._flush()
             return False
         except ShuttingDown:
@@ -523,6 +536,9 @@ class SmtpSession:
                         return
                     self._deps.auth.throttle.succeeded(self._client, account)
                     self._user = account
+                    self._signed_in = self._deps.auth.sessions.open(
+                        "smtp", account, self._conn.request_end
+                    )
                     self.core.auth_succeeded()
                     return
                 case Failure(reason=reason):
