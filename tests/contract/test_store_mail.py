@@ -58,6 +58,24 @@ async def test_trace_headers_are_per_message_and_counted_in_size(store: Store) -
     assert account.used_bytes == 2 * blob.size + len(trace) and account.used_messages == 2
 
 
+async def test_the_listing_agrees_with_the_messages(store: Store) -> None:
+    account = await make_account(store)
+    box = await store.read(store.mail.mailbox, account.id, "INBOX")
+    blobs = [await store.blobs.stage(message(i)) for i in range(4)]
+    await store.write(
+        store.mail.append,
+        box.id,
+        [NewMessage(b, trace=b"X-T: %d\r\n" % i) for i, b in enumerate(blobs)],
+    )
+    await store.write(store.mail.expunge, box.id, [(2, 2)], deleted_only=False)
+    listed = await store.read(store.mail.listing, box.id)
+    infos = await store.read(store.mail.messages, box.id)
+    assert [(m.uid, m.size, m.blob_hash, m.trace) for m in listed] == [
+        (m.uid, m.size, m.blob_hash, m.trace) for m in infos
+    ]
+    assert [m.uid for m in listed] == [1, 3, 4]
+
+
 async def test_flags_keywords_and_condstore(store: Store) -> None:
     account = await make_account(store)
     box = await store.read(store.mail.mailbox, account.id, "INBOX")

@@ -37,6 +37,7 @@ from roost.store.types import (
     Event,
     Flag,
     FlagMode,
+    Listed,
     Mailbox,
     MessageFlags,
     MessageInfo,
@@ -181,6 +182,8 @@ class MailRole(Protocol):
     async def messages(
         self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None
     ) -> list[MessageInfo]: ...
+
+    async def listing(self, tx: Tx, mailbox_id: int) -> list[Listed]: ...
 
     async def flags(
         self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None, changed_since: int = 0

@@ -44,7 +44,7 @@ from roost.store.maildrop_locks import MaildropLockStore
 from roost.store.queue import QueueStore
 from roost.store.retrieval import RetrievalStore
 from roost.store.settings import EventLog, SettingsStore
-from roost.store.types import MessageInfo
+from roost.store.types import Listed, MessageInfo
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Store:
         """Run `fn(tx, ...)` on a snapshot of the last commit."""
         return await self.db.read(lambda tx: fn(tx, *args, **kwargs))
 
-    async def message_chunks(self, message: MessageInfo) -> AsyncIterator[bytes]:
+    async def message_chunks(self, message: MessageInfo | Listed) -> AsyncIterator[bytes]:
         """The message as IMAP and POP serve it: its trace headers, then the blob."""
         if message.trace:
             yield message.trace
@@ -98,7 +98,7 @@ class Store:
             async for chunk in self.blobs.chunks(message.blob_hash):
                 yield chunk
 
-    async def message_bytes(self, message: MessageInfo) -> bytes:
+    async def message_bytes(self, message: MessageInfo | Listed) -> bytes:
         return b"".join([chunk async for chunk in self.message_chunks(message)])
 
     async def listen_for_changes(self, url: str) -> None:

@@ -158,6 +158,16 @@ class Appended:
 
 
 @dataclass(frozen=True, slots=True)
+class Listed:
+    """A message as a POP listing needs it: no flags, no dates."""
+
+    uid: int
+    size: int
+    blob_hash: str
+    trace: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class MessageFlags:
     uid: int
     modseq: int

@@ -33,7 +33,7 @@ from roost.services.pop.readahead import ReadAhead
 from roost.store.db import Tx
 from roost.store.maildrop_locks import LockOutcome
 from roost.store.store import Store
-from roost.store.types import MessageInfo
+from roost.store.types import Listed
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class OpenMaildrop:
         holder: str,
         mailbox_id: int,
         uidvalidity: int,
-        messages: list[MessageInfo],
+        messages: list[Listed],
     ) -> None:
         self._store = store
         self._clock = clock
@@ -137,7 +137,7 @@ class OpenMaildrop:
 
         mailbox_id, uidvalidity = await store.write(lock)
         try:
-            messages = await store.read(store.mail.messages, mailbox_id)
+            messages = await store.read(store.mail.listing, mailbox_id)
             return cls(store, clock, policy, holder, mailbox_id, uidvalidity, messages)
         except BaseException:
             await store.write(store.maildrop_locks.release, mailbox_id, holder)
@@ -147,7 +147,7 @@ class OpenMaildrop:
     def mailbox_id(self) -> int:
         return self._mailbox_id
 
-    def message(self, number: int) -> MessageInfo:
+    def message(self, number: int) -> Listed:
         """Message ``number`` (from 1) of the listing."""
         return self._messages[number - 1]
 

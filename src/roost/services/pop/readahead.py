@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from roost.core.errors import RoostError
 from roost.store.blobs import BlobStore
-from roost.store.types import MessageInfo
+from roost.store.types import Listed
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ MAX_BATCH_MESSAGES = 64
 class ReadAhead:
     """The blobs of small messages, read in batches ahead of the client."""
 
-    def __init__(self, blobs: BlobStore, messages: Sequence[MessageInfo], budget: int) -> None:
+    def __init__(self, blobs: BlobStore, messages: Sequence[Listed], budget: int) -> None:
         self._blobs = blobs
         self._messages = messages
         self._batch_octets = budget // 2

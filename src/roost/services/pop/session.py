@@ -53,7 +53,7 @@ from roost.proto.pop3 import (
 from roost.proto.sasl import FailureReason, SaslConfig
 from roost.services.pop.maildrop import LockPolicy, LoginTooSoon, MaildropBusy, OpenMaildrop
 from roost.store.store import Store
-from roost.store.types import MessageInfo
+from roost.store.types import Listed
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +342,7 @@ class PopSession:
             self._count("retrieved")
             self._count("retrieved_octets", event.size_octets)
 
-    async def _stream(self, message: MessageInfo) -> bool:
+    async def _stream(self, message: Listed) -> bool:
         """Send a large message chunk by chunk as the store reads it; False
         when it could not be read at all (then the core has the -ERR)."""
         core = self.core
@@ -374,7 +374,7 @@ class PopSession:
             core.end_message()
         return True
 
-    def _unavailable(self, message: MessageInfo, exc: Exception) -> None:
+    def _unavailable(self, message: Listed, exc: Exception) -> None:
         log.error("%s: cannot read message uid %d: %s", self._conn.session_id, message.uid, exc)
         self.core.reject(replies.MESSAGE_UNAVAILABLE)
 
@@ -395,7 +395,7 @@ class PopSession:
         self.core.accept()
 
 
-async def _first_blob_chunks(chunks: AsyncIterator[bytes], message: MessageInfo) -> list[bytes]:
+async def _first_blob_chunks(chunks: AsyncIterator[bytes], message: Listed) -> list[bytes]:
     """Read the trace and the first chunk of the blob, so that a missing blob
     is found before the ``+OK`` (and answered ``-ERR [SYS/TEMP]``)."""
     taken: list[bytes] = []
