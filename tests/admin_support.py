@@ -13,11 +13,13 @@ import httpx
 
 from roost.control.admin_access import AdminAccess
 from roost.control.auth import Authenticator
+from roost.control.certificates import CertificateAdmin
 from roost.control.directory import Actor, DirectoryAdmin
 from roost.control.intake import Intake
 from roost.control.passwords import Passwords
 from roost.control.queue_admin import QueueAdmin
 from roost.core.clock import ManualClock
+from roost.net.certs import CertStore
 from roost.store.store import Store, open_store
 from roost.supervisor.supervisor import Supervisor
 from roost.web.app import create_app
@@ -41,6 +43,7 @@ class Console:
     access: AdminAccess
     services: dict[str, TestService]
     base: str
+    certificates: CertificateAdmin | None = None
 
     def client_for(self, **kwargs: object) -> httpx.AsyncClient:
         """Another browser: its own cookies, the same app."""
@@ -83,7 +86,11 @@ async def page_csrf(client: httpx.AsyncClient, path: str = "/admin/services") ->
 
 @asynccontextmanager
 async def console(
-    tmp_path: Path, *, https: bool = False, **sections: dict[str, object]
+    tmp_path: Path,
+    *,
+    https: bool = False,
+    certs: CertStore | None = None,
+    **sections: dict[str, object],
 ) -> AsyncIterator[Console]:
     clock = ManualClock()
     config = make_config(tmp_path, **sections)
@@ -98,6 +105,7 @@ async def console(
         await supervisor.boot()
         intake = Intake(store, config.spool, clock)
         access = AdminAccess(store, passwords, directory, config.admin, auth.throttle, clock)
+        certificates = CertificateAdmin(certs, store, config, clock) if certs else None
         app = create_app(
             WebContext(
                 config,
@@ -108,12 +116,15 @@ async def console(
                 intake.stats,
                 "cli-token",
                 access,
+                certificates=certificates,
             )
         )
         base = ("https" if https else "http") + "://roost.test"
         transport = httpx.ASGITransport(app=app, client=CLIENT)
         async with httpx.AsyncClient(transport=transport, base_url=base) as client:
-            yield Console(client, store, clock, supervisor, directory, access, services, base)
+            yield Console(
+                client, store, clock, supervisor, directory, access, services, base, certificates
+            )
     finally:
         await supervisor.shutdown()
         await store.close()

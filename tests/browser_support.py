@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import re
+import smtplib
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -137,15 +138,22 @@ def browser_config(tmp_path: Path, smtp_port: int) -> dict[str, dict[str, Any]]:
             "stop_grace_s": 2.0,
             "probe_interval_s": 1.0,
         },
-        "admin": {"refresh_s": 0.5, "stale_after_s": 2.0},
+        "admin": {"refresh_s": 0.5, "stale_after_s": 2.0, "dashboard_refresh_s": 1.0},
+        # No DNS from tests: SPF and the like fail at once instead of waiting.
+        "dns": {"nameservers": ["127.0.0.1:9"], "timeout_s": 0.2},
         "log": {"level": "warning"},
     }
 
 
 @contextlib.asynccontextmanager
-async def running_roost(tmp_path: Path) -> AsyncIterator[Harness]:
+async def running_roost(
+    tmp_path: Path, extra: dict[str, dict[str, Any]] | None = None
+) -> AsyncIterator[Harness]:
+    """A running Roost; `extra` adds to or overrides sections of its config."""
     smtp_port = free_port()
     raw = browser_config(tmp_path, smtp_port)
+    for section, values in (extra or {}).items():
+        raw.setdefault(section, {}).update(values)
     config_path = tmp_path / "roost.toml"
     config_path.write_text(toml_text(raw))
     config = config_mod.load(config_path)
@@ -178,3 +186,27 @@ async def sign_in(page: Any, harness: Harness, *, name: str = "admin") -> None:
 
 def row(page: Any, service: str) -> Any:
     return page.locator(f'tr[data-service="{service}"]')
+
+
+async def send_messages(
+    harness: Harness,
+    count: int,
+    *,
+    sender: str = "sender@example.net",
+    to: str = "alice@example.org",
+    from_header: str = "Sender <sender@example.net>",
+    subject: str = "hello",
+) -> None:
+    """Send `count` messages to Roost's MX listener over one SMTP session (smtplib,
+    in a thread: Roost runs in this loop). The domain and user must exist."""
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", harness.smtp_port, timeout=30) as client:
+            for n in range(count):
+                body = (
+                    f"From: {from_header}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+                    f"Message-ID: <m{n}.{os.getpid()}@example.net>\r\n\r\nmessage {n}\r\n"
+                )
+                client.sendmail(sender, [to], body.encode())
+
+    await asyncio.to_thread(send)

@@ -39,7 +39,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = {protocols}
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain
 auth_failure_delay = 0
@@ -60,7 +60,8 @@ service pop3-login {{
     port = {port}
   }}
   inet_listener pop3s {{
-    port = 0
+    address = 127.0.0.1
+    port = {pop3s_port}
   }}
 }}
 service imap-login {{
@@ -69,7 +70,8 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 """
@@ -106,6 +108,10 @@ class DovecotPeer:
     password: str
     imap_port: int = 0
     """The IMAP listener (plaintext), when the peer was started with IMAP."""
+    pop3s_port: int = 0
+    """The implicit-TLS POP3 listener, when the peer was started with a certificate."""
+    imaps_port: int = 0
+    """The implicit-TLS IMAP listener, with IMAP and a certificate."""
 
     def deliver(self, user: str, messages: Sequence[bytes]) -> None:
         """Put messages into the user's Maildir, in order."""
@@ -141,9 +147,16 @@ def _wait_for_greeting(port: int, greeting: bytes = b"+OK") -> None:
 
 @contextlib.contextmanager
 def dovecot_peer(
-    users: Sequence[str], password: str, *, imap: bool = False
+    users: Sequence[str],
+    password: str,
+    *,
+    imap: bool = False,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[DovecotPeer]:
-    """A running Dovecot POP3 (and IMAP if asked) for ``users`` (all with ``password``)."""
+    """A running Dovecot POP3 (and IMAP if asked) for ``users`` (all with ``password``).
+
+    With `tls` (a PEM certificate chain and its key), STARTTLS/STLS is offered
+    on the plaintext listeners and implicit TLS listens on two more ports."""
     binary = require_dovecot_pop3()
     if imap:
         require_dovecot_imap()
@@ -155,6 +168,11 @@ def dovecot_peer(
     mail = root / "mail"
     port = _free_port()
     imap_port = _free_port() if imap else 0
+    pop3s_port = _free_port() if tls else 0
+    imaps_port = _free_port() if tls and imap else 0
+    ssl = "ssl = no"
+    if tls is not None:
+        ssl = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}\nssl_min_protocol = TLSv1.2"
     try:
         for user in users:
             for sub in ("cur", "new", "tmp"):
@@ -171,7 +189,14 @@ def dovecot_peer(
         protocols = "pop3 imap" if imap else "pop3"
         conf.write_text(
             DOVECOT_CONF.format(
-                root=root, port=port, tag=root.name, protocols=protocols, imap_port=imap_port
+                root=root,
+                port=port,
+                tag=root.name,
+                protocols=protocols,
+                imap_port=imap_port,
+                ssl=ssl,
+                pop3s_port=pop3s_port,
+                imaps_port=imaps_port,
             )
         )
         try:
@@ -179,7 +204,7 @@ def dovecot_peer(
             _wait_for_greeting(port)
             if imap:
                 _wait_for_greeting(imap_port, b"* OK")
-            yield DovecotPeer(port, mail, password, imap_port)
+            yield DovecotPeer(port, mail, password, imap_port, pop3s_port, imaps_port)
         finally:
             # A failed start may still leave a master running.
             pid = _read_pid(root / "run" / "master.pid")

@@ -65,9 +65,14 @@ class RetrievalEnv:
 
 
 async def make_env(
-    store: Store, clock: ManualClock, tmp_path: Path, protocol: RetrievalProtocol
+    store: Store,
+    clock: ManualClock,
+    tmp_path: Path,
+    protocol: RetrievalProtocol,
+    **retrieval: object,
 ) -> RetrievalEnv:
-    """Two local users, a Spool to deliver with, and the retrieval service of `protocol`."""
+    """Two local users, a Spool to deliver with, and the retrieval service of `protocol`
+    (`retrieval`: settings over the tests' own)."""
     config = make_config(
         tmp_path,
         retrieval={
@@ -75,6 +80,7 @@ async def make_env(
             "interval_s": 5,
             "max_message_bytes": 40_000,
             "imap_part_bytes": 4096,
+            **retrieval,
         },
     )
     directory = DirectoryAdmin(store, Passwords(config.directory), config.directory)

@@ -39,10 +39,11 @@ def _certificate(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
 
 @asynccontextmanager
 async def xmpp_roost(
-    tmp_path: Path, ca: trustme.CA, **sections: dict[str, object]
+    tmp_path: Path, ca: trustme.CA, *, fresh: bool = True, **sections: dict[str, object]
 ) -> AsyncIterator[Roost]:
     """Roost with XMPP on free ports, the CA's certificate for example.org,
-    and alice and bob."""
+    and alice and bob (created unless ``fresh`` is False: a restart on the
+    data of an earlier run in ``tmp_path``)."""
     cert, key = _certificate(ca, tmp_path / "certs")
     base: dict[str, dict[str, object]] = {
         "web": {"listen": ["127.0.0.1:0"], "tls_listen": []},
@@ -56,9 +57,10 @@ async def xmpp_roost(
         base.setdefault(name, {}).update(values)
     roost = await start(make_config(tmp_path, **base), announce=False)
     try:
-        await roost.directory.add_domain(ACTOR, DOMAIN)
-        await roost.directory.add_user(ACTOR, ALICE, ALICE_PASSWORD)
-        await roost.directory.add_user(ACTOR, BOB, BOB_PASSWORD)
+        if fresh:
+            await roost.directory.add_domain(ACTOR, DOMAIN)
+            await roost.directory.add_user(ACTOR, ALICE, ALICE_PASSWORD)
+            await roost.directory.add_user(ACTOR, BOB, BOB_PASSWORD)
         yield roost
     finally:
         await roost.stop()
@@ -89,6 +91,14 @@ class Client(slixmpp.ClientXMPP):  # type: ignore[misc]
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0092")
         self.register_plugin("xep_0199")
+        for plugin in ("xep_0054", "xep_0191", "xep_0203", "xep_0280"):
+            self.register_plugin(plugin)
+        self.subscriptions: asyncio.Queue[slixmpp.Presence] = asyncio.Queue()
+        self.carbons: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
+        self.add_event_handler("carbon_received", self.carbons.put_nowait)
+        self.add_event_handler("carbon_sent", self.carbons.put_nowait)
+        for kind in ("subscribe", "subscribed", "unsubscribe", "unsubscribed"):
+            self.add_event_handler(f"presence_{kind}", self.subscriptions.put_nowait)
         self.add_event_handler("session_start", self._start)
         self.add_event_handler("failed_auth", lambda _: self.failed.set())
         self.add_event_handler("message", self.messages.put_nowait)

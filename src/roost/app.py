@@ -21,6 +21,7 @@ import httpx
 from roost.cli.main import build_cli
 from roost.control.admin_access import AdminAccess
 from roost.control.auth import Authenticator
+from roost.control.certificates import CertificateAdmin
 from roost.control.directory import Actor, DirectoryAdmin
 from roost.control.intake import Intake
 from roost.control.mailauth import MailAuthenticator, MailAuthSettings, signer
@@ -28,6 +29,7 @@ from roost.control.maintenance import Maintenance
 from roost.control.passwords import Passwords
 from roost.control.queue_admin import QueueAdmin
 from roost.control.secrets import load_or_create
+from roost.control.webmail_access import WebmailAccess
 from roost.core.clock import Clock, SystemClock
 from roost.core.config import Config
 from roost.core.logs import setup_logging
@@ -35,6 +37,7 @@ from roost.core.runtime import RuntimeInfo, remove_runtime, write_runtime
 from roost.net.certs import CertStore
 from roost.net.dns import Resolver
 from roost.services.imap.service import ImapService
+from roost.services.indexing.service import IndexingService
 from roost.services.pop.service import PopService
 from roost.services.retrieval.scheduler import retrieval_services
 from roost.services.smtp.service import SmtpService
@@ -110,6 +113,7 @@ def build_services(
         PopService(config, store, auth, tls, sasl_secret, clock),
         ImapService(config, store, auth, tls, sasl_secret, clock),
         *retrieval_services(config, store, intake, clock),
+        IndexingService(store, config.indexing, clock),
         XmppService(config, store, auth, tls, sasl_secret, clock),
     ]
 
@@ -135,6 +139,9 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         await supervisor.boot()
         cli_token = secrets.token_urlsafe(32)
         admin_access = AdminAccess(store, passwords, directory, config.admin, auth.throttle, clock)
+        certificates = CertificateAdmin(certs, store, config, clock)
+        await certificates.check_expiry()
+        webmail_access = WebmailAccess(store, auth, directory, config.webmail, clock)
         web_context = WebContext(
             config,
             store,
@@ -144,6 +151,8 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
             intake.stats,
             cli_token,
             admin_access,
+            certificates=certificates,
+            webmail_access=webmail_access,
         )
         web = WebServer(
             create_app(web_context),
@@ -165,6 +174,8 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         config.store.blob_gc_interval_s,
         events_retention_days=config.admin.events_retention_days,
         admin_access=admin_access,
+        certificates=certificates,
+        webmail_access=webmail_access,
     )
     maintenance.start()
     url = f"http://{web.addresses[0]}" if web.addresses else f"https://{web.tls_addresses[0]}"

@@ -61,7 +61,7 @@ async def test_port_in_use_then_freed(admin_page: Any, roost: Harness) -> None:
     finally:
         squatter.close()
     await expect(state(page, "smtp")).to_have_text("running", timeout=COME_BACK_MS)
-    await expect(page.locator("#banner")).to_be_hidden()
+    await expect(page.locator("#banner")).to_be_hidden(timeout=COME_BACK_MS)
     await expect(row(page, "smtp").locator('[data-field="last_error"]')).to_contain_text(
         "address already in use", ignore_case=True
     )

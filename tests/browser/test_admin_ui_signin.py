@@ -140,4 +140,5 @@ async def test_two_step_sign_in(admin_page: Any, roost: Harness) -> None:
     await page.fill("#password", roost.password)
     await page.fill("#code", totp.code_at(secret, time.time() + totp.STEP_S))
     await page.click("form button.primary")
-    await expect(page).to_have_url(roost.base + "/admin/services")
+    # A sign-in lands on the dashboard.
+    await expect(page).to_have_url(roost.base + "/admin")

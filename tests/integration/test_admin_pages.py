@@ -48,10 +48,11 @@ async def test_signed_out_requests(tmp_path: Path) -> None:
         assert status.status_code == 401 and status.json()["sign_in"] == "/admin/sign-in"
         post = await c.client.post("/admin/services/action", data={"csrf": "x", "action": "stop"})
         assert post.status_code == 401 and "sign in again" in post.text
-        assert (await c.client.get("/admin")).headers["location"] == "/admin/services"
+        landing = (await c.client.get("/admin")).headers["location"]
+        assert landing == "/admin/sign-in?next=%2Fadmin&reason=signed-out"
         # Somewhere else to go after signing in must be a page of the console.
         form = await c.client.get("/admin/sign-in?next=//evil.example/")
-        assert 'name="next" value="/admin/services"' in form.text
+        assert 'name="next" value="/admin"' in form.text
 
 
 async def test_csrf_is_checked_on_every_form(tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def test_first_start_then_cli_through_the_api(server: Server, tmp_path: Path) ->
     assert bad.returncode == 1
     assert bad.stderr.strip() == (
         "roost: no service named 'gopher' (services: smtp, spool, pop, imap, "
-        "imap-retrieval, pop-retrieval, xmpp)"
+        "imap-retrieval, pop-retrieval, indexing, xmpp)"
     )
     stopped = roost(config, "service", "stop", "SPOOL")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout

@@ -31,6 +31,7 @@ from tests.imap_support import (
 )
 from tests.pop_support import pop_port
 from tests.tls_support import client_context
+from tests.xmpp_support import next_of, signed_in, xmpp_roost
 
 SECTIONS: dict[str, dict[str, object]] = {
     "pop": {"listen": ["127.0.0.1:0"], "tls_listen": []},
@@ -163,3 +164,23 @@ async def _until_no_sessions(roost: Roost, user: str) -> None:
     async with asyncio.timeout(TIMEOUT_S):
         while registry.sessions(user):
             await asyncio.sleep(0.02)
+
+
+async def test_disabling_ends_the_xmpp_session_with_a_stream_error(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    async with (
+        xmpp_roost(tmp_path, ca) as roost,
+        signed_in(roost, ca, ALICE, ALICE_PASSWORD) as alice,
+    ):
+        errors: asyncio.Queue[object] = asyncio.Queue()
+        alice.add_event_handler("stream_error", errors.put_nowait)
+        gone = asyncio.Event()
+        alice.add_event_handler("disconnected", lambda _event: gone.set())
+        await roost.directory.set_enabled(ACTOR, ALICE, False)
+        error = await next_of(errors, "the stream error")
+        assert error["condition"] == "not-authorized"  # type: ignore[index]
+        assert error["text"] == "Your account was disabled"  # type: ignore[index]
+        async with asyncio.timeout(TIMEOUT_S):
+            await gone.wait()
+        await _until_no_sessions(roost, ALICE)

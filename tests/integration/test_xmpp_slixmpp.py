@@ -104,6 +104,16 @@ async def test_disco_ping_and_version(tmp_path: Path, ca: trustme.CA) -> None:
             "http://jabber.org/protocol/disco#items",
             "urn:xmpp:ping",
             "jabber:iq:version",
+            "urn:xmpp:carbons:2",  # test_xmpp_storage.py
+            "msgoffline",  # test_xmpp_storage.py
+        }
+        account = await alice.plugin["xep_0030"].get_info(jid=ALICE, timeout=TIMEOUT_S)
+        assert set(account["disco_info"]["features"]) == {
+            "http://jabber.org/protocol/disco#info",
+            "http://jabber.org/protocol/disco#items",
+            "urn:xmpp:blocking",  # test_xmpp_storage.py
+            "vcard-temp",  # test_xmpp_storage.py
+            "jabber:iq:private",  # test_xmpp_storage.py
         }
         assert ("server", "im", None, "Roost") in info["disco_info"]["identities"]
         items = await alice.plugin["xep_0030"].get_items(jid="example.org", timeout=TIMEOUT_S)

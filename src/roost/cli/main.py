@@ -15,6 +15,7 @@ import click
 from roost.cli import (
     directory_commands,
     dkim_commands,
+    index_commands,
     queue_commands,
     retrieval_commands,
     service_commands,
@@ -96,6 +97,7 @@ def build_cli(serve: Serve, local_api: LocalApi) -> click.Group:
     queue_commands.register(cli)
     dkim_commands.register(cli)
     retrieval_commands.register(cli)
+    index_commands.register(cli)
     return cli
 
 

@@ -33,6 +33,16 @@ def _password(from_stdin: bool) -> str:
     return value
 
 
+def _folder_map(entries: tuple[str, ...]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for entry in entries:
+        remote, sep, local = entry.partition("=")
+        if not sep or not remote or not local:
+            raise click.BadParameter(f"{entry!r} is not REMOTE=LOCAL", param_hint="--map")
+        pairs[remote] = local
+    return pairs
+
+
 def _status(r: dict[str, Any]) -> str:
     if not r["enabled"]:
         return "disabled"
@@ -51,8 +61,12 @@ def _show(r: dict[str, Any]) -> None:
         "username",
         "folder",
         "remote_folders",
+        "folder_layout",
+        "folder_map",
         "enabled",
         "leave_on_server",
+        "mark_seen",
+        "delete_after_days",
         "interval_s",
         "last_attempt_at",
         "last_success_at",
@@ -64,6 +78,8 @@ def _show(r: dict[str, Any]) -> None:
         value = r[key]
         if isinstance(value, list):
             value = ", ".join(value)
+        elif isinstance(value, dict):
+            value = ", ".join(f"{remote} -> {local}" for remote, local in value.items())
         click.echo(f"{key + ':':<17} {'' if value is None else value}")
 
 
@@ -93,7 +109,30 @@ def register(cli: click.Group) -> None:
         multiple=True,
         help="IMAP: a folder to fetch (repeat it; `*` for all). Default: INBOX.",
     )
+    @click.option(
+        "--folder-layout",
+        type=click.Choice(["merge", "mirror"]),
+        default="merge",
+        show_default=True,
+        help="IMAP: `merge` puts every remote folder into --folder; `mirror` puts remote "
+        "INBOX there and each other folder into a local folder of its name.",
+    )
+    @click.option(
+        "--map",
+        "folder_map",
+        multiple=True,
+        metavar="REMOTE=LOCAL",
+        help="IMAP: the local folder for one remote folder (repeat it); wins over the layout.",
+    )
     @click.option("--leave-on-server", is_flag=True, help="Keep the fetched mail there too.")
+    @click.option(
+        "--mark-seen", is_flag=True, help="IMAP, with --leave-on-server: flag fetched mail seen."
+    )
+    @click.option(
+        "--delete-after-days",
+        type=click.IntRange(1),
+        help="POP3, with --leave-on-server: delete fetched mail there after this many days.",
+    )
     @click.option("--interval", type=click.FloatRange(5), help="Seconds between fetches.")
     @click.option("--disabled", is_flag=True, help="Add it without fetching yet.")
     @click.pass_obj
@@ -108,7 +147,11 @@ def register(cli: click.Group) -> None:
         password_stdin: bool,
         folder: str,
         remote_folders: tuple[str, ...],
+        folder_layout: str,
+        folder_map: tuple[str, ...],
         leave_on_server: bool,
+        mark_seen: bool,
+        delete_after_days: int | None,
         interval: float | None,
         disabled: bool,
     ) -> None:
@@ -123,7 +166,12 @@ def register(cli: click.Group) -> None:
             "remote_folders": list(remote_folders or ("INBOX",)),
             "leave_on_server": leave_on_server,
             "enabled": not disabled,
+            "folder_layout": folder_layout,
+            "folder_map": _folder_map(folder_map),
+            "mark_seen": mark_seen,
         }
+        if delete_after_days is not None:
+            body["delete_after_days"] = delete_after_days
         if port is not None:
             body["port"] = port
         if interval is not None:

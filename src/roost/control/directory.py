@@ -16,7 +16,14 @@ from roost.control.sessions import SessionRegistry
 from roost.core.config import DirectorySettings
 from roost.core.errors import InvalidName
 from roost.store.db import Tx
-from roost.store.directory import normalise_address
+from roost.store.directory import (
+    DomainSummary,
+    normalise_address,
+    normalise_domain,
+    search_accounts,
+    search_aliases,
+    search_domains,
+)
 from roost.store.store import Store
 from roost.store.types import (
     STANDARD_MAILBOXES,
@@ -198,6 +205,7 @@ class DirectoryAdmin:
         async def work(tx: Tx) -> None:
             account = await self._store.directory.account(tx, address)
             await self._store.mail.remove_account_mailboxes(tx, account.id)
+            await self._store.xmpp.remove_owner(tx, account.address)
             await self._store.directory.replace_target(tx, account.address, None)
             await self._store.directory.remove_account_row(tx, account.id)
             await self._audit(tx, actor, f"user:{account.address}", "remove")
@@ -311,6 +319,46 @@ class DirectoryAdmin:
             await self._audit(tx, actor, f"token:{admin}/{name}", "revoke")
 
         await self._store.write(work)
+
+    # --- listings for the admin console (read only, not audited)
+
+    async def find_domains(
+        self, text: str, *, limit: int, offset: int
+    ) -> tuple[list[DomainSummary], int]:
+        """Domains whose name contains `text`, a page of them, and how many match."""
+        return await self._store.read(search_domains, text.strip(), limit=limit, offset=offset)
+
+    async def find_users(
+        self, text: str, *, domain: str | None = None, limit: int, offset: int
+    ) -> tuple[list[Account], int]:
+        """Accounts whose address or display name contains `text`, a page, and how many."""
+        name = normalise_domain(domain) if domain else None
+        return await self._store.read(
+            search_accounts, text.strip(), domain=name, limit=limit, offset=offset
+        )
+
+    async def find_aliases(
+        self, text: str, *, domain: str | None = None, limit: int, offset: int
+    ) -> tuple[list[Alias], int]:
+        """Aliases whose address or a target contains `text`, a page, and how many."""
+        name = normalise_domain(domain) if domain else None
+        return await self._store.read(
+            search_aliases, text.strip(), domain=name, limit=limit, offset=offset
+        )
+
+    async def user(self, address: str) -> Account:
+        return await self._store.read(self._store.directory.account, address)
+
+    async def alias(self, address: str) -> Alias:
+        return await self._store.read(self._store.directory.alias, address)
+
+    async def domain(self, name: str) -> Domain:
+        return await self._store.read(self._store.directory.domain, name)
+
+    async def domain_aliases_of(self, name: str) -> list[DomainAlias]:
+        domain = await self.domain(name)
+        found = await self._store.read(self._store.directory.domain_aliases)
+        return [a for a in found if a.domain == domain.name]
 
 
 MIN_PASSWORD_CHARS = 8

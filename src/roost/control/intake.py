@@ -53,14 +53,19 @@ class Intake:
         self.wakeup = asyncio.Event()
 
     async def accept_file(
-        self, path: Path, envelope: Envelope, known: StagedBlob | None = None
+        self,
+        path: Path,
+        envelope: Envelope,
+        known: StagedBlob | None = None,
+        in_unit: InUnit | None = None,
     ) -> int:
         """Queue a spooled file (moved into the blob store); returns the entry id.
 
         `known` is the file's hash and size when the caller computed them while
-        writing it (SMTP does), which spares reading it again."""
+        writing it (SMTP and the retrieval services do), which spares reading it
+        again; `in_unit` runs in the enqueue's unit of work."""
         blob = await self._store.blobs.stage_file(path, known)
-        return await self._enqueue(blob, envelope)
+        return await self._enqueue(blob, envelope, in_unit)
 
     async def accept_bytes(
         self, data: bytes, envelope: Envelope, in_unit: InUnit | None = None

@@ -1,6 +1,7 @@
 """Counts of mail traffic for the dashboard: the last 5 minutes, 24 hours, and since start.
 
-In memory, per node: one bucket per minute for a day, plus totals.
+In memory, per node: one bucket per minute for a day, plus totals. The
+dashboard's plot reads the last hour minute by minute (`per_minute`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from roost.core.clock import Clock
 
 KINDS = ("received", "delivered", "failed", "deferred")
 DAY_MINUTES = 24 * 60
+HOUR_MINUTES = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +48,17 @@ class MailStats:
 
     def snapshot(self) -> dict[str, Window]:
         return {kind: self.window(kind) for kind in KINDS}
+
+    def per_minute(self, kind: str, minutes: int = HOUR_MINUTES) -> list[int]:
+        """Counts of the last `minutes` whole and current minutes, oldest first; the
+        last one is the minute under way."""
+        minutes = max(1, min(minutes, DAY_MINUTES))
+        now = int(self._clock.monotonic() // 60)
+        first = now - minutes + 1
+        series = [0] * minutes
+        for minute, counts in reversed(self._buckets):
+            if minute < first:
+                break
+            if minute <= now:
+                series[minute - first] = counts[kind]
+        return series

@@ -1,5 +1,6 @@
 """Housekeeping that runs beside the services: collecting unreferenced blobs,
-removing events past their retention, and ending timed-out admin sessions."""
+removing events past their retention, ending timed-out admin and webmail sessions, and
+noting certificates that near their expiry."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import logging
 from datetime import timedelta
 
 from roost.control.admin_access import AdminAccess
+from roost.control.certificates import CertificateAdmin
+from roost.control.webmail_access import WebmailAccess
 from roost.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -21,11 +24,15 @@ class Maintenance:
         *,
         events_retention_days: int = 0,
         admin_access: AdminAccess | None = None,
+        certificates: CertificateAdmin | None = None,
+        webmail_access: WebmailAccess | None = None,
     ) -> None:
         self._store = store
         self._interval_s = interval_s
         self._retention = timedelta(days=events_retention_days) if events_retention_days else None
         self._admin_access = admin_access
+        self._certificates = certificates
+        self._webmail_access = webmail_access
         self._task: asyncio.Task[None] | None = None
         self.collected = 0
 
@@ -50,6 +57,10 @@ class Maintenance:
                 log.info("removed %d events older than %s", pruned, before.date().isoformat())
         if self._admin_access is not None:
             await self._admin_access.remove_expired()
+        if self._certificates is not None:
+            await self._certificates.check_expiry()
+        if self._webmail_access is not None:
+            await self._webmail_access.remove_expired()
         return removed
 
     async def _loop(self) -> None:

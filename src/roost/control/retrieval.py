@@ -26,7 +26,13 @@ from roost.control.views import when
 from roost.core.config import RetrievalSettings
 from roost.core.errors import RoostError
 from roost.store.db import Tx
-from roost.store.retrieval import NewRetrieval, Retrieval, RetrievalProtocol, TlsMode
+from roost.store.retrieval import (
+    FolderLayout,
+    NewRetrieval,
+    Retrieval,
+    RetrievalProtocol,
+    TlsMode,
+)
 from roost.store.settings import JsonValue
 from roost.store.store import Store
 from roost.store.types import NewEvent
@@ -34,6 +40,7 @@ from roost.store.types import NewEvent
 KEY_NAME = "retrieval"
 NONCE_OCTETS = 12
 SEAL_PREFIX = "v1:"
+MAX_DELETE_AFTER_DAYS = 3650
 DEFAULT_PORTS = {
     (RetrievalProtocol.IMAP, TlsMode.IMPLICIT): 993,
     (RetrievalProtocol.IMAP, TlsMode.STARTTLS): 143,
@@ -131,6 +138,33 @@ class RetrievalAdmin:
             )
         if spec.protocol is RetrievalProtocol.IMAP and not spec.remote_folders:
             raise RetrievalRefused("name at least one remote folder")
+        imap_only = {
+            "a folder map": bool(spec.folder_map),
+            "the mirror folder layout": spec.folder_layout is FolderLayout.MIRROR,
+            "marking messages seen": spec.mark_seen,
+        }
+        pop_only = {"delete after N days": spec.delete_after_days is not None}
+        for what, wanted in imap_only.items():
+            if wanted and spec.protocol is not RetrievalProtocol.IMAP:
+                raise RetrievalRefused(f"{what} applies to IMAP accounts only")
+        for what, wanted in pop_only.items():
+            if wanted and spec.protocol is not RetrievalProtocol.POP3:
+                raise RetrievalRefused(f"{what} applies to POP3 accounts only")
+        if spec.mark_seen and not spec.leave_on_server:
+            raise RetrievalRefused("marking messages seen needs leave_on_server")
+        if spec.delete_after_days is not None:
+            if not spec.leave_on_server:
+                raise RetrievalRefused("delete after N days needs leave_on_server")
+            if not 0 < spec.delete_after_days <= MAX_DELETE_AFTER_DAYS:
+                raise RetrievalRefused(
+                    f"delete_after_days must be between 1 and {MAX_DELETE_AFTER_DAYS}"
+                )
+        for remote, local in spec.folder_map:
+            if not remote or not local or any(c in remote + local for c in "\t\r\n"):
+                raise RetrievalRefused(
+                    f"folder map entry {remote!r} -> {local!r}: both names are needed, "
+                    "without tabs or line breaks"
+                )
 
     async def list(self, address: str | None = None) -> list[Retrieval]:
         store = self._store
@@ -208,6 +242,10 @@ def view(r: Retrieval) -> dict[str, JsonValue]:
         "leave_on_server": spec.leave_on_server,
         "remote_folders": list(spec.remote_folders),
         "interval_s": spec.interval_s,
+        "folder_layout": spec.folder_layout.value,
+        "folder_map": {remote: local for remote, local in spec.folder_map},
+        "mark_seen": spec.mark_seen,
+        "delete_after_days": spec.delete_after_days,
         "created_at": when(r.created_at),
         "last_attempt_at": when(status.last_attempt_at),
         "last_success_at": when(status.last_success_at),

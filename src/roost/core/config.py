@@ -8,6 +8,7 @@ bad value stops Roost with a message naming the key, the value and the file.
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import tomllib
 import typing
@@ -725,10 +726,34 @@ class XmppServiceSettings:
     domain_roster: bool = setting(
         True,
         help="Every user of a hosted domain has every other user of it in the roster, "
-        "with presence both ways. Rosters are not stored yet: this is the only roster.",
+        "with presence both ways, beside the contacts each user adds.",
     )
     domain_roster_off: tuple[str, ...] = setting(
         (), help="Domains for which `domain_roster` is off."
+    )
+    offline_max_messages: int = setting(
+        1000,
+        help="Chat and normal messages kept for one user while none of its clients is "
+        "available (XEP-0160); a message beyond this is refused with `service-unavailable` "
+        "(RFC 6121 §8.5.2.2.1).",
+        min=0,
+        max=1_000_000,
+    )
+    max_vcard_bytes: int = setting(
+        65_536,
+        help="Largest vCard (XEP-0054) a user may store; a larger one is refused with "
+        "`not-acceptable`.",
+        min=1024,
+        max=16_777_216,
+        unit="bytes",
+    )
+    max_private_bytes: int = setting(
+        65_536,
+        help="Largest element a user may keep in private XML storage (XEP-0049), per "
+        "namespace; a larger one is refused with `not-acceptable`.",
+        min=1024,
+        max=16_777_216,
+        unit="bytes",
     )
     max_connections: int = setting(10_000, help="Connections to XMPP at once, in all.", min=1)
     max_connections_per_address: int = setting(
@@ -805,6 +830,61 @@ class RetrievalSettings:
         False,
         help="Allow external accounts without TLS to hosts other than loopback.",
     )
+    ca_file: str = setting(
+        "",
+        help="A PEM file of certificate authorities trusted for remote servers besides "
+        "the system's; empty: the system's only.",
+        path=True,
+    )
+    idle_max_connections: int = setting(
+        100,
+        help="IMAP IDLE connections held at once by IMAP Retrieval (one per account whose "
+        "server offers IDLE), so new mail comes within seconds; 0 turns IDLE off.",
+        min=0,
+        max=10_000,
+    )
+    idle_renew_s: float = setting(
+        1500.0,
+        help="A held IDLE is ended and begun again this often (RFC 2177: a server may "
+        "drop it after 30 minutes).",
+        min=10,
+        max=1740,
+        unit="s",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexingSettings:
+    batch_messages: int = setting(
+        200,
+        help="Messages the indexer reads and commits as one unit of work.",
+        min=1,
+        max=10_000,
+    )
+    max_lag_s: float = setting(
+        300.0,
+        help="The health probe fails when the oldest change not yet indexed is older than this.",
+        min=5,
+        max=86_400,
+        unit="s",
+    )
+    use_index: bool = setting(
+        True,
+        help="IMAP SEARCH uses the index for TEXT, BODY, SUBJECT, FROM, TO, CC and BCC "
+        "where it holds the message; false scans every message.",
+    )
+
+
+def _check_spf(value: Any) -> str | None:
+    if not str(value).lower().startswith("v=spf1"):
+        return f"{value!r} is not an SPF record (it starts with v=spf1)"
+    return None
+
+
+def _check_local_part(value: Any) -> str | None:
+    if value and not re.fullmatch(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}", str(value)):
+        return f"{value!r} is not the local part of an address (like dmarc-reports)"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -815,6 +895,34 @@ class DnsSettings:
         check=check_listen,
     )
     timeout_s: float = setting(5.0, help="Longest wait for a DNS answer.", min=0.1, unit="s")
+    mail_host: str = setting(
+        "",
+        help="The host name that a domain's MX, SRV and autoconfig records name (the admin "
+        "console's DNS records to publish); empty means `[smtp] hostname`, else the node name.",
+    )
+    spf_record: str = setting(
+        "v=spf1 mx -all",
+        help="The SPF record (RFC 7208) to publish for every domain.",
+        check=_check_spf,
+    )
+    dmarc_policy: str = setting(
+        "none",
+        help="The DMARC policy (RFC 7489 §6.3 `p=`) to publish: start with `none`, move to "
+        "`quarantine` or `reject` once reports show every sender passes.",
+        choices=("none", "quarantine", "reject"),
+    )
+    dmarc_report_to: str = setting(
+        "",
+        help="Local part that receives DMARC aggregate reports (`rua=mailto:LOCAL@DOMAIN`); "
+        "empty publishes no `rua`.",
+        check=_check_local_part,
+    )
+    check_concurrency: int = setting(
+        8,
+        help="DNS questions asked at once when the admin console checks a domain's records.",
+        min=1,
+        max=64,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -889,6 +997,12 @@ class AdminSettings:
     events_page_size: int = setting(
         100, help="Events shown on one page of /admin/events.", min=10, max=1000
     )
+    directory_page_size: int = setting(
+        50,
+        help="Domains, users or aliases shown on one page of the admin console.",
+        min=10,
+        max=1000,
+    )
     max_form_bytes: int = setting(
         65_536, help="Largest form an admin page accepts.", min=1024, max=524_288, unit="bytes"
     )
@@ -902,6 +1016,98 @@ class AdminSettings:
         "(RFC 6238 §5.2), for clocks that drift.",
         min=0,
         max=4,
+    )
+    dashboard_refresh_s: float = setting(
+        5.0,
+        help="How often an open dashboard asks for its numbers again.",
+        min=1,
+        max=300,
+        unit="s",
+    )
+    disk_free_warning_percent: float = setting(
+        10.0,
+        help="The dashboard warns when the data folder's file system has less than this "
+        "share of its space free.",
+        min=0,
+        max=100,
+        unit="%",
+    )
+    database_size_warning_bytes: int = setting(
+        10 * 1024**3,
+        help="The dashboard warns when the database is larger than this.",
+        min=0,
+        unit="bytes",
+    )
+    spool_page_size: int = setting(
+        50,
+        help="Queue entries shown on one page of /admin/spool (at most 150: a form that "
+        "ticks every row stays under the 200 fields a form may carry).",
+        min=10,
+        max=150,
+    )
+    spool_view_max_bytes: int = setting(
+        262_144,
+        help="Most of a queued message's source that /admin/spool shows (the rest is cut).",
+        min=1024,
+        max=524_288,
+        unit="bytes",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WebmailSettings:
+    session_idle_s: float = setting(
+        1800.0,
+        help="A webmail session not used for this long ends. The updates an open page asks "
+        "for by itself do not count as use.",
+        min=60,
+        max=604_800,
+        unit="s",
+    )
+    session_absolute_s: float = setting(
+        86_400.0,
+        help="A webmail session ends this long after its sign-in, used or not.",
+        min=300,
+        max=604_800,
+        unit="s",
+    )
+    max_sessions_per_user: int = setting(
+        20,
+        help="Webmail sessions one mail user may have at once; a new sign-in past it ends "
+        "the oldest.",
+        min=1,
+        max=1000,
+    )
+    max_form_bytes: int = setting(
+        65_536, help="Largest form a webmail page accepts.", min=1024, max=524_288, unit="bytes"
+    )
+    max_folders: int = setting(
+        1000,
+        help="Folders one mail user may have; creating one more in the webmail is refused.",
+        min=10,
+        max=100_000,
+    )
+    page_size: int = setting(
+        50,
+        help="Messages on one page of the webmail's message list (at most 150: a form that "
+        "ticks every row stays under the 200 fields a form may carry).",
+        min=10,
+        max=150,
+    )
+    summary_batch: int = setting(
+        500,
+        help="Messages the webmail summarises (sender, subject, attachments) in one unit of "
+        "work when a folder is first sorted by sender or subject.",
+        min=10,
+        max=10_000,
+    )
+    max_view_chars: int = setting(
+        500_000,
+        help="Most of a message's text or HTML body the webmail's read pane shows (the rest "
+        "is cut, with a note; the source view has it all).",
+        min=10_000,
+        max=900_000,
+        unit="characters",
     )
 
 
@@ -923,6 +1129,31 @@ class TlsSettings:
     )
     handshake_timeout_s: float = setting(
         15.0, help="A TLS handshake that takes longer is abandoned.", min=1, unit="s"
+    )
+    domain_host_names: tuple[str, ...] = setting(
+        ("mail.{domain}", "{domain}"),
+        help="Names a certificate installed for a hosted domain must cover; `{domain}` "
+        "stands for the domain: its mail host name and its XMPP host name.",
+    )
+    expiry_warning_days: int = setting(
+        30,
+        help="A certificate this close to its expiry is a warning on the dashboard and an event.",
+        min=1,
+        max=365,
+        unit="days",
+    )
+    expiry_critical_days: int = setting(
+        7,
+        help="A certificate this close to its expiry is a critical warning and a second event.",
+        min=1,
+        max=365,
+        unit="days",
+    )
+    min_rsa_bits: int = setting(
+        2048, help="Smallest RSA key an uploaded certificate may have.", min=2048, max=16384
+    )
+    max_chain_certificates: int = setting(
+        8, help="Most certificates in one uploaded chain (leaf and issuers).", min=1, max=32
     )
 
 
@@ -954,9 +1185,11 @@ class Config:
     imap: ImapSettings = dataclasses.field(default_factory=ImapSettings)
     xmpp: XmppServiceSettings = dataclasses.field(default_factory=XmppServiceSettings)
     retrieval: RetrievalSettings = dataclasses.field(default_factory=RetrievalSettings)
+    indexing: IndexingSettings = dataclasses.field(default_factory=IndexingSettings)
     dns: DnsSettings = dataclasses.field(default_factory=DnsSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     admin: AdminSettings = dataclasses.field(default_factory=AdminSettings)
+    webmail: WebmailSettings = dataclasses.field(default_factory=WebmailSettings)
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
     source: str = "(defaults)"

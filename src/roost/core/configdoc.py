@@ -29,9 +29,11 @@ SECTION_HELP = {
     "imap": "The IMAP service: mailbox access over IMAP4rev2 and IMAP4rev1 (RFC 9051, RFC 3501).",
     "xmpp": "The XMPP service: chat for every mail account (RFC 6120, RFC 6121).",
     "retrieval": "IMAP Retrieval and POP Retrieval: users' mail fetched from other servers.",
+    "indexing": "The Indexing service: the full-text index behind IMAP SEARCH.",
     "dns": "How Roost asks DNS: MX records, and later SPF, DKIM, DMARC and MTA-STS.",
     "web": "The web listener: admin console, webmail, JSON API, health and metrics.",
     "admin": "The admin console: sessions, live updates, and the event log's retention.",
+    "webmail": "The webmail under /mail: mail users' sessions and the limits of its pages.",
     "tls": "Certificates for every TLS listener.",
     "log": "Log levels and the log file in the data folder.",
 }

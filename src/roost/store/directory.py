@@ -610,3 +610,110 @@ class DirectoryStore:
         )
         if not result.rowcount:
             raise NotFound(f"admin {admin.name} has no token named {name!r}")
+
+
+# --- listing with search and paging (the admin console's Domains, Users and Aliases pages)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSummary:
+    domain: Domain
+    accounts: int
+    aliases: int
+
+
+def _contains(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
+    """`column` contains `text`, case-insensitively, with LIKE's wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return sa.func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
+async def search_domains(
+    tx: Tx, text: str, *, limit: int, offset: int
+) -> tuple[list[DomainSummary], int]:
+    """Domains whose name contains `text`, by name, with their counts; and how many match."""
+    condition = _contains(domains.c.name, text) if text else sa.true()
+    total = int(await tx.scalar(sa.select(sa.func.count()).select_from(domains).where(condition)))
+    users = sa.select(sa.func.count()).where(accounts.c.domain_id == domains.c.id).scalar_subquery()
+    alias_count = (
+        sa.select(sa.func.count()).where(aliases.c.domain_id == domains.c.id).scalar_subquery()
+    )
+    rows = await tx.execute(
+        sa.select(domains, users.label("users"), alias_count.label("alias_count"))
+        .where(condition)
+        .order_by(domains.c.name)
+        .limit(limit)
+        .offset(offset)
+    )
+    found = [
+        DomainSummary(Domain(r.id, r.name, r.catch_all, r.created_at), r.users, r.alias_count)
+        for r in rows
+    ]
+    return found, total
+
+
+async def search_accounts(
+    tx: Tx, text: str, *, domain: str | None, limit: int, offset: int
+) -> tuple[list[Account], int]:
+    """Accounts whose address or display name contains `text`, by address; and how many."""
+    condition: sa.ColumnElement[bool] = sa.true()
+    if text:
+        condition = sa.or_(
+            _contains(accounts.c.address, text), _contains(accounts.c.display_name, text)
+        )
+    if domain:
+        condition = sa.and_(
+            condition,
+            accounts.c.domain_id
+            == sa.select(domains.c.id).where(domains.c.name == domain).scalar_subquery(),
+        )
+    total = int(await tx.scalar(sa.select(sa.func.count()).select_from(accounts).where(condition)))
+    rows = await tx.execute(
+        sa.select(accounts)
+        .where(condition)
+        .order_by(accounts.c.address)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_account(r) for r in rows], total
+
+
+async def search_aliases(
+    tx: Tx, text: str, *, domain: str | None, limit: int, offset: int
+) -> tuple[list[Alias], int]:
+    """Aliases whose address or a target contains `text`, by address; and how many."""
+    condition: sa.ColumnElement[bool] = sa.true()
+    if text:
+        condition = sa.or_(
+            _contains(aliases.c.address, text),
+            aliases.c.id.in_(
+                sa.select(alias_targets.c.alias_id).where(_contains(alias_targets.c.target, text))
+            ),
+        )
+    if domain:
+        condition = sa.and_(
+            condition,
+            aliases.c.domain_id
+            == sa.select(domains.c.id).where(domains.c.name == domain).scalar_subquery(),
+        )
+    total = int(await tx.scalar(sa.select(sa.func.count()).select_from(aliases).where(condition)))
+    page = (
+        sa.select(aliases.c.id)
+        .where(condition)
+        .order_by(aliases.c.address)
+        .limit(limit)
+        .offset(offset)
+    )
+    ids = [row.id for row in await tx.execute(page)]
+    if not ids:
+        return [], total
+    rows = await tx.execute(
+        sa.select(aliases, alias_targets.c.target)
+        .join(alias_targets, alias_targets.c.alias_id == aliases.c.id)
+        .where(aliases.c.id.in_(ids))
+        .order_by(aliases.c.address, alias_targets.c.target)
+    )
+    grouped: dict[int, tuple[Any, list[str]]] = {}
+    for row in rows:
+        grouped.setdefault(row.id, (row, []))[1].append(row.target)
+    return [Alias(r.id, r.address, tuple(t), r.created_at) for r, t in grouped.values()], total

@@ -16,6 +16,7 @@ from roost.store.admin_access import AdminSession, AdminTotp
 from roost.store.db import Tx
 from roost.store.directory import Resolution
 from roost.store.mail import NO_FLAGS, Copied, FlagResult, Found, MailboxStatus, UidRanges
+from roost.store.mail_list import Cursor, ListedMessage, SortKey, Summary
 from roost.store.maildrop_locks import LockOutcome
 from roost.store.retrieval import (
     ImapKey,
@@ -23,6 +24,13 @@ from roost.store.retrieval import (
     Retrieval,
     RetrievalProtocol,
     RetrievalStatus,
+)
+from roost.store.search import (
+    PendingMessage,
+    SearchDocument,
+    SearchFailure,
+    SearchField,
+    SearchStatus,
 )
 from roost.store.settings import JsonValue
 from roost.store.types import (
@@ -50,6 +58,8 @@ from roost.store.types import (
     SpecialUse,
     StagedBlob,
 )
+from roost.store.webmail_sessions import WebmailSession
+from roost.store.xmpp import OfflineMessage, Roster, RosterItem
 
 
 class DirectoryRole(Protocol):
@@ -289,6 +299,57 @@ class AdminAccessRole(Protocol):
     async def remove_totp(self, tx: Tx, admin_id: int) -> bool: ...
 
 
+class WebmailSessionsRole(Protocol):
+    """Webmail sessions of mail users (see `roost.store.webmail_sessions`)."""
+
+    async def add_session(
+        self,
+        tx: Tx,
+        id_hash: str,
+        account_id: int,
+        stamp: str,
+        csrf_token: str,
+        source_address: str | None,
+    ) -> None: ...
+
+    async def session(self, tx: Tx, id_hash: str) -> WebmailSession | None: ...
+
+    async def sessions_of(self, tx: Tx, account_id: int) -> list[WebmailSession]: ...
+
+    async def touch_session(self, tx: Tx, id_hash: str) -> None: ...
+
+    async def remove_session(self, tx: Tx, id_hash: str) -> bool: ...
+
+    async def remove_sessions(self, tx: Tx, account_id: int) -> int: ...
+
+    async def live_ids(self, tx: Tx, id_hashes: list[str]) -> set[str]: ...
+
+    async def remove_expired_sessions(
+        self, tx: Tx, *, idle_before: datetime, created_before: datetime
+    ) -> int: ...
+
+
+class MailListRole(Protocol):
+    """The webmail's message list: keyset pages and summaries (see `roost.store.mail_list`)."""
+
+    async def page(
+        self,
+        tx: Tx,
+        mailbox_id: int,
+        key: SortKey,
+        *,
+        descending: bool,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[ListedMessage]: ...
+
+    async def unsummarised(self, tx: Tx, mailbox_id: int, limit: int) -> list[str]: ...
+
+    async def put_summaries(self, tx: Tx, items: Sequence[tuple[str, Summary]]) -> None: ...
+
+    async def structures(self, tx: Tx, blob_hashes: Sequence[str]) -> dict[str, str | None]: ...
+
+
 class QueueRole(Protocol):
     """The Queue role: spool entries and per-recipient state."""
 
@@ -381,6 +442,47 @@ class QueueRole(Protocol):
     async def remove(self, tx: Tx, entry_id: int) -> None: ...
 
 
+class SearchRole(Protocol):
+    """The Search role: the full-text index of messages (see `roost.store.search`)."""
+
+    async def put(self, tx: Tx, message_id: int, doc: SearchDocument) -> None: ...
+
+    async def put_failed(self, tx: Tx, message_id: int, error: str) -> None: ...
+
+    async def forget(self, tx: Tx, account_id: int | None = None) -> int: ...
+
+    async def collect_orphans(self, tx: Tx) -> int: ...
+
+    async def pending(
+        self,
+        tx: Tx,
+        *,
+        mailbox_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[PendingMessage]: ...
+
+    async def indexed_in(self, tx: Tx, mailbox_id: int) -> set[int]: ...
+
+    async def matching(
+        self, tx: Tx, mailbox_id: int, field: SearchField, needle: str
+    ) -> set[int]: ...
+
+    async def cursor(self, tx: Tx) -> int: ...
+
+    async def set_cursor(self, tx: Tx, change_id: int) -> None: ...
+
+    async def request_rescan(self, tx: Tx) -> None: ...
+
+    async def take_rescan(self, tx: Tx) -> bool: ...
+
+    async def status(self, tx: Tx, account_id: int | None = None) -> SearchStatus: ...
+
+    async def failures(
+        self, tx: Tx, account_id: int | None = None, limit: int = 20
+    ) -> list[SearchFailure]: ...
+
+
 class RetrievalRole(Protocol):
     """The Retrieval role: external accounts, fetched keys, status."""
 
@@ -413,6 +515,10 @@ class RetrievalRole(Protocol):
 
     async def pop_keys(self, tx: Tx, retrieval_id: int) -> set[str]: ...
 
+    async def pop_keys_fetched_before(
+        self, tx: Tx, retrieval_id: int, cutoff: datetime
+    ) -> set[str]: ...
+
     async def forget_pop_keys(self, tx: Tx, retrieval_id: int, keep: set[str]) -> int: ...
 
     async def add_imap_key(self, tx: Tx, retrieval_id: int, key: ImapKey) -> None: ...
@@ -422,6 +528,40 @@ class RetrievalRole(Protocol):
     async def rekey_imap(
         self, tx: Tx, retrieval_id: int, folder: str, uidvalidity: int, uids: dict[str, int]
     ) -> None: ...
+
+
+class XmppRole(Protocol):
+    """The XMPP role: rosters, offline messages, per-user XML, block lists."""
+
+    async def roster(self, tx: Tx, owner: str) -> Roster: ...
+
+    async def roster_version(self, tx: Tx, owner: str) -> int: ...
+
+    async def roster_item(self, tx: Tx, owner: str, contact: str) -> RosterItem | None: ...
+
+    async def items_of(self, tx: Tx, owner: str) -> list[RosterItem]: ...
+
+    async def put_roster_item(self, tx: Tx, owner: str, item: RosterItem) -> int: ...
+
+    async def remove_roster_item(self, tx: Tx, owner: str, contact: str) -> int | None: ...
+
+    async def store_offline(self, tx: Tx, owner: str, stanza: str, *, limit: int) -> bool: ...
+
+    async def offline_count(self, tx: Tx, owner: str | None = None) -> int: ...
+
+    async def take_offline(self, tx: Tx, owner: str) -> list[OfflineMessage]: ...
+
+    async def user_xml(self, tx: Tx, owner: str, key: str) -> str | None: ...
+
+    async def put_user_xml(self, tx: Tx, owner: str, key: str, xml: str) -> None: ...
+
+    async def blocked(self, tx: Tx, owner: str) -> list[str]: ...
+
+    async def block(self, tx: Tx, owner: str, jids: list[str]) -> list[str]: ...
+
+    async def unblock(self, tx: Tx, owner: str, jids: list[str] | None) -> list[str]: ...
+
+    async def remove_owner(self, tx: Tx, owner: str) -> None: ...
 
 
 class SettingsRole(Protocol):

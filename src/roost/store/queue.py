@@ -10,6 +10,7 @@ claim uses `FOR UPDATE SKIP LOCKED`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -222,24 +223,7 @@ class QueueStore:
     async def _recipients(
         self, tx: Tx, entry_ids: list[int]
     ) -> dict[int, tuple[QueueRecipient, ...]]:
-        if not entry_ids:
-            return {}
-        rows = await tx.execute(_RECIPIENTS_OF, {"b_ids": entry_ids})
-        grouped: dict[int, list[QueueRecipient]] = {}
-        for r in rows:
-            grouped.setdefault(r.entry_id, []).append(
-                QueueRecipient(
-                    r.id,
-                    r.address,
-                    r.orcpt,
-                    r.notify,
-                    RecipientState(r.state),
-                    r.attempts,
-                    r.last_reply,
-                    r.last_attempt_at,
-                )
-            )
-        return {k: tuple(v) for k, v in grouped.items()}
+        return await _recipients_of(tx, entry_ids)
 
     async def oldest_due(self, tx: Tx, now: datetime) -> datetime | None:
         """When the longest-waiting due entry became due (the Spool's probe)."""
@@ -378,6 +362,151 @@ class QueueStore:
         await tx.execute(_DELETE_RECIPIENTS, {"b_id": entry_id})
         await tx.execute(_DELETE_ENTRY, {"b_id": entry_id})
         await self._blobs.unref(tx, blob_hash)
+
+
+# --- The admin console's listing: filters, keyset paging, counts.
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """Which entries a listing or an action on "all matching" covers."""
+
+    states: tuple[QueueState, ...] | None = None
+    sender: str = ""
+    """A part of the sender, without regard to case."""
+    domain: str = ""
+    """A recipient's domain, exactly (without regard to case)."""
+    upto_id: int | None = None
+    """Only entries up to this id: an action confirmed on what was shown then
+    leaves out what arrived since."""
+
+    def condition(self) -> sa.ColumnElement[bool]:
+        condition: sa.ColumnElement[bool] = sa.true()
+        if self.states is not None:
+            condition = sa.and_(
+                condition, queue_entries.c.state.in_([s.value for s in self.states])
+            )
+        if self.sender:
+            condition = sa.and_(
+                condition,
+                sa.func.lower(queue_entries.c.sender).contains(
+                    self.sender.lower(), autoescape=True
+                ),
+            )
+        if self.domain:
+            # IN over the domain index: one index range, not a probe per entry.
+            condition = sa.and_(
+                condition,
+                queue_entries.c.id.in_(
+                    sa.select(queue_recipients.c.entry_id).where(
+                        queue_recipients.c.domain == self.domain.lower()
+                    )
+                ),
+            )
+        if self.upto_id is not None:
+            condition = sa.and_(condition, queue_entries.c.id <= self.upto_id)
+        return condition
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    total: int
+    """Entries matching the filter (on every page)."""
+    entries: list[QueueEntry]
+    """Oldest first (by id)."""
+    has_before: bool
+    has_after: bool
+    last_id: int | None
+    """The newest matching entry: the bound of an action on "all matching"."""
+
+
+async def list_page(
+    tx: Tx,
+    where: QueueFilter,
+    *,
+    limit: int,
+    after_id: int | None = None,
+    before_id: int | None = None,
+) -> QueuePage:
+    """One page of matching entries by id (keyset paging: the primary key bounds
+    every page, so the last page costs what the first does)."""
+    condition = where.condition()
+    counted = (
+        await tx.execute(
+            sa.select(
+                sa.func.count().label("n"), sa.func.max(queue_entries.c.id).label("last")
+            ).where(condition)
+        )
+    ).one()
+    total, last_id = int(counted.n or 0), counted.last
+    ids_query = sa.select(queue_entries.c.id).where(condition)
+    if before_id is not None:
+        ids_query = ids_query.where(queue_entries.c.id < before_id).order_by(
+            queue_entries.c.id.desc()
+        )
+    else:
+        if after_id is not None:
+            ids_query = ids_query.where(queue_entries.c.id > after_id)
+        ids_query = ids_query.order_by(queue_entries.c.id)
+    ids = [row.id for row in await tx.execute(ids_query.limit(limit + 1))]
+    more = len(ids) > limit
+    ids = sorted(ids[:limit])
+    entries = await _entries_by_id(tx, ids)
+    if before_id is not None:
+        has_before = more
+        has_after = bool(ids) and await _exists(tx, condition, queue_entries.c.id > ids[-1])
+    else:
+        has_after = more
+        has_before = bool(ids) and await _exists(tx, condition, queue_entries.c.id < ids[0])
+    return QueuePage(total, entries, has_before, has_after, last_id)
+
+
+async def matching_ids(
+    tx: Tx, where: QueueFilter, *, after_id: int | None, limit: int
+) -> list[int]:
+    """The next `limit` ids matching the filter after `after_id`, for actions in batches."""
+    query = sa.select(queue_entries.c.id).where(where.condition())
+    if after_id is not None:
+        query = query.where(queue_entries.c.id > after_id)
+    return [row.id for row in await tx.execute(query.order_by(queue_entries.c.id).limit(limit))]
+
+
+async def _exists(tx: Tx, condition: sa.ColumnElement[bool], bound: sa.ColumnElement[bool]) -> bool:
+    found = await tx.scalar(sa.select(queue_entries.c.id).where(condition, bound).limit(1))
+    return found is not None
+
+
+async def _entries_by_id(tx: Tx, ids: list[int]) -> list[QueueEntry]:
+    if not ids:
+        return []
+    rows = (
+        await tx.execute(
+            sa.select(queue_entries).where(queue_entries.c.id.in_(ids)).order_by(queue_entries.c.id)
+        )
+    ).all()
+    recipients = await _recipients_of(tx, [r.id for r in rows])
+    return [_entry(r, recipients.get(r.id, ())) for r in rows]
+
+
+async def _recipients_of(tx: Tx, entry_ids: list[int]) -> dict[int, tuple[QueueRecipient, ...]]:
+    if not entry_ids:
+        return {}
+    rows = await tx.execute(_RECIPIENTS_OF, {"b_ids": entry_ids})
+    grouped: dict[int, list[QueueRecipient]] = {}
+    for r in rows:
+        grouped.setdefault(r.entry_id, []).append(
+            QueueRecipient(
+                r.id,
+                r.address,
+                r.orcpt,
+                r.notify,
+                RecipientState(r.state),
+                r.attempts,
+                r.last_reply,
+                r.last_attempt_at,
+            )
+        )
+    return {k: tuple(v) for k, v in grouped.items()}
 
 
 def _entry(row: Any, recipients: tuple[QueueRecipient, ...]) -> QueueEntry:

@@ -35,6 +35,17 @@ class RetrievalProtocol(enum.StrEnum):
     POP3 = "pop3"
 
 
+class FolderLayout(enum.StrEnum):
+    """Where the messages of remote IMAP folders go (a `folder_map` entry wins)."""
+
+    MERGE = "merge"
+    """Every remote folder into the account's one destination folder."""
+    MIRROR = "mirror"
+    """Remote INBOX into the destination folder; every other remote folder into
+    a local folder of the same name (under the destination folder unless that
+    is INBOX), made when missing."""
+
+
 class TlsMode(enum.StrEnum):
     IMPLICIT = "implicit"
     STARTTLS = "starttls"
@@ -56,6 +67,14 @@ class NewRetrieval:
     leave_on_server: bool = False
     remote_folders: tuple[str, ...] = ("INBOX",)
     interval_s: float | None = None
+    folder_layout: FolderLayout = FolderLayout.MERGE
+    folder_map: tuple[tuple[str, str], ...] = ()
+    """IMAP: (remote folder, local folder) pairs that override the layout."""
+    mark_seen: bool = False
+    """IMAP, with leave_on_server: flag each fetched message \\Seen on the server."""
+    delete_after_days: int | None = None
+    """With leave_on_server: delete a fetched message from the server this many
+    days after it was fetched (POP3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +241,18 @@ class RetrievalStore:
         )
         return {str(uidl) for (uidl,) in rows}
 
+    async def pop_keys_fetched_before(
+        self, tx: Tx, retrieval_id: int, cutoff: datetime
+    ) -> set[str]:
+        """The UIDLs fetched before `cutoff` (for delete-after-N-days)."""
+        rows = await tx.execute(
+            sa.select(retrieval_pop_keys.c.uidl).where(
+                retrieval_pop_keys.c.retrieval_id == retrieval_id,
+                retrieval_pop_keys.c.fetched_at < cutoff,
+            )
+        )
+        return {str(uidl) for (uidl,) in rows}
+
     async def forget_pop_keys(self, tx: Tx, retrieval_id: int, keep: set[str]) -> int:
         """Drop the keys of messages no longer on the server (deleted there)."""
         known = await self.pop_keys(tx, retrieval_id)
@@ -300,6 +331,10 @@ def _spec_values(spec: NewRetrieval) -> dict[str, object]:
         "leave_on_server": spec.leave_on_server,
         "remote_folders": "\n".join(spec.remote_folders),
         "interval_s": spec.interval_s,
+        "folder_layout": spec.folder_layout.value,
+        "folder_map": "\n".join(f"{remote}\t{local}" for remote, local in spec.folder_map),
+        "mark_seen": spec.mark_seen,
+        "delete_after_days": spec.delete_after_days,
     }
 
 
@@ -317,6 +352,17 @@ def _retrieval(row: sa.Row[tuple[object, ...]]) -> Retrieval:
         leave_on_server=bool(m["leave_on_server"]),
         remote_folders=tuple(f for f in str(m["remote_folders"]).split("\n") if f),
         interval_s=None if m["interval_s"] is None else float(str(m["interval_s"])),
+        folder_layout=FolderLayout(str(m["folder_layout"])),
+        folder_map=tuple(
+            (remote, local)
+            for remote, _, local in (
+                line.partition("\t") for line in str(m["folder_map"]).split("\n") if line
+            )
+        ),
+        mark_seen=bool(m["mark_seen"]),
+        delete_after_days=(
+            None if m["delete_after_days"] is None else int(str(m["delete_after_days"]))
+        ),
     )
     status = RetrievalStatus(
         last_attempt_at=_ts(m["last_attempt_at"]),

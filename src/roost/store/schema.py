@@ -281,6 +281,53 @@ changes = sa.Table(
     sa.Index("ix_changes_account", "account_id", "id"),
 )
 
+# --- Webmail (store/webmail_sessions.py, store/mail_list.py)
+
+webmail_sessions = sa.Table(
+    "webmail_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("password_stamp", sa.String(32), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_seen_at", TS, nullable=False),
+    sa.Column("source_address", sa.String(64)),
+)
+"""Webmail sessions of mail users, by the SHA-256 of the cookie's id, apart from
+the admin console's: neither cookie can name the other's session."""
+
+message_summaries = sa.Table(
+    "message_summaries",
+    metadata,
+    sa.Column(
+        "blob_hash",
+        sa.String(64),
+        sa.ForeignKey("blobs.hash", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("from_text", sa.String(500), nullable=False),
+    sa.Column("from_address", sa.String(320), nullable=False),
+    sa.Column("from_sort", sa.String(200), nullable=False),
+    sa.Column("subject", sa.String(1000), nullable=False),
+    sa.Column("subject_sort", sa.String(200), nullable=False),
+    sa.Column("sent_at", TS),
+    sa.Column("has_attachments", sa.Boolean, nullable=False),
+)
+"""What the webmail's message list shows of a message and sorts by, decoded once
+per blob (content-addressed: a copy or a move needs no new row)."""
+
+sa.Index(
+    "ix_messages_mailbox_date", messages.c.mailbox_id, messages.c.internal_date, messages.c.uid
+)
+sa.Index("ix_messages_mailbox_size", messages.c.mailbox_id, messages.c.size, messages.c.uid)
+
 # --- Queue
 
 queue_entries = sa.Table(
@@ -358,6 +405,11 @@ retrieval_accounts = sa.Table(
     sa.Column("total_fetched", sa.BigInteger, nullable=False),
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("run_requested_at", TS),
+    # Retrieval step 2 (migration 0009).
+    sa.Column("folder_layout", sa.String(8), nullable=False, server_default="merge"),
+    sa.Column("folder_map", sa.Text, nullable=False, server_default=""),
+    sa.Column("mark_seen", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("delete_after_days", sa.Integer),
 )
 
 retrieval_pop_keys = sa.Table(
@@ -389,6 +441,55 @@ retrieval_imap_keys = sa.Table(
     sa.Column("fetched_at", TS, nullable=False),
 )
 
+# --- XMPP: rosters, offline messages, per-user XML and block lists (store/xmpp.py)
+
+xmpp_roster = sa.Table(
+    "xmpp_roster",
+    metadata,
+    sa.Column("owner", sa.String(320), primary_key=True),
+    sa.Column("contact", sa.String(1024), primary_key=True),
+    sa.Column("name", sa.String(1024)),
+    sa.Column("groups", sa.Text, nullable=False),
+    sa.Column("subscription", sa.String(4), nullable=False),
+    sa.Column("ask", sa.Boolean, nullable=False),
+    sa.Column("pending_in", sa.Boolean, nullable=False),
+    sa.Column("approved", sa.Boolean, nullable=False),
+    sa.Column("listed", sa.Boolean, nullable=False),
+)
+
+xmpp_roster_versions = sa.Table(
+    "xmpp_roster_versions",
+    metadata,
+    sa.Column("owner", sa.String(320), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
+xmpp_offline = sa.Table(
+    "xmpp_offline",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("owner", sa.String(320), nullable=False),
+    sa.Column("stanza", sa.Text, nullable=False),
+    sa.Column("stored_at", TS, nullable=False),
+    sa.Index("ix_xmpp_offline_owner", "owner", "id"),
+)
+
+xmpp_user_xml = sa.Table(
+    "xmpp_user_xml",
+    metadata,
+    sa.Column("owner", sa.String(320), primary_key=True),
+    sa.Column("key", sa.String(1100), primary_key=True),
+    sa.Column("xml", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+xmpp_blocks = sa.Table(
+    "xmpp_blocks",
+    metadata,
+    sa.Column("owner", sa.String(320), primary_key=True),
+    sa.Column("jid", sa.String(1024), primary_key=True),
+)
+
 # --- Settings and events
 
 settings = sa.Table(
@@ -414,3 +515,33 @@ events = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Index("ix_events_at", "at"),
 )
+
+# --- Search (the engine's own table, `search_text`, is made by migration 0006:
+# an FTS5 virtual table on SQLite, a pg_trgm-indexed table on PostgreSQL)
+
+search_docs = sa.Table(
+    "search_docs",
+    metadata,
+    sa.Column(
+        "message_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("indexed_at", TS, nullable=False),
+)
+"""A message's document in the index is current when its row here has the
+document version of `roost.store.search` and no error."""
+
+search_cursor = sa.Table(
+    "search_cursor",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("change_id", sa.BigInteger, nullable=False),
+    sa.Column("rescan", sa.Boolean, nullable=False),
+)
+"""One row: the last change the indexer handled, and whether a rebuild asked
+it to look for messages without a document."""

@@ -34,17 +34,25 @@ from roost.store.interfaces import (
     DirectoryRole,
     EventsRole,
     MaildropLockRole,
+    MailListRole,
     MailRole,
     QueueRole,
     RetrievalRole,
+    SearchRole,
     SettingsRole,
+    WebmailSessionsRole,
+    XmppRole,
 )
 from roost.store.mail import MailStore
+from roost.store.mail_list import MailListStore
 from roost.store.maildrop_locks import MaildropLockStore
 from roost.store.queue import QueueStore
 from roost.store.retrieval import RetrievalStore
+from roost.store.search import SearchStore
 from roost.store.settings import EventLog, SettingsStore
 from roost.store.types import Listed, MessageInfo
+from roost.store.webmail_sessions import WebmailSessionStore
+from roost.store.xmpp import XmppStore
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +77,12 @@ class Store:
         self.maildrop_locks: MaildropLockRole = MaildropLockStore(clock)
         self.queue: QueueRole = QueueStore(blobs, clock)
         self.retrieval: RetrievalRole = RetrievalStore(clock)
+        self.search: SearchRole = SearchStore(clock)
         self.settings: SettingsRole = SettingsStore(clock)
         self.events: EventsRole = EventLog(clock, node)
+        self.xmpp: XmppRole = XmppStore(clock)
+        self.webmail_sessions: WebmailSessionsRole = WebmailSessionStore(clock)
+        self.mail_list: MailListRole = MailListStore()
         self._feed = feed
         self._listener: Any = None
 
@@ -202,6 +214,6 @@ async def migrate(db: Database) -> None:
         config.set_main_option("script_location", "roost.store:migrations")
         config.attributes["connection"] = conn
         config.attributes["schema"] = db.schema
-        command.upgrade(config, "heads")
+        command.upgrade(config, "head")
 
     await db.run_sync(upgrade)

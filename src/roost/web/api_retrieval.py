@@ -1,7 +1,12 @@
 """Users' external accounts under /api/v1/retrieval: list, add, show, remove, run now.
 
 GET    /api/v1/retrieval[?user=ADDRESS]      every account, or one user's
-POST   /api/v1/retrieval/{user}              add (201); the password is never shown again
+POST   /api/v1/retrieval/{user}              add (201); the password is never shown again.
+                                             Body: protocol, host, port, tls, username,
+                                             password, folder, enabled, leave_on_server,
+                                             remote_folders, folder_layout (merge|mirror),
+                                             folder_map {remote: local}, mark_seen (IMAP),
+                                             delete_after_days (POP3), interval_s
 GET    /api/v1/retrieval/{user}/{id}         one, with its status
 DELETE /api/v1/retrieval/{user}/{id}
 POST   /api/v1/retrieval/{user}/{id}/run     retrieve now (202): the service takes it
@@ -18,13 +23,13 @@ from starlette.routing import Route
 
 from roost.control.directory import Actor
 from roost.control.retrieval import PasswordCipher, RetrievalAdmin, default_port, view
-from roost.store.retrieval import NewRetrieval, RetrievalProtocol, TlsMode
+from roost.store.retrieval import FolderLayout, NewRetrieval, RetrievalProtocol, TlsMode
 from roost.store.settings import JsonValue
 from roost.web.api_common import endpoint, must, payload, whole_number
 from roost.web.context import WebContext
 
 MAX_REMOTE_FOLDERS = 100
-E = TypeVar("E", RetrievalProtocol, TlsMode)
+E = TypeVar("E", RetrievalProtocol, TlsMode, FolderLayout)
 
 
 def retrieval_routes(web: WebContext) -> list[Route]:
@@ -79,6 +84,16 @@ def spec_of(data: dict[str, Any]) -> NewRetrieval:
         or not all(isinstance(f, str) and f and "\n" not in f for f in folders)
     ):
         raise HTTPException(400, "'remote_folders' must be a list of folder names")
+    folder_map = data.get("folder_map", {})
+    if not isinstance(folder_map, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in folder_map.items()
+    ):
+        raise HTTPException(400, "'folder_map' must map remote folder names to local ones")
+    if len(folder_map) > MAX_REMOTE_FOLDERS:
+        raise HTTPException(400, f"'folder_map' takes at most {MAX_REMOTE_FOLDERS} entries")
+    days = data.get("delete_after_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
+        raise HTTPException(400, "'delete_after_days' must be a whole number of days")
     interval = data.get("interval_s")
     if interval is not None and (not isinstance(interval, int | float) or interval <= 0):
         raise HTTPException(400, "'interval_s' must be a positive number")
@@ -94,6 +109,10 @@ def spec_of(data: dict[str, Any]) -> NewRetrieval:
         leave_on_server=_flag(data, "leave_on_server", False),
         remote_folders=tuple(folders),
         interval_s=None if interval is None else float(interval),
+        folder_layout=_choice(data, "folder_layout", FolderLayout, FolderLayout.MERGE),
+        folder_map=tuple(sorted(folder_map.items())),
+        mark_seen=_flag(data, "mark_seen", False),
+        delete_after_days=days,
     )
 
 

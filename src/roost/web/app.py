@@ -1,6 +1,5 @@
-"""The Starlette application on the web listener: API, health, metrics, admin console.
-
-The webmail will mount here too (its own issue).
+"""The Starlette application on the web listener: API, health, metrics, admin console,
+webmail (under /mail).
 """
 
 from __future__ import annotations
@@ -14,14 +13,18 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.control.admin_access import AdminAccess
+from roost.control.auth import Authenticator
 from roost.control.passwords import Passwords
 from roost.control.throttle import Throttle
+from roost.control.webmail_access import WebmailAccess
 from roost.supervisor.service import ServiceState
 from roost.web.admin import admin_routes
 from roost.web.api import api_routes
+from roost.web.api_index import index_routes
 from roost.web.api_queue import queue_routes
 from roost.web.context import WebContext
 from roost.web.metrics import render_metrics
+from roost.web.webmail import webmail_routes
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -62,8 +65,10 @@ def create_app(web: WebContext) -> Starlette:
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             *api_routes(web),
+            *index_routes(web),
             *queue_routes(web),
             *admin_routes(web, web.admin_access or default_admin_access(web)),
+            *webmail_routes(web, web.webmail_access or default_webmail_access(web)),
         ],
         exception_handlers={HTTPException: http_error},
         middleware=[Middleware(SecurityHeaders)],
@@ -81,6 +86,16 @@ def default_admin_access(web: WebContext) -> AdminAccess:
         Throttle(config.auth, web.store.clock),
         web.store.clock,
     )
+
+
+def default_webmail_access(web: WebContext) -> WebmailAccess:
+    """Webmail sign-in for an app made without one (the CLI's in-process API, tests)."""
+    config = web.config
+    clock = web.store.clock
+    auth = Authenticator(
+        web.store, Passwords(config.directory), config.auth, config.directory, clock
+    )
+    return WebmailAccess(web.store, auth, web.directory, config.webmail, clock)
 
 
 class SecurityHeaders:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from roost.control.admin_access import AdminAccess
+from roost.control.certificates import CertificateAdmin
 from roost.control.directory import DirectoryAdmin
 from roost.control.mailstats import MailStats
 from roost.control.queue_admin import QueueAdmin
+from roost.control.webmail_access import WebmailAccess
 from roost.core.config import Config
+from roost.net.dns import Resolver
 from roost.store.store import Store
 from roost.supervisor.supervisor import Supervisor
 
@@ -25,3 +28,9 @@ class WebContext:
     """The token in the data folder that the local CLI uses (actor `cli:USER`)."""
     admin_access: AdminAccess | None = None
     """Admin console sign-in; made from the rest when not given (sharing no throttle)."""
+    resolver: Resolver | None = None
+    """The DNS resolver of the admin console's record checks; made from `[dns]` when not given."""
+    certificates: CertificateAdmin | None = None
+    """The certificates this process serves; None where it serves none (the local CLI)."""
+    webmail_access: WebmailAccess | None = None
+    """Webmail sign-in; made from the rest when not given (with its own authenticator)."""

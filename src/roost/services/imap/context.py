@@ -66,6 +66,8 @@ class SessionDeps:
     """Wakes idling sessions with the changes of their own account."""
     fetch_cache: FetchCache
     """ENVELOPE, BODYSTRUCTURE and BODY kept written, by blob."""
+    use_index: bool = True
+    """SEARCH asks the full-text index (`[indexing] use_index`)."""
 
 
 @dataclass(slots=True)

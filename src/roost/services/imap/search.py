@@ -11,6 +11,15 @@ substring test (RFC 9051 §6.4.4).
 
 A plain SEARCH answers ``* SEARCH``; with RETURN, or once the client has
 enabled IMAP4rev2 (RFC 9051 §7.3.4), ``* ESEARCH``.
+
+With the Indexing service's index (`roost.store.search`), TEXT, BODY,
+SUBJECT, FROM, TO, CC and BCC keys are answered from the index for every
+message that has a current document; the rest of the mailbox (messages not
+indexed yet, or that failed to index, or every message while Indexing is
+stopped and behind) is scanned as above, and so is any key the index cannot
+answer (fewer than three characters, or a line break). The index answers
+exactly what the scan would (see `roost.store.search`), so the answer is
+the same either way; only the time differs.
 """
 
 from __future__ import annotations
@@ -53,6 +62,8 @@ from roost.services.imap.context import SessionContext
 from roost.services.imap.messages import message_structure, refresh
 from roost.services.imap.objectid import email_id
 from roost.services.imap.selected import SelectedMailbox
+from roost.store.db import Tx
+from roost.store.search import SearchField, indexable
 from roost.store.types import Flag, MessageFlags, MessageInfo
 
 RowT = TypeVar("RowT", MessageInfo, MessageFlags)
@@ -64,6 +75,25 @@ _HEADER_FIELDS = {
     TextField.BCC: "bcc",
     TextField.SUBJECT: "subject",
 }
+_INDEX_FIELDS = {
+    TextField.BODY: SearchField.BODY,
+    TextField.TEXT: SearchField.TEXT,
+    TextField.SUBJECT: SearchField.SUBJECT,
+    TextField.FROM: SearchField.FROM,
+    TextField.TO: SearchField.TO,
+    TextField.CC: SearchField.CC,
+    TextField.BCC: SearchField.BCC,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _IndexAnswers:
+    """What the index said, in the same snapshot as the mailbox's rows."""
+
+    indexed: set[int]
+    """UIDs of the messages that have a current document."""
+    hits: dict[int, set[int]]
+    """By `id()` of a text key: the UIDs of the indexed messages it matches."""
 
 
 @dataclass(slots=True)
@@ -75,6 +105,8 @@ class _Message:
     structure: MessageStructure | None = None
     fields: dict[str, list[str]] | None = None
     text: SearchText | None = None
+    indexed: bool = False
+    """The index answers this message's indexable text keys."""
 
 
 @dataclass(slots=True)
@@ -87,8 +119,12 @@ class _Needs:
     sets: list[SequenceKey | UidKey] = field(default_factory=list)
 
 
-def _walk(key: SearchKey, needs: _Needs) -> None:
+def _walk(key: SearchKey, needs: _Needs, answered: frozenset[int] = frozenset()) -> None:
+    """What `key` needs read of a message; keys in `answered` (by `id()`)
+    need nothing, the index answers them."""
     match key:
+        case TextKey() if id(key) in answered:
+            pass
         case TextKey(field=TextField.BODY | TextField.TEXT):
             needs.text = True
         case TextKey() | HeaderKey():
@@ -100,13 +136,13 @@ def _walk(key: SearchKey, needs: _Needs) -> None:
         case SequenceKey() | UidKey():
             needs.sets.append(key)
         case Not(key=inner):
-            _walk(inner, needs)
+            _walk(inner, needs, answered)
         case Or(left=left, right=right):
-            _walk(left, needs)
-            _walk(right, needs)
+            _walk(left, needs, answered)
+            _walk(right, needs, answered)
         case And(keys=keys):
             for inner in keys:
-                _walk(inner, needs)
+                _walk(inner, needs, answered)
 
 
 class _Matcher:
@@ -115,10 +151,12 @@ class _Matcher:
         view: SelectedMailbox,
         sets: dict[int, frozenset[int]],
         now: datetime.datetime,
+        index: _IndexAnswers | None = None,
     ) -> None:
         self._view = view
         self._sets = sets
         self._now = now
+        self._hits = index.hits if index is not None else {}
 
     def __call__(self, key: SearchKey, m: _Message) -> bool:
         info = m.info
@@ -140,6 +178,8 @@ class _Matcher:
                 return info.uid in self._sets[id(key)]
             case ModSeqKey(modseq=modseq):
                 return info.modseq >= modseq
+            case TextKey() if m.indexed and id(key) in self._hits:
+                return info.uid in self._hits[id(key)]
             case TextKey(field=TextField.BODY, value=value):
                 return m.text is not None and _contains(m.text.body, value)
             case TextKey(field=TextField.TEXT, value=value):
@@ -259,8 +299,8 @@ async def search(ctx: SessionContext, command: Search) -> None:
         )
         _answer(ctx, view, command, [r.uid for r in flagged], _highest(flagged, modseq))
     else:
-        full, modseq = await matching(ctx, view, criteria)
-        _answer(ctx, view, command, [r.uid for r in full], _highest(full, modseq))
+        found, modseq = await _matching_uids(ctx, view, criteria)
+        _answer(ctx, view, command, [r.uid for r in found], _highest(found, modseq))
     await refresh(ctx, expunges=command.uid)
     ctx.core.finish(Condition.OK, "SEARCH completed")
 
@@ -311,18 +351,65 @@ def _in_database(key: SearchKey) -> _Find | None:
     return wanted
 
 
-def _on_flags(key: SearchKey) -> bool:
-    """Whether a search looks at nothing but flags, UIDs, sets and MODSEQ."""
+def _on_flags(key: SearchKey, answered: frozenset[int] = frozenset()) -> bool:
+    """Whether a search looks at nothing but flags, UIDs, sets and MODSEQ
+    (and text keys in `answered`, by `id()`, which the index answers)."""
     match key:
         case AllKey() | FlagKey() | SequenceKey() | UidKey() | ModSeqKey():
             return True
+        case TextKey() if id(key) in answered:
+            return True
         case Not(key=inner):
-            return _on_flags(inner)
+            return _on_flags(inner, answered)
         case Or(left=left, right=right):
-            return _on_flags(left) and _on_flags(right)
+            return _on_flags(left, answered) and _on_flags(right, answered)
         case And(keys=keys):
-            return all(_on_flags(inner) for inner in keys)
+            return all(_on_flags(inner, answered) for inner in keys)
     return False
+
+
+async def _index_answers(
+    ctx: SessionContext, tx: Tx, view: SelectedMailbox, keys: list[TextKey]
+) -> _IndexAnswers | None:
+    store = ctx.store
+    if not keys:
+        return None
+    indexed = await store.search.indexed_in(tx, view.id)
+    if not indexed:
+        return None
+    hits = {
+        id(key): await store.search.matching(tx, view.id, _INDEX_FIELDS[key.field], key.value)
+        for key in keys
+    }
+    return _IndexAnswers(indexed, hits)
+
+
+async def _matching_uids(
+    ctx: SessionContext, view: SelectedMailbox, criteria: SearchKey
+) -> tuple[list[MessageInfo] | list[MessageFlags], bool]:
+    """As `matching`; when the index holds every message and answers every
+    key that is not about flags, from the light rows alone."""
+    store = ctx.store
+    keys = _indexable_keys(criteria) if ctx.deps.use_index else []
+    light = bool(keys) and _on_flags(criteria, frozenset(id(key) for key in keys))
+
+    async def read(
+        tx: Tx,
+    ) -> tuple[list[MessageFlags] | None, list[MessageInfo] | None, _IndexAnswers | None]:
+        index = await _index_answers(ctx, tx, view, keys)
+        if light and index is not None:
+            flags = await store.mail.flags(tx, view.id)
+            if all(row.uid in index.indexed for row in flags):
+                return flags, None, index
+        return None, await store.mail.messages(tx, view.id), index
+
+    flags, rows, index = await store.read(read)
+    if index is not None:
+        ctx.count("search_index_used")
+    if flags is not None:
+        return await _scan(ctx, view, criteria, flags, index)
+    assert rows is not None
+    return await _scan(ctx, view, criteria, rows, index)
 
 
 async def matching(
@@ -331,14 +418,43 @@ async def matching(
     """The messages of the view that ``criteria`` matches, in UID order, and
     whether the criteria used MODSEQ (the answer then carries one)."""
     store = ctx.store
-    return await _scan(ctx, view, criteria, await store.read(store.mail.messages, view.id))
+    keys = _indexable_keys(criteria) if ctx.deps.use_index else []
+
+    async def read(tx: Tx) -> tuple[list[MessageInfo], _IndexAnswers | None]:
+        return await store.mail.messages(tx, view.id), await _index_answers(ctx, tx, view, keys)
+
+    rows, index = await store.read(read)
+    if index is not None:
+        ctx.count("search_index_used")
+    return await _scan(ctx, view, criteria, rows, index)
+
+
+def _indexable_keys(key: SearchKey) -> list[TextKey]:
+    """The text keys of `key` that the index can answer."""
+    match key:
+        case TextKey(value=value) if indexable(value):
+            return [key]
+        case Not(key=inner):
+            return _indexable_keys(inner)
+        case Or(left=left, right=right):
+            return _indexable_keys(left) + _indexable_keys(right)
+        case And(keys=keys):
+            return [found for inner in keys for found in _indexable_keys(inner)]
+    return []
 
 
 async def _scan(
-    ctx: SessionContext, view: SelectedMailbox, criteria: SearchKey, rows: list[RowT]
+    ctx: SessionContext,
+    view: SelectedMailbox,
+    criteria: SearchKey,
+    rows: list[RowT],
+    index: _IndexAnswers | None = None,
 ) -> tuple[list[RowT], bool]:
     needs = _Needs()
     _walk(criteria, needs)
+    answered = frozenset(index.hits) if index is not None else frozenset()
+    needs_indexed = _Needs()
+    _walk(criteria, needs_indexed, answered)
     if needs.modseq:
         ctx.core.enable("CONDSTORE")
     sets = {
@@ -351,14 +467,18 @@ async def _scan(
         )
         for key in needs.sets
     }
-    matcher = _Matcher(view, sets, ctx.deps.clock.now())
+    matcher = _Matcher(view, sets, ctx.deps.clock.now(), index)
     found: list[RowT] = []
     for row in rows:
         if not view.known(row.uid) or view.gone(row.uid):
             continue
         message = _Message(row)
-        if needs.structure or needs.header or needs.text:
-            await _prepare(ctx, message, needs)
+        wanted = needs
+        if index is not None and row.uid in index.indexed:
+            message.indexed = True
+            wanted = needs_indexed
+        if wanted.structure or wanted.header or wanted.text:
+            await _prepare(ctx, message, wanted)
         if matcher(criteria, message):
             found.append(row)
     return found, needs.modseq

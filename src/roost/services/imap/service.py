@@ -64,6 +64,7 @@ class ImapService:
             counters=self.counters,
             watcher=self._watcher,
             fetch_cache=FetchCache(config.imap.fetch_cache_entries),
+            use_index=config.indexing.use_index,
         )
         self._servers: list[Server] = []
 

@@ -7,22 +7,35 @@ mail. It carries a `Received` line (RFC 5321 §4.4) that names the external
 account it came from. Its envelope has the null sender and NOTIFY=NEVER
 (RFC 3461 §4.1): whatever happens to it here, the original sender, who
 already had it delivered once, never hears from us.
+
+A message is never held whole in memory: it is written, part by part as it
+arrives, to a file in the data folder (`spool/retrieval/`, emptied when the
+service starts, since a file there belongs to a fetch that a crash ended),
+hashed on the way, and that file becomes the queue entry's blob.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import hashlib
+import os
+import secrets
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from roost.control.intake import Envelope, Intake
+from roost.core.errors import RoostError
 from roost.store.db import Tx
 from roost.store.retrieval import Retrieval
-from roost.store.types import NewRecipient
+from roost.store.types import NewRecipient, StagedBlob
+
+STAGING_FOLDER = Path("spool") / "retrieval"
 
 
 class FetchError(Exception):
@@ -54,7 +67,31 @@ class Job:
 
 
 class Fetcher(Protocol):
+    staging: Staging
+
     async def fetch(self, job: Job) -> FetchOutcome: ...
+
+
+class TlsTrust:
+    """The TLS client context for remote servers: the system's authorities,
+    plus `[retrieval] ca_file` when set. Names are checked (RFC 6125)."""
+
+    def __init__(self, ca_file: str) -> None:
+        self._ca_file = ca_file
+        self._context: ssl.SSLContext | None = None
+
+    def context(self) -> ssl.SSLContext:
+        if self._context is None:
+            context = ssl.create_default_context()
+            if self._ca_file:
+                try:
+                    context.load_verify_locations(cafile=self._ca_file)
+                except (OSError, ssl.SSLError) as exc:
+                    raise RoostError(
+                        f"[retrieval] ca_file: cannot load {self._ca_file}: {exc}"
+                    ) from exc
+            self._context = context
+        return self._context
 
 
 def in_words(exc: BaseException) -> str:
@@ -92,20 +129,80 @@ def received_line(job: Job, protocol: str, node: str, at: datetime) -> bytes:
     return line.encode("utf-8", "replace")
 
 
-async def enqueue(
-    intake: Intake,
-    job: Job,
-    source: str,
-    message: bytes,
-    in_unit: Callable[[Tx], Awaitable[None]],
-) -> int:
-    """Queue one fetched message; `in_unit` (its fetched key) commits with it."""
-    envelope = Envelope(
+class MessageFile:
+    """One fetched message on its way to the queue: written, hashed and
+    counted as its parts arrive (in the fetch's thread)."""
+
+    def __init__(self, folder: Path, limit: int) -> None:
+        self.path = folder / f"{secrets.token_hex(12)}.eml"
+        self._limit = limit
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._handle: BinaryIO | None = self.path.open("xb")
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self._limit:
+            raise FetchError(
+                f"the server sent more than the size limit of {self._limit} bytes "
+                "for one message (more than it announced)"
+            )
+        self._hash.update(data)
+        assert self._handle is not None
+        self._handle.write(data)
+
+    def close(self) -> StagedBlob:
+        assert self._handle is not None
+        self._handle.close()
+        self._handle = None
+        return StagedBlob(self._hash.hexdigest(), self.size)
+
+    def discard(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self.path.unlink(missing_ok=True)
+
+
+class Staging:
+    """The folder fetched messages are written into before the queue takes them."""
+
+    def __init__(self, data_dir: Path, source: str) -> None:
+        self.folder = data_dir / STAGING_FOLDER / source
+
+    def prepare(self) -> None:
+        """Make the folder, and drop what a crash left in it (never queued)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for leftover in self.folder.glob("*.eml"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+
+    def new(self, limit: int) -> MessageFile:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return MessageFile(self.folder, limit)
+
+
+def envelope_for(job: Job, source: str, folder: str) -> Envelope:
+    return Envelope(
         "",
         (NewRecipient(job.owner, notify="NEVER"),),
         source=source,
-        details={"folder": job.account.spec.folder, "retrieval": job.account.id},
+        details={"folder": folder, "retrieval": job.account.id},
     )
-    entry_id = await intake.accept_bytes(message, envelope, in_unit)
+
+
+async def enqueue_file(
+    intake: Intake,
+    job: Job,
+    source: str,
+    message: MessageFile,
+    folder: str,
+    in_unit: Callable[[Tx], Awaitable[None]],
+) -> int:
+    """Queue one fetched message from its file into local `folder`; `in_unit`
+    (its fetched key) commits with the queue entry."""
+    known = message.close()
+    envelope = envelope_for(job, source, folder)
+    entry_id = await intake.accept_file(message.path, envelope, known, in_unit)
     job.progress.committed += 1
     return entry_id

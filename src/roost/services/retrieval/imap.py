@@ -15,6 +15,18 @@ RFC 9051 §6.4.5, so no single response is huge) and queued with its key in
 the same unit of work. Only after that commit is it flagged \\Deleted;
 the folder is expunged at the end of the run (UID EXPUNGE, RFC 4315, when
 the server has it, so a user's own \\Deleted marks elsewhere are spared).
+With `leave_on_server` and `mark_seen`, the folder is SELECTed instead and
+each message is flagged \\Seen right after its commit.
+
+Where a remote folder's messages go: `folder_map` names the local folder of
+a remote one; otherwise the `folder_layout` says (merge: all into the
+account's folder; mirror: remote INBOX there, every other folder into a
+local folder of its name). A local folder that does not exist is made.
+
+Hostile servers: every literal imaplib reads is checked against what was
+asked for before it is read (a server announcing a 2 GB literal ends the
+fetch, it is not read), lines are bounded by imaplib's own 1 MB limit, and
+what imapclient cannot parse ends the fetch with "malformed response".
 """
 
 from __future__ import annotations
@@ -22,20 +34,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import imaplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import imapclient  # type: ignore[import-untyped]
-from imapclient.exceptions import LoginError  # type: ignore[import-untyped]
+from imapclient.exceptions import LoginError, ProtocolError  # type: ignore[import-untyped]
 
 from roost.control.intake import Intake
 from roost.core.clock import Clock
 from roost.core.config import RetrievalSettings
-from roost.services.retrieval.common import FetchError, FetchOutcome, Job, enqueue, received_line
+from roost.core.errors import AlreadyExists
+from roost.services.retrieval.common import (
+    FetchError,
+    FetchOutcome,
+    Job,
+    MessageFile,
+    Staging,
+    TlsTrust,
+    enqueue_file,
+    received_line,
+)
 from roost.store.db import Tx
-from roost.store.retrieval import ImapKey, TlsMode
+from roost.store.mail import DELIMITER
+from roost.store.retrieval import FolderLayout, ImapKey, NewRetrieval, TlsMode
 from roost.store.store import Store
 
 SOURCE = "imap-retrieval"
@@ -43,6 +68,10 @@ META_BATCH = 200
 """UIDs whose sizes and fingerprints are asked for in one FETCH."""
 META_ITEMS = [b"INTERNALDATE", b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
 ALL_FOLDERS = "*"
+INBOX = "INBOX"
+LITERAL_SLACK_OCTETS = 65_536
+"""What a literal may hold beyond the part asked for: the header fields of
+the metadata fetch are small, and no answer here is larger than a part."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,29 +89,58 @@ class ImapFetcher:
         settings: RetrievalSettings,
         clock: Clock,
         node: str,
-        tls_context: ssl.SSLContext | None = None,
+        data_dir: Path,
+        tls: TlsTrust,
     ) -> None:
         self._store = store
         self._intake = intake
         self._settings = settings
         self._clock = clock
         self._node = node
-        self._tls = tls_context or ssl.create_default_context()
+        self._tls = tls
+        self.staging = Staging(data_dir, SOURCE)
 
     async def fetch(self, job: Job) -> FetchOutcome:
-        client = await asyncio.to_thread(self._connect, job)
         try:
-            folders = list(job.account.spec.remote_folders)
-            if ALL_FOLDERS in folders:
-                folders = await asyncio.to_thread(_all_folders, client)
+            return await self._fetch(job)
+        except (imaplib.IMAP4.abort, EOFError) as exc:
+            text = _text(exc)
+            if "EOF" in text:
+                raise FetchError("the server closed the connection") from None
+            raise FetchError(f"the server broke the protocol: {text}") from None
+        except ProtocolError as exc:  # imapclient's, a kind of IMAP4.error
+            raise FetchError(f"the server sent a malformed response: {_text(exc)}") from None
+        except imaplib.IMAP4.error as exc:
+            raise FetchError(f"the server refused: {_text(exc)}") from None
+        except OSError:
+            raise  # TLS and socket errors (some are ValueErrors too): in words upstream
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise FetchError(f"the server sent a malformed response: {_text(exc)}") from None
+
+    async def _fetch(self, job: Job) -> FetchOutcome:
+        client = await asyncio.to_thread(connect, job, self._settings, self._tls.context())
+        try:
+            spec = job.account.spec
+            listed = await asyncio.to_thread(_list_folders, client)
+            wanted = list(spec.remote_folders)
+            if ALL_FOLDERS in wanted:
+                folders = [f for f in listed if f.selectable]
+                names = [f.name for f in folders]
+            else:
+                names = wanted
+            delimiters = {f.name: f.delimiter for f in listed}
             fetched, skipped = 0, 0
-            for folder in folders:
-                done, too_big = await self._folder(client, job, folder, fetched)
+            for name in names:
+                local = local_folder(spec, name, delimiters.get(name))
+                await self._ensure_local(job, local)
+                done, too_big = await self._folder(client, job, name, local, fetched)
                 fetched += done
                 skipped += too_big
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(client.logout)
+            with contextlib.suppress(Exception):
+                client.shutdown()
         problem = None
         if skipped:
             problem = (
@@ -91,34 +149,32 @@ class ImapFetcher:
             )
         return FetchOutcome(fetched, problem)
 
-    def _connect(self, job: Job) -> imapclient.IMAPClient:
-        spec = job.account.spec
-        client = imapclient.IMAPClient(
-            spec.host,
-            port=spec.port,
-            ssl=spec.tls is TlsMode.IMPLICIT,
-            ssl_context=self._tls,
-            timeout=self._settings.timeout_s,
-        )
-        try:
-            if spec.tls is TlsMode.STARTTLS:
-                client.starttls(self._tls)
-            try:
-                client.login(spec.username, job.password)
-            except LoginError as exc:
-                raise FetchError(f"authentication failed: {_text(exc)}") from None
-        except BaseException:
-            with contextlib.suppress(Exception):
-                client.shutdown()
-            raise
-        return client
+    async def _ensure_local(self, job: Job, name: str) -> None:
+        if name.upper() == INBOX:
+            return
+        store, account_id = self._store, job.account.account_id
+
+        async def work(tx: Tx) -> None:
+            parts = name.split(DELIMITER)
+            for depth in range(1, len(parts) + 1):
+                with contextlib.suppress(AlreadyExists):
+                    await store.mail.create_mailbox(tx, account_id, DELIMITER.join(parts[:depth]))
+
+        await store.write(work)
 
     async def _folder(
-        self, client: imapclient.IMAPClient, job: Job, folder: str, fetched_before: int
+        self,
+        client: imapclient.IMAPClient,
+        job: Job,
+        folder: str,
+        local: str,
+        fetched_before: int,
     ) -> tuple[int, int]:
         rid = job.account.id
-        leave = job.account.spec.leave_on_server
-        selected = await asyncio.to_thread(client.select_folder, folder, leave)
+        spec = job.account.spec
+        leave = spec.leave_on_server
+        readonly = leave and not spec.mark_seen
+        selected = await asyncio.to_thread(client.select_folder, folder, readonly)
         uidvalidity = int(selected[b"UIDVALIDITY"])
         uids: list[int] = sorted(await asyncio.to_thread(client.search, ["ALL"]))
         keys = await self._store.read(self._store.retrieval.imap_keys, rid, folder)
@@ -141,29 +197,113 @@ class ImapFetcher:
                 if message.size > self._settings.max_message_bytes:
                     skipped += 1
                     continue
-                data = await asyncio.to_thread(
-                    _body, client, message, self._settings.imap_part_bytes
-                )
-                key = ImapKey(folder, uidvalidity, message.uid, message.fingerprint)
-
-                async def record(tx: Tx, key: ImapKey = key) -> None:
-                    await self._store.retrieval.add_imap_key(tx, rid, key)
-
-                trace = received_line(job, "IMAP", self._node, self._clock.now())
-                await enqueue(self._intake, job, SOURCE, trace + data, record)
+                await self._one(client, job, folder, local, uidvalidity, message)
                 fetched += 1
                 to_delete.append(message.uid)
         if not leave and to_delete:
             await asyncio.to_thread(_delete, client, to_delete)
         return fetched, skipped
 
+    async def _one(
+        self,
+        client: imapclient.IMAPClient,
+        job: Job,
+        folder: str,
+        local: str,
+        uidvalidity: int,
+        message: RemoteMessage,
+    ) -> None:
+        rid = job.account.id
+        trace = received_line(job, "IMAP", self._node, self._clock.now())
+        limit = self._settings.max_message_bytes + len(trace)
+        file = await asyncio.to_thread(self.staging.new, limit)
+        try:
+            file.write(trace)
+            await asyncio.to_thread(_body, client, message, self._settings.imap_part_bytes, file)
+            key = ImapKey(folder, uidvalidity, message.uid, message.fingerprint)
 
-def _all_folders(client: imapclient.IMAPClient) -> list[str]:
-    names = []
-    for flags, _delimiter, name in client.list_folders():
-        if b"\\Noselect" not in flags and b"\\NonExistent" not in flags:
-            names.append(str(name))
-    return names
+            async def record(tx: Tx) -> None:
+                await self._store.retrieval.add_imap_key(tx, rid, key)
+
+            await enqueue_file(self._intake, job, SOURCE, file, local, record)
+        except BaseException:
+            await asyncio.to_thread(file.discard)
+            raise
+        if job.account.spec.leave_on_server and job.account.spec.mark_seen:
+            await asyncio.to_thread(client.add_flags, [message.uid], [imapclient.SEEN], True)
+
+
+def connect(job: Job, settings: RetrievalSettings, tls: ssl.SSLContext) -> imapclient.IMAPClient:
+    """Connect, secure and log in (in a thread); the errors in words."""
+    spec = job.account.spec
+    client = imapclient.IMAPClient(
+        spec.host,
+        port=spec.port,
+        ssl=spec.tls is TlsMode.IMPLICIT,
+        ssl_context=tls,
+        timeout=settings.timeout_s,
+    )
+    try:
+        guard_literals(client, settings.imap_part_bytes + LITERAL_SLACK_OCTETS)
+        if spec.tls is TlsMode.STARTTLS:
+            if not client.has_capability("STARTTLS"):
+                raise FetchError("the server does not offer STARTTLS")
+            client.starttls(tls)
+        try:
+            client.login(spec.username, job.password)
+        except LoginError as exc:
+            raise FetchError(f"authentication failed: {_text(exc)}") from None
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+        raise
+    return client
+
+
+def guard_literals(client: imapclient.IMAPClient, limit: int) -> None:
+    """Refuse a literal over `limit` octets before reading it.
+
+    imaplib reads every literal whole, with the size the server announced
+    (`{n}`): a hostile or broken server could announce gigabytes."""
+    imap = client._imap
+    read: Callable[[int], bytes] = imap.read
+
+    def bounded(size: int) -> bytes:
+        if size > limit:
+            raise FetchError(
+                f"the server announced a literal of {size} octets, more than the {limit} asked for"
+            )
+        return read(size)
+
+    imap.read = bounded
+
+
+def local_folder(spec: NewRetrieval, remote: str, delimiter: str | None) -> str:
+    """The local folder the messages of remote folder `remote` go into."""
+    for name, local in spec.folder_map:
+        if name == remote:
+            return local
+    if spec.folder_layout is FolderLayout.MERGE or remote.upper() == INBOX:
+        return spec.folder
+    parts = remote.split(delimiter) if delimiter else [remote]
+    name = DELIMITER.join(p for p in parts if p) or remote
+    return name if spec.folder.upper() == INBOX else f"{spec.folder}{DELIMITER}{name}"
+
+
+def _list_folders(client: imapclient.IMAPClient) -> list[_Listed]:
+    listed = []
+    for flags, delimiter, name in client.list_folders():
+        sep = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+        selectable = b"\\Noselect" not in flags and b"\\NonExistent" not in flags
+        listed.append(_Listed(str(name), sep, selectable))
+    return listed
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    name: str
+    delimiter: str | None
+    selectable: bool
 
 
 def _metadata(client: imapclient.IMAPClient, uids: Sequence[int]) -> list[RemoteMessage]:
@@ -191,26 +331,31 @@ def fingerprint(message_id_field: bytes, internal_date: datetime | None, size: i
     return hashlib.sha256(text).hexdigest()
 
 
-def _body(client: imapclient.IMAPClient, message: RemoteMessage, part_bytes: int) -> bytes:
+def _body(
+    client: imapclient.IMAPClient, message: RemoteMessage, part_bytes: int, sink: MessageFile
+) -> None:
+    """Write the message into `sink`, whole or in parts of `part_bytes`."""
     if message.size <= part_bytes:
         items = client.fetch([message.uid], [b"BODY.PEEK[]"]).get(message.uid, {})
         data = items.get(b"BODY[]")
         if not isinstance(data, bytes):
             raise FetchError(f"the server sent no body for UID {message.uid}")
-        return data
-    parts = []
+        sink.write(data)
+        return
     offset = 0
     while offset < message.size:
         item = f"BODY.PEEK[]<{offset}.{part_bytes}>".encode()
         items = client.fetch([message.uid], [item]).get(message.uid, {})
         part = items.get(f"BODY[]<{offset}>".encode())
+        del items
         if not isinstance(part, bytes) or not part:
             break
-        parts.append(part)
+        if len(part) > part_bytes:
+            raise FetchError(f"UID {message.uid}: the server sent more than the part asked for")
+        sink.write(part)
         offset += len(part)
     if offset != message.size:
         raise FetchError(f"UID {message.uid}: the server sent {offset} of {message.size} octets")
-    return b"".join(parts)
 
 
 def _delete(client: imapclient.IMAPClient, uids: list[int]) -> None:

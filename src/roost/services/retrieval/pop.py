@@ -12,7 +12,12 @@ forever), RETR it, and queue it with its UIDL in the same unit of work.
 Only after that commit is the message marked for deletion (DELE), and the
 deletions take effect at QUIT (RFC 1939 §6). A message fetched before but
 still on the server (its DELE lost with a dropped connection) is deleted
-then, not fetched again.
+then, not fetched again. With `leave_on_server` and `delete_after_days`, a
+message fetched that many days ago is deleted then.
+
+RETR is read line by line into a file (poplib's own `retr` would hold the
+whole message in memory), and a message longer than its LIST size allowed
+for ends the fetch rather than fill the disk.
 """
 
 from __future__ import annotations
@@ -20,13 +25,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import poplib
-import ssl
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 from roost.control.intake import Intake
 from roost.core.clock import Clock
 from roost.core.config import RetrievalSettings
-from roost.services.retrieval.common import FetchError, FetchOutcome, Job, enqueue, received_line
+from roost.services.retrieval.common import (
+    FetchError,
+    FetchOutcome,
+    Job,
+    MessageFile,
+    Staging,
+    TlsTrust,
+    enqueue_file,
+    received_line,
+)
 from roost.store.db import Tx
 from roost.store.retrieval import TlsMode
 from roost.store.store import Store
@@ -49,14 +64,16 @@ class PopFetcher:
         settings: RetrievalSettings,
         clock: Clock,
         node: str,
-        tls_context: ssl.SSLContext | None = None,
+        data_dir: Path,
+        tls: TlsTrust,
     ) -> None:
         self._store = store
         self._intake = intake
         self._settings = settings
         self._clock = clock
         self._node = node
-        self._tls = tls_context or ssl.create_default_context()
+        self._tls = tls
+        self.staging = Staging(data_dir, SOURCE)
         # poplib refuses lines over 2,048 octets (a module-wide limit); mail
         # has longer ones.
         limit = max(poplib._MAXLINE, settings.pop_line_bytes)  # type: ignore[attr-defined]
@@ -70,6 +87,10 @@ class PopFetcher:
             reply = _reply(exc)
             if reply in ("-ERR EOF", "EOF"):  # poplib's word for a hang-up
                 raise FetchError("the server closed the connection") from None
+            if reply == "line too long":
+                raise FetchError(
+                    "the server sent a line longer than [retrieval] pop_line_bytes"
+                ) from None
             raise FetchError(f"the server refused: {reply}") from None
         finally:
             with contextlib.suppress(OSError, poplib.error_proto, EOFError):
@@ -80,21 +101,28 @@ class PopFetcher:
     def _connect(self, job: Job) -> poplib.POP3:
         spec = job.account.spec
         timeout = self._settings.timeout_s
+        tls = self._tls.context()
         client: poplib.POP3
         if spec.tls is TlsMode.IMPLICIT:
-            client = poplib.POP3_SSL(spec.host, spec.port, timeout=timeout, context=self._tls)
+            client = poplib.POP3_SSL(spec.host, spec.port, timeout=timeout, context=tls)
         else:
             client = poplib.POP3(spec.host, spec.port, timeout=timeout)
         try:
             if spec.tls is TlsMode.STARTTLS:
-                client.stls(self._tls)
+                try:
+                    client.stls(tls)
+                except poplib.error_proto as exc:
+                    raise FetchError(f"the server refused STLS: {_reply(exc)}") from None
             try:
                 client.user(spec.username)
                 client.pass_(job.password)
             except poplib.error_proto as exc:
                 raise FetchError(f"authentication failed: {_reply(exc)}") from None
         except BaseException:
-            client.close()
+            # After a failed TLS handshake the socket is gone: closing it
+            # again must not hide why.
+            with contextlib.suppress(OSError):
+                client.close()
             raise
         return client
 
@@ -103,12 +131,19 @@ class PopFetcher:
         remote = await asyncio.to_thread(_listing, client)
         on_server = {m.uidl for m in remote}
         known = await self._store.read(self._store.retrieval.pop_keys, rid)
-        leave = job.account.spec.leave_on_server
+        spec = job.account.spec
+        leave = spec.leave_on_server
+        expired: set[str] = set()
+        if leave and spec.delete_after_days is not None:
+            cutoff = self._clock.now() - timedelta(days=spec.delete_after_days)
+            expired = await self._store.read(
+                self._store.retrieval.pop_keys_fetched_before, rid, cutoff
+            )
         fetched = 0
         skipped: list[str] = []
         for message in remote:
             if message.uidl in known:
-                if not leave:
+                if not leave or message.uidl in expired:
                     await asyncio.to_thread(client.dele, message.number)
                 continue
             if fetched >= self._settings.max_messages_per_run:
@@ -116,15 +151,7 @@ class PopFetcher:
             if message.size > self._settings.max_message_bytes:
                 skipped.append(message.uidl)
                 continue
-            _resp, lines, _octets = await asyncio.to_thread(client.retr, message.number)
-            data = received_line(job, "POP3", self._node, self._clock.now()) + b"".join(
-                line + b"\r\n" for line in lines
-            )
-
-            async def key(tx: Tx, uidl: str = message.uidl) -> None:
-                await self._store.retrieval.add_pop_key(tx, rid, uidl)
-
-            await enqueue(self._intake, job, SOURCE, data, key)
+            await self._one(client, job, message)
             fetched += 1
             if not leave:
                 await asyncio.to_thread(client.dele, message.number)
@@ -138,6 +165,37 @@ class PopFetcher:
                 f"{self._settings.max_message_bytes} bytes left on the server"
             )
         return FetchOutcome(fetched, problem)
+
+    async def _one(self, client: poplib.POP3, job: Job, message: RemoteMessage) -> None:
+        rid = job.account.id
+        trace = received_line(job, "POP3", self._node, self._clock.now())
+        # LIST counts CRLF line ends; a message stored with bare LF grows.
+        limit = len(trace) + self._settings.max_message_bytes + message.size
+        file = await asyncio.to_thread(self.staging.new, limit)
+        try:
+            file.write(trace)
+            await asyncio.to_thread(_retr, client, message.number, file)
+
+            async def key(tx: Tx) -> None:
+                await self._store.retrieval.add_pop_key(tx, rid, message.uidl)
+
+            await enqueue_file(self._intake, job, SOURCE, file, job.account.spec.folder, key)
+        except BaseException:
+            await asyncio.to_thread(file.discard)
+            raise
+
+
+def _retr(client: poplib.POP3, number: int, sink: MessageFile) -> None:
+    """RETR into `sink`, a line at a time, undoing the dot-stuffing (RFC 1939 §3)."""
+    client._putcmd(f"RETR {number}")  # type: ignore[attr-defined]
+    client._getresp()  # type: ignore[attr-defined]  # raises error_proto on -ERR
+    while True:
+        line, _octets = client._getline()  # type: ignore[attr-defined]
+        if line == b".":
+            return
+        if line.startswith(b".."):
+            line = line[1:]
+        sink.write(line + b"\r\n")
 
 
 def _listing(client: poplib.POP3) -> list[RemoteMessage]:

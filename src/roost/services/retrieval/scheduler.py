@@ -28,7 +28,15 @@ from roost.control.intake import Intake
 from roost.control.retrieval import PasswordCipher, seal_context
 from roost.core.clock import Clock
 from roost.core.config import Config, RetrievalSettings
-from roost.services.retrieval.common import Fetcher, FetchOutcome, Job, Progress, in_words
+from roost.services.retrieval.common import (
+    Fetcher,
+    FetchOutcome,
+    Job,
+    Progress,
+    TlsTrust,
+    in_words,
+)
+from roost.services.retrieval.idle import IdleWatchers
 from roost.services.retrieval.imap import ImapFetcher
 from roost.services.retrieval.pop import PopFetcher
 from roost.store.db import Tx
@@ -59,11 +67,12 @@ def retrieval_services(
     """Both retrieval services, as the composition root builds them."""
     cipher = PasswordCipher(config.data_dir)
     settings = config.retrieval
-    imap = ImapFetcher(store, intake, settings, clock, config.node)
-    pop = PopFetcher(store, intake, settings, clock, config.node)
+    trust = TlsTrust(settings.ca_file)
+    imap = ImapFetcher(store, intake, settings, clock, config.node, config.data_dir, trust)
+    pop = PopFetcher(store, intake, settings, clock, config.node, config.data_dir, trust)
     return [
-        RetrievalService(IMAP_NAMES, imap, store, cipher, settings, clock),
-        RetrievalService(POP_NAMES, pop, store, cipher, settings, clock),
+        RetrievalService(IMAP_NAMES, imap, store, cipher, settings, clock, trust, idle=True),
+        RetrievalService(POP_NAMES, pop, store, cipher, settings, clock, trust),
     ]
 
 
@@ -76,8 +85,13 @@ class RetrievalService:
         cipher: PasswordCipher,
         settings: RetrievalSettings,
         clock: Clock,
+        trust: TlsTrust,
+        *,
+        idle: bool = False,
     ) -> None:
         self._names = names
+        self._trust = trust
+        self._idle = IdleWatchers(settings, trust, self._news) if idle else None
         self._fetcher = fetcher
         self._store = store
         self._cipher = cipher
@@ -102,6 +116,8 @@ class RetrievalService:
         return self._names.title
 
     async def start(self, context: ServiceContext) -> None:
+        self._trust.context()  # a bad [retrieval] ca_file fails the start, in words
+        await asyncio.to_thread(self._fetcher.staging.prepare)
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._due.clear()
@@ -117,6 +133,8 @@ class RetrievalService:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._idle is not None:
+            await self._idle.stop()
 
     def status(self) -> ServiceStatus:
         self._trim_errors()
@@ -126,6 +144,7 @@ class RetrievalService:
                 *sorted(self.counters.items()),
                 ("accounts", self._accounts),
                 ("errors_last_hour", len(self._errors)),
+                *((("idle_connections", self._idle.held),) if self._idle is not None else ()),
             ),
             detail=f"{self._accounts} accounts, {len(self._inflight)} fetches in progress, "
             f"{len(self._errors)} errors in the last hour",
@@ -168,8 +187,22 @@ class RetrievalService:
                     break
                 if account.id not in self._inflight and self._due[account.id] <= now:
                     self._start(account)
+            if self._idle is not None and self._settings.idle_max_connections > 0:
+                await self._idle.sync(accounts, self._job)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), TICK_S)
+
+    def _news(self, retrieval_id: int) -> None:
+        """A held IDLE heard of new mail: fetch that account at once."""
+        if not self._stopping.is_set():
+            self._due[retrieval_id] = self._clock.monotonic()
+            self._wakeup.set()
+            self.counters["idle_wakeups"] += 1
+
+    async def _job(self, account: Retrieval, progress: Progress | None = None) -> Job:
+        owner = await self._store.read(self._owner, account.account_id)
+        password = self._cipher.open(account.spec.password_encrypted, seal_context(account.spec))
+        return Job(account, owner, password, progress or Progress())
 
     def _start(self, account: Retrieval) -> None:
         task = asyncio.create_task(self._run(account), name=f"{self.name}-{account.id}")
@@ -190,11 +223,7 @@ class RetrievalService:
         outcome = FetchOutcome(0)
         progress = Progress()
         try:
-            owner = await self._store.read(self._owner, account.account_id)
-            password = self._cipher.open(
-                account.spec.password_encrypted, seal_context(account.spec)
-            )
-            outcome = await self._fetcher.fetch(Job(account, owner, password, progress))
+            outcome = await self._fetcher.fetch(await self._job(account, progress))
             error = outcome.problem
         except asyncio.CancelledError:
             raise

@@ -6,8 +6,11 @@ Shaped like Prosody and ejabberd: one session per client stream
 (`roost.services.xmpp.sessions`) binds resources under a conflict policy;
 a router (`roost.services.xmpp.router`) applies RFC 6121 §8.5 to local
 addresses and answers every other domain with ``remote-server-not-found``;
-the server's own IQs (`roost.services.xmpp.iq`) are disco, ping, version
-and the roster, which holds every user of the domain while
-``[xmpp] domain_roster`` is on. Nothing is stored yet: no offline
-messages, no roster of one's own, no archive.
+the server's own IQs (`roost.services.xmpp.iq`) are disco, ping, version,
+the roster (stored, merged with every user of the domain while
+``[xmpp] domain_roster`` is on; `roost.services.xmpp.roster`), blocking,
+vcard-temp, private storage and carbons. Subscriptions follow RFC 6121
+Appendix A (`roost.services.xmpp.subscription`); offline messages wait in
+the store (XEP-0160). No archive (MAM), PEP, stream management or
+WebSocket yet.
 """

@@ -3,17 +3,24 @@
 Every enabled account of a hosted mail domain is a chat account with the
 same address (as its bare JID) and password. The hosted domains are read
 when a stream opens, so a domain added in the console serves the next
-connection. Rosters are not stored yet: with ``[xmpp] domain_roster`` on
-(the default), a user's roster is every other enabled account of the
-domain, subscribed both ways; with it off the roster is empty.
+connection. With ``[xmpp] domain_roster`` on (the default), a user's
+roster holds every other enabled account of the domain, subscribed both
+ways, beside the contacts the user stored (`roost.services.xmpp.roster`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from roost.core.config import XmppServiceSettings
 from roost.proto.xmpp import Jid, JidMalformed
-from roost.services.xmpp.iq import Contact
 from roost.store.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    jid: Jid
+    name: str
 
 
 class XmppDirectory:

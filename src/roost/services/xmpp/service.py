@@ -5,8 +5,10 @@
   passwords in the clear.
 - XMPPS (5223): direct TLS (XEP-0368).
 
-The WebSocket transport (RFC 7395) and everything stored (offline
-messages, rosters, archive) arrive later; see issue 9.
+Rosters, subscriptions, offline messages, vCards, private XML and block
+lists are kept in the store's XMPP role. The WebSocket transport
+(RFC 7395), the archive (MAM), PEP and stream management arrive later;
+see issue 9.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from roost.net.listener import Listener, ListenerLimits
 from roost.net.probe import open_probe, probe_target
 from roost.net.server import Server
 from roost.proto.sasl import SaslConfig
+from roost.services.xmpp.blocking import Blocks
 from roost.services.xmpp.directory import XmppDirectory
 from roost.services.xmpp.iq import ServerIqs
+from roost.services.xmpp.roster import Rosters
 from roost.services.xmpp.router import Router
 from roost.services.xmpp.session import SessionDeps, XmppSession
 from roost.services.xmpp.sessions import ConflictPolicy, SessionManager
@@ -59,7 +63,14 @@ class XmppService:
         xmpp = config.xmpp
         self.sessions = SessionManager(ConflictPolicy(xmpp.resource_conflict), xmpp.max_resources)
         self.directory = XmppDirectory(store, xmpp, config.node)
-        router = Router(self.sessions, self.directory, ServerIqs(self.directory), self.counters)
+        self._store = store
+        self._offline_waiting: int | None = None
+        rosters = Rosters(store, self.directory)
+        blocks = Blocks(store)
+        iqs = ServerIqs(store, rosters, blocks, self.sessions, xmpp)
+        router = Router(
+            self.sessions, self.directory, iqs, rosters, blocks, store, xmpp, self.counters
+        )
         self._deps = SessionDeps(
             config=xmpp,
             auth=auth,
@@ -134,6 +145,8 @@ class XmppService:
         sessions = sum(s.active_sessions for s in self._servers)
         bound = {f"bound_{name}": count for name, count in self.sessions.by_transport().items()}
         counters = {**self.counters, **bound}
+        if self._offline_waiting is not None:
+            counters["offline_waiting"] = self._offline_waiting
         return ServiceStatus(
             listeners=listeners,
             sessions=sessions,
@@ -148,6 +161,8 @@ class XmppService:
         address = probe_target(server)
         try:
             domains = await self.directory.refresh()
+            # The offline queue's size for the Services page, read as often as probed.
+            self._offline_waiting = await self._store.read(self._store.xmpp.offline_count)
             reader, writer = await open_probe(server, PROBE_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             return ProbeResult(False, f"cannot connect to {address}: {exc}")

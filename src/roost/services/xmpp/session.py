@@ -27,11 +27,14 @@ import ssl
 from collections import deque
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from roost.control.auth import Authenticator
+from roost.control.sessions import OpenSession
 from roost.core.clock import Clock
 from roost.core.config import XmppServiceSettings
 from roost.core.errors import AuthenticationFailed, RoostError, Throttled
-from roost.net.errors import IdleTimeout, NetError, ShuttingDown
+from roost.net.errors import IdleTimeout, NetError, SessionEnded, ShuttingDown
 from roost.net.interfaces import Connection
 from roost.proto.sasl import FailureReason, SaslConfig, ScramAlgorithm
 from roost.proto.xmpp import (
@@ -49,6 +52,7 @@ from roost.proto.xmpp import (
     Presence,
     SaslCondition,
     ScramKeysRequested,
+    StanzaErrorCondition,
     StartTlsRequested,
     StreamClosed,
     StreamErrorCondition,
@@ -56,11 +60,12 @@ from roost.proto.xmpp import (
     TlsPolicy,
     XmppServerConnection,
     XmppSettings,
+    error_reply,
 )
 from roost.services.xmpp.directory import XmppDirectory
 from roost.services.xmpp.iq import ping
 from roost.services.xmpp.router import Router
-from roost.services.xmpp.sessions import Bound, SessionManager
+from roost.services.xmpp.sessions import Bound, ChatState, SessionManager
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,11 @@ _CREDENTIAL_FAILURES = frozenset(
 _ENDINGS = (StreamClosed, StreamFailed, ConnectionLost)
 _STANZAS = (Message, Presence, Iq)
 _ping_ids = itertools.count(1)
+
+STREAM_FEATURES = (
+    Element("ver", "urn:xmpp:features:rosterver"),  # RFC 6121 §2.6.1
+    Element("sub", "urn:xmpp:features:pre-approval"),  # RFC 6121 §3.4.1
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +111,12 @@ class XmppSession:
         self._write_lock = asyncio.Lock()
         self._kick: StreamErrorCondition | None = None
         self._closed = False
+        self._signed_in: OpenSession | None = None
         self._ping_sent = False
         self._available = False
         self._priority = 0
         self._presence: Element | None = None
+        self._chat = ChatState()
         self._deadline = 0.0
 
     # --- what the router sees (`roost.services.xmpp.sessions.Outlet`)
@@ -120,6 +132,10 @@ class XmppSession:
     @property
     def available(self) -> bool:
         return self._available
+
+    @property
+    def chat(self) -> ChatState:
+        return self._chat
 
     @property
     def priority(self) -> int:
@@ -184,10 +200,14 @@ class XmppSession:
             await self._read_loop(self._core)
         finally:
             self._closed = True
+            deps.auth.sessions.close(self._signed_in)
             writer.cancel()
             await asyncio.wait([writer])
             deps.sessions.remove(self)
-            deps.router.departed(self)
+            try:
+                await deps.router.departed(self)
+            except (RoostError, OSError, SQLAlchemyError) as exc:
+                log.error("%s: cannot announce the departure: %s", self._conn.session_id, exc)
             self._conn.close()
             log.info(
                 "%s: XMPP session from %s jid=%s transport=%s ended",
@@ -211,6 +231,7 @@ class XmppSession:
             max_stanza_octets=config.max_stanza_bytes,
             max_depth=config.max_depth,
             max_auth_failures=config.max_auth_failures,
+            features_after_auth=STREAM_FEATURES,
         )
 
     async def _read_loop(self, core: XmppServerConnection) -> None:
@@ -247,6 +268,10 @@ class XmppSession:
             )
         except IdleTimeout:
             return await self._silent(core)
+        except SessionEnded as ended:
+            core.close(StreamErrorCondition.NOT_AUTHORIZED, str(ended))
+            await self._final_flush(core)
+            return False
         except ShuttingDown:
             core.close(StreamErrorCondition.SYSTEM_SHUTDOWN)
             await self._final_flush(core)
@@ -307,7 +332,6 @@ class XmppSession:
     # --- events
 
     async def _handle(self, core: XmppServerConnection, event: Event) -> None:
-        router = self._deps.router
         match event:
             case StartTlsRequested():
                 await self._starttls(core)
@@ -320,18 +344,31 @@ class XmppSession:
             case AuthFailed(reason=reason, user=user):
                 self._auth_failed(reason, user)
             case BindRequested(resource=resource):
-                self._bind(core, resource)
-            case Message():
-                await router.message(self, event)
-            case Presence():
-                await router.presence(self, event)
-            case Iq():
-                await router.iq(self, event)
+                await self._bind(core, resource)
+            case Message() | Presence() | Iq():
+                await self._route(event)
             case StreamFailed(condition=condition, detail=detail):
                 self._count("stream_errors")
                 log.info("%s: stream error %s: %s", self._conn.session_id, condition, detail)
             case _:
                 pass
+
+    async def _route(self, event: Message | Presence | Iq) -> None:
+        router = self._deps.router
+        try:
+            match event:
+                case Message():
+                    await router.message(self, event)
+                case Presence():
+                    await router.presence(self, event)
+                case Iq():
+                    await router.iq(self, event)
+        except (RoostError, OSError, SQLAlchemyError) as exc:
+            # The store failed: the stanza is answered, the session lives on.
+            log.error("%s: cannot route a stanza: %s", self._conn.session_id, exc)
+            self._count("internal_errors")
+            if event.stanza.get("type") != "error":
+                self.reply(error_reply(event.stanza, StanzaErrorCondition.INTERNAL_SERVER_ERROR))
 
     async def _starttls(self, core: XmppServerConnection) -> None:
         context = self._deps.tls_context
@@ -402,6 +439,7 @@ class XmppSession:
             core.reject(SaslCondition.NOT_AUTHORIZED)  # an account of another domain
             return
         self._count("logins")
+        self._signed_in = self._deps.auth.sessions.open("xmpp", address, self._conn.request_end)
         core.login_accepted(jid)
 
     def _auth_failed(self, reason: FailureReason, user: str | None) -> None:
@@ -410,7 +448,7 @@ class XmppSession:
             self._deps.auth.throttle.failed(self._client, (user or "").strip().lower())
             log.info("%s: authentication failed from %s", self._conn.session_id, self._client)
 
-    def _bind(self, core: XmppServerConnection, resource: str | None) -> None:
+    async def _bind(self, core: XmppServerConnection, resource: str | None) -> None:
         user = core.user_jid
         assert user is not None
         outcome = self._deps.sessions.bind(user, resource, self)
@@ -419,7 +457,7 @@ class XmppSession:
             return
         if outcome.replaced is not None:
             self._count("resources_replaced")
-            self._deps.router.departed(outcome.replaced)
+            await self._deps.router.departed(outcome.replaced)
             outcome.replaced.replaced()
         core.bind_accepted(outcome.resource)
         log.info("%s: bound %s", self._conn.session_id, core.jid)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from roost.proto.xmpp import Element, Jid, StanzaErrorCondition, random_resource
@@ -21,6 +21,21 @@ class ConflictPolicy(enum.Enum):
     REPLACE = "replace"
     REFUSE = "refuse"
     NEW = "new"
+
+
+@dataclass(slots=True)
+class ChatState:
+    """What a bound session asked of the server beyond binding (mutable,
+    one per session)."""
+
+    roster_requested: bool = False
+    """RFC 6121 §2.1.6: roster pushes go to "interested" resources."""
+    blocklist_requested: bool = False
+    """XEP-0191 §3.2: block pushes go to resources that asked for the list."""
+    carbons: bool = False
+    """XEP-0280 §4: the session enabled carbons."""
+    directed: set[Jid] = field(default_factory=set)
+    """Where the session sent directed presence (RFC 6121 §4.6.3)."""
 
 
 class Outlet(Protocol):
@@ -33,6 +48,11 @@ class Outlet(Protocol):
 
     @property
     def transport(self) -> str: ...
+
+    @property
+    def chat(self) -> ChatState:
+        """What the session asked of the server (roster, carbons, ...)."""
+        ...
 
     @property
     def available(self) -> bool:

@@ -1,4 +1,5 @@
-"""The admin console under /admin: sign-in, Services, Events and audit, the own account.
+"""The admin console under /admin: sign-in, the dashboard, Spool, Services, Domains, Users,
+Aliases, Certificates, Events and audit, the own account.
 
 Server-rendered pages (Jinja2) with one stylesheet and one small script of
 our own, served from here; see `console` for what every page shares.
@@ -12,10 +13,16 @@ from starlette.routing import BaseRoute, Route
 
 from roost.control.admin_access import AdminAccess
 from roost.web.admin.account import account_routes
+from roost.web.admin.aliases import aliases_routes
+from roost.web.admin.certificates import certificates_routes
 from roost.web.admin.console import Console
+from roost.web.admin.dashboard import dashboard_routes
+from roost.web.admin.domains import domains_routes
 from roost.web.admin.events import events_routes
 from roost.web.admin.services import services_routes
 from roost.web.admin.signin import signin_routes
+from roost.web.admin.spool import spool_routes
+from roost.web.admin.users import users_routes
 from roost.web.context import WebContext
 
 
@@ -29,10 +36,16 @@ def admin_routes(web: WebContext, access: AdminAccess) -> list[BaseRoute]:
         )
 
     return [
+        *dashboard_routes(console, sources=[web.certificates.warnings] if web.certificates else []),
         *signin_routes(console),
+        *spool_routes(console),
         *services_routes(console),
         *events_routes(console),
         *account_routes(console),
+        *certificates_routes(console),
+        *domains_routes(console),
+        *users_routes(console),
+        *aliases_routes(console),
         Route("/admin/static/{name}", console.static_file, methods=["GET"]),
         Route("/admin/{rest:path}", not_found),
     ]

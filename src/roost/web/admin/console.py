@@ -140,7 +140,7 @@ def safe_next(target: str) -> str:
     """Where to go after signing in: a page of this console, nothing else."""
     if target.startswith("/admin/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/admin/services"
+    return "/admin"
 
 
 class Console:
@@ -309,7 +309,7 @@ class Console:
                 {
                     "csrf": token,
                     "name": "",
-                    "next": "/admin/services",
+                    "next": "/admin",
                     "message": _signed_out_message(expired),
                     "notice": "",
                 },

@@ -42,7 +42,7 @@ def signin_routes(console: Console) -> list[BaseRoute]:
         request: Request,
         *,
         name: str = "",
-        next_page: str = "/admin/services",
+        next_page: str = "/admin",
         message: str = "",
         notice: str = "",
         status: int = 200,
@@ -133,12 +133,7 @@ def signin_routes(console: Console) -> list[BaseRoute]:
         console.set_session_cookie(response, page.request, made.cookie)
         return response
 
-    async def home(request: Request) -> Response:
-        return RedirectResponse("/admin/services", status_code=303)
-
     return [
-        Route("/admin", home),
-        Route("/admin/", home),
         Route(SIGN_IN, sign_in_page, methods=["GET"]),
         Route(SIGN_IN, sign_in, methods=["POST"]),
         Route("/admin/sign-out", console.page(sign_out, password_change_ok=True), methods=["POST"]),

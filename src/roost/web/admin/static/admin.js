@@ -309,3 +309,130 @@
     }
   }
 })();
+
+/* --- Dashboard and Spool --- */
+// The dashboard asks /admin/dashboard/data every [admin] dashboard_refresh_s and
+// puts the figures in with textContent (the plot's points as an attribute).
+// The Spool page's "tick every row" box. Both pages work without this script.
+(function () {
+  const dashboard = document.getElementById("dashboard");
+  if (dashboard) {
+    const url = dashboard.dataset.url;
+    const every = Math.max(Number(dashboard.dataset.ms) || 5000, 1000);
+
+    function put(element, text) {
+      if (element && element.textContent !== text) {
+        element.textContent = text;
+      }
+    }
+
+    function showWarnings(warnings) {
+      const list = document.getElementById("warning-list");
+      const none = document.getElementById("no-warnings");
+      list.replaceChildren(
+        ...warnings.map((w) => {
+          const li = document.createElement("li");
+          li.className = `warn-${w.level}`;
+          if (w.link && w.link.startsWith("/") && !w.link.startsWith("//")) {
+            const a = document.createElement("a");
+            a.href = w.link;
+            a.textContent = w.text;
+            li.append(a);
+          } else {
+            li.textContent = w.text;
+          }
+          return li;
+        }),
+      );
+      none.hidden = warnings.length > 0;
+    }
+
+    function showStrip(strip) {
+      for (const item of strip) {
+        const li = dashboard.querySelector(`li[data-strip="${CSS.escape(item.name)}"]`);
+        if (!li) {
+          continue;
+        }
+        li.className = `state-${item.state}` + (item.off ? " off-desired" : "");
+        put(li.querySelector('[data-part="symbol"]'), item.symbol);
+        put(li.querySelector('[data-part="state"]'), item.state);
+      }
+    }
+
+    async function refresh() {
+      try {
+        const response = await fetch(url, {
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+          cache: "no-store",
+        });
+        if (response.status === 401) {
+          return;
+        }
+        if (response.ok) {
+          const data = await response.json();
+          for (const [key, text] of Object.entries(data.fields)) {
+            put(dashboard.querySelector(`[data-dash="${CSS.escape(key)}"]`), text);
+          }
+          for (const [kind, points] of Object.entries(data.plot.lines)) {
+            const line = dashboard.querySelector(`polyline[data-kind="${CSS.escape(kind)}"]`);
+            if (line && line.getAttribute("points") !== points) {
+              line.setAttribute("points", points);
+            }
+            put(dashboard.querySelector(`[data-dash-plot="total-${CSS.escape(kind)}"]`),
+              String(data.plot.totals[kind]));
+          }
+          put(dashboard.querySelector('[data-dash-plot="peak"]'), String(data.plot.peak));
+          showWarnings(data.warnings);
+          showStrip(data.strip);
+        }
+      } catch (error) {
+        // The live line of every page says when answers stop coming.
+      }
+      setTimeout(refresh, every);
+    }
+
+    setTimeout(refresh, every);
+  }
+
+  const spool = document.getElementById("spool-form");
+  if (spool) {
+    const all = document.getElementById("spool-select-all");
+    const boxes = () => Array.from(spool.querySelectorAll('input[name="id"]'));
+    all.addEventListener("change", () => {
+      for (const box of boxes()) {
+        box.checked = all.checked;
+      }
+    });
+    spool.addEventListener("change", (event) => {
+      if (event.target !== all) {
+        const ticked = boxes().filter((b) => b.checked).length;
+        all.checked = ticked > 0 && ticked === boxes().length;
+        all.indeterminate = ticked > 0 && ticked < boxes().length;
+      }
+    });
+  }
+})();
+
+/* --- Certificates --- */
+// A file picker beside each PEM box reads the chosen file into it, so the
+// form stays urlencoded; without this script the boxes take a paste.
+(function () {
+  const pickers = document.querySelectorAll("input[type=file][data-fills]");
+  pickers.forEach((picker) => {
+    const box = document.getElementById(picker.dataset.fills);
+    if (!box) {
+      return;
+    }
+    picker.hidden = false;
+    picker.addEventListener("change", () => {
+      const file = picker.files && picker.files[0];
+      if (!file) {
+        return;
+      }
+      file.text().then((text) => {
+        box.value = text;
+      });
+    });
+  });
+})();

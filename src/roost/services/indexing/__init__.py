@@ -1,0 +1,1 @@
+"""The Indexing service: keeps the Search role's index of messages current."""

@@ -1,0 +1,384 @@
+"""The Search role: the full-text index of messages, on SQLite and PostgreSQL.
+
+Theory of operation. IMAP SEARCH matches a case-insensitive substring
+(RFC 9051 §6.4.4); Roost keeps that meaning when the index answers, so a
+hyphenated token such as `JDG2-04711`, or part of a word, matches exactly as
+a scan would. The index therefore stores, per message, the texts the scan
+looks in (the Indexing service builds them with `roost.proto.mime.searchtext`
+and the scan's own header decoding) after `fold`: Python's `str.casefold`,
+the very folding the scan applies to both sides, and NUL replaced by U+FFFD
+(PostgreSQL text cannot hold NUL). Both maps work character by character, so
+`fold(needle) in fold(text)` holds exactly when the scan's test does, for
+every needle that contains neither NUL nor U+FFFD.
+
+- SQLite: an FTS5 table with the `trigram` tokenizer (case-sensitive, since
+  the text is folded already) finds the candidates for a needle of three or
+  more characters, as a phrase of its trigrams, and `instr` on the stored
+  text keeps only the exact matches.
+- PostgreSQL: a plain table with pg_trgm GIN indexes; `LIKE '%needle%'` on
+  the folded text (with `%`, `_` and `\\` escaped) is the exact test, and
+  the trigram index makes it fast.
+
+Header fields (SUBJECT, FROM, TO, CC, BCC) match value by value in a scan;
+the index keeps each field's values joined by LF, which a needle without LF
+cannot straddle. SEARCH TEXT looks in the header lines and the body; a
+needle without LF cannot straddle the LF between them either. A needle the
+index cannot answer (shorter than `MIN_INDEXED_CHARS` after folding, or
+holding LF, NUL or U+FFFD) is the caller's to scan: `indexable` says which.
+
+`search_docs` (in the shared schema) says which messages have a current
+document: a row per message, removed with the message by the foreign key,
+carrying the document `VERSION` and, for a message that could not be
+indexed, the error. The engine tables (`search_text`: an FTS5 virtual table
+on SQLite, a table on PostgreSQL) are created by migration 0006 and kept
+out of the shared metadata, since the two engines' shapes differ. On
+SQLite an FTS row can outlive its message (no foreign keys on a virtual
+table): it is never used without its `search_docs` row, is replaced when
+its id is indexed again, and `collect_orphans` removes it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from roost.core.clock import Clock
+from roost.store.db import Tx
+from roost.store.schema import mailboxes, messages, search_cursor, search_docs
+
+VERSION = 1
+"""The document format; raise it when what a document holds changes (the
+searchable text's definition included): older documents count as missing
+and are indexed again."""
+MIN_INDEXED_CHARS = 3
+"""The trigram indexes find nothing shorter: such needles are scanned."""
+ENGINE_TABLE = "search_text"
+"""The engine-specific table (and, on SQLite, the prefix of FTS5's own tables)."""
+ERROR_CHARS = 500
+
+_UNINDEXABLE = ("\n", "\x00", "\ufffd")
+
+
+class SearchField(enum.StrEnum):
+    """What a search key looks in, and the column that holds it."""
+
+    HEADER = "header"
+    BODY = "body"
+    SUBJECT = "subject"
+    FROM = "from_field"
+    TO = "to_field"
+    CC = "cc_field"
+    BCC = "bcc_field"
+    TEXT = "text"
+    """Header and body (SEARCH TEXT): not a column, both columns."""
+
+
+COLUMNS = (
+    SearchField.HEADER,
+    SearchField.BODY,
+    SearchField.SUBJECT,
+    SearchField.FROM,
+    SearchField.TO,
+    SearchField.CC,
+    SearchField.BCC,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDocument:
+    """The texts of one message, as the scan sees them (not yet folded).
+    Header fields hold the decoded values of every field of that name,
+    joined by LF."""
+
+    header: str
+    body: str
+    subject: str
+    from_field: str
+    to_field: str
+    cc_field: str
+    bcc_field: str
+
+    def column(self, field: SearchField) -> str:
+        value: str = getattr(self, field.value)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    """A message without a current document: what the indexer reads."""
+
+    id: int
+    mailbox_id: int
+    blob_hash: str
+    trace: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SearchStatus:
+    messages: int
+    indexed: int
+    failed: int
+
+    @property
+    def pending(self) -> int:
+        return self.messages - self.indexed - self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFailure:
+    message_id: int
+    mailbox_id: int
+    error: str
+    at: datetime
+
+
+def fold(text: str) -> str:
+    """The stored form of a text, and of a needle: see the module docstring."""
+    return text.casefold().replace("\x00", "\ufffd")
+
+
+def indexable(needle: str) -> bool:
+    """Whether the index answers a search for `needle` exactly."""
+    folded = needle.casefold()
+    return len(folded) >= MIN_INDEXED_CHARS and not any(c in folded for c in _UNINDEXABLE)
+
+
+def _like_pattern(folded: str) -> str:
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fts_phrase(folded: str) -> str:
+    """An FTS5 phrase: every character literal, whatever operators it spells."""
+    return '"' + folded.replace('"', '""') + '"'
+
+
+_CURRENT = sa.and_(search_docs.c.version == VERSION, search_docs.c.error.is_(None))
+_COLUMN_LIST = ", ".join(c.value for c in COLUMNS)
+_SQLITE_INSERT = sa.text(
+    f"INSERT INTO {ENGINE_TABLE} (rowid, {_COLUMN_LIST}) "  # noqa: S608 - fixed names
+    f"VALUES (:id, {', '.join(':' + c.value for c in COLUMNS)})"
+)
+_PG_INSERT = sa.text(
+    f"INSERT INTO {ENGINE_TABLE} (message_id, {_COLUMN_LIST}) "  # noqa: S608 - fixed names
+    f"VALUES (:id, {', '.join(':' + c.value for c in COLUMNS)})"
+)
+
+
+class SearchStore:
+    """The Search role over SQLAlchemy Core; the engine follows the dialect."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    # --- writing documents
+
+    async def put(self, tx: Tx, message_id: int, doc: SearchDocument) -> None:
+        """Store (or replace) the document of a message."""
+        await self._drop_text(tx, [message_id])
+        values: dict[str, object] = {c.value: fold(doc.column(c)) for c in COLUMNS}
+        values["id"] = message_id
+        await tx.execute(_SQLITE_INSERT if tx.dialect == "sqlite" else _PG_INSERT, values)
+        await self._mark(tx, message_id, None)
+
+    async def put_failed(self, tx: Tx, message_id: int, error: str) -> None:
+        """Record that a message could not be indexed: searches scan it."""
+        await self._drop_text(tx, [message_id])
+        await self._mark(tx, message_id, error[:ERROR_CHARS] or "unknown error")
+
+    async def _mark(self, tx: Tx, message_id: int, error: str | None) -> None:
+        await tx.execute(search_docs.delete().where(search_docs.c.message_id == message_id))
+        await tx.execute(
+            search_docs.insert().values(
+                message_id=message_id, version=VERSION, error=error, indexed_at=self._clock.now()
+            )
+        )
+
+    async def _drop_text(self, tx: Tx, ids: list[int]) -> None:
+        key = "rowid" if tx.dialect == "sqlite" else "message_id"
+        statement = sa.text(
+            f"DELETE FROM {ENGINE_TABLE} WHERE {key} IN :ids"  # noqa: S608 - fixed names
+        ).bindparams(sa.bindparam("ids", expanding=True))
+        await tx.execute(statement, {"ids": ids})
+
+    async def forget(self, tx: Tx, account_id: int | None = None) -> int:
+        """Drop the documents of an account (or all): they are indexed again."""
+        query = sa.select(search_docs.c.message_id)
+        if account_id is not None:
+            query = (
+                query.join(messages, messages.c.id == search_docs.c.message_id)
+                .join(mailboxes, mailboxes.c.id == messages.c.mailbox_id)
+                .where(mailboxes.c.account_id == account_id)
+            )
+        ids = [int(r[0]) for r in await tx.execute(query)]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            await self._drop_text(tx, chunk)
+            await tx.execute(search_docs.delete().where(search_docs.c.message_id.in_(chunk)))
+        return len(ids)
+
+    async def collect_orphans(self, tx: Tx) -> int:
+        """SQLite: remove FTS rows whose message is gone (PostgreSQL cascades)."""
+        if tx.dialect != "sqlite":
+            return 0
+        result = await tx.execute(
+            sa.text(
+                f"DELETE FROM {ENGINE_TABLE} WHERE rowid IN "  # noqa: S608 - fixed names
+                f"(SELECT rowid FROM {ENGINE_TABLE} EXCEPT SELECT message_id FROM search_docs)"
+            )
+        )
+        return int(result.rowcount or 0)
+
+    # --- what needs indexing
+
+    async def pending(
+        self,
+        tx: Tx,
+        *,
+        mailbox_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[PendingMessage]:
+        """Messages without a document of this version, by id (after `after_id`)."""
+        query = (
+            sa.select(messages.c.id, messages.c.mailbox_id, messages.c.blob_hash, messages.c.trace)
+            .select_from(messages.outerjoin(search_docs, search_docs.c.message_id == messages.c.id))
+            .where(
+                messages.c.id > after_id,
+                sa.or_(search_docs.c.message_id.is_(None), search_docs.c.version != VERSION),
+            )
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        if mailbox_id is not None:
+            query = query.where(messages.c.mailbox_id == mailbox_id)
+        rows = await tx.execute(query)
+        return [PendingMessage(r.id, r.mailbox_id, r.blob_hash, bytes(r.trace)) for r in rows]
+
+    # --- searching
+
+    async def indexed_in(self, tx: Tx, mailbox_id: int) -> set[int]:
+        """UIDs of the mailbox's messages that have a current document."""
+        rows = await tx.execute(
+            sa.select(messages.c.uid)
+            .join(search_docs, search_docs.c.message_id == messages.c.id)
+            .where(messages.c.mailbox_id == mailbox_id, _CURRENT)
+        )
+        return {int(r[0]) for r in rows}
+
+    async def matching(self, tx: Tx, mailbox_id: int, field: SearchField, needle: str) -> set[int]:
+        """UIDs of the mailbox's indexed messages whose `field` contains
+        `needle` as the scan tests it. `needle` must be `indexable`."""
+        if not indexable(needle):
+            raise ValueError(f"the index cannot answer a search for {needle!r}")
+        folded = fold(needle)
+        columns = (SearchField.HEADER, SearchField.BODY) if field is SearchField.TEXT else (field,)
+        if tx.dialect == "sqlite":
+            names = " ".join(c.value for c in columns)
+            exact = " OR ".join(f"instr(t.{c.value}, :needle) > 0" for c in columns)
+            # CROSS JOIN keeps SQLite's planner from walking the mailbox and
+            # running the FTS query once per message: candidates come first.
+            statement = sa.text(
+                f"SELECT m.uid FROM {ENGINE_TABLE} t "  # noqa: S608 - fixed names
+                "CROSS JOIN search_docs d ON d.message_id = t.rowid "
+                "CROSS JOIN messages m ON m.id = t.rowid "
+                f"WHERE {ENGINE_TABLE} MATCH :query AND m.mailbox_id = :mailbox "
+                f"AND d.version = :version AND d.error IS NULL AND ({exact})"
+            )
+            params: dict[str, object] = {
+                "query": f"{{{names}}} : {_fts_phrase(folded)}",
+                "needle": folded,
+            }
+        else:
+            exact = " OR ".join(f"t.{c.value} LIKE :pattern ESCAPE '\\'" for c in columns)
+            statement = sa.text(
+                f"SELECT m.uid FROM {ENGINE_TABLE} t "  # noqa: S608 - fixed names
+                "JOIN search_docs d ON d.message_id = t.message_id "
+                "JOIN messages m ON m.id = t.message_id "
+                "WHERE m.mailbox_id = :mailbox AND d.version = :version "
+                f"AND d.error IS NULL AND ({exact})"
+            )
+            params = {"pattern": _like_pattern(folded)}
+        params |= {"mailbox": mailbox_id, "version": VERSION}
+        return {int(r[0]) for r in await tx.execute(statement, params)}
+
+    # --- the indexer's place in the change feed
+
+    async def cursor(self, tx: Tx) -> int:
+        """The last change the indexer has handled."""
+        value = await tx.scalar(sa.select(search_cursor.c.change_id).where(search_cursor.c.id == 1))
+        return int(value or 0)
+
+    async def set_cursor(self, tx: Tx, change_id: int) -> None:
+        updated = await tx.execute(
+            search_cursor.update().where(search_cursor.c.id == 1).values(change_id=change_id)
+        )
+        if not updated.rowcount:
+            await tx.execute(search_cursor.insert().values(id=1, change_id=change_id, rescan=False))
+
+    async def request_rescan(self, tx: Tx) -> None:
+        """Ask the indexer to look for messages without a document (after `forget`)."""
+        updated = await tx.execute(
+            search_cursor.update().where(search_cursor.c.id == 1).values(rescan=True)
+        )
+        if not updated.rowcount:
+            await tx.execute(search_cursor.insert().values(id=1, change_id=0, rescan=True))
+
+    async def take_rescan(self, tx: Tx) -> bool:
+        """True once after `request_rescan`."""
+        updated = await tx.execute(
+            search_cursor.update()
+            .where(search_cursor.c.id == 1, search_cursor.c.rescan.is_(True))
+            .values(rescan=False)
+        )
+        return bool(updated.rowcount)
+
+    # --- status
+
+    async def status(self, tx: Tx, account_id: int | None = None) -> SearchStatus:
+        total = sa.select(sa.func.count()).select_from(messages)
+        done = (
+            sa.select(
+                sa.func.count(),
+                sa.func.count(search_docs.c.error),
+            )
+            .select_from(messages)
+            .join(search_docs, search_docs.c.message_id == messages.c.id)
+            .where(search_docs.c.version == VERSION)
+        )
+        if account_id is not None:
+            total = total.join(mailboxes, mailboxes.c.id == messages.c.mailbox_id).where(
+                mailboxes.c.account_id == account_id
+            )
+            done = done.join(mailboxes, mailboxes.c.id == messages.c.mailbox_id).where(
+                mailboxes.c.account_id == account_id
+            )
+        count = int(await tx.scalar(total) or 0)
+        documents, failed = (int(v) for v in (await tx.execute(done)).one())
+        return SearchStatus(messages=count, indexed=documents - failed, failed=failed)
+
+    async def failures(
+        self, tx: Tx, account_id: int | None = None, limit: int = 20
+    ) -> list[SearchFailure]:
+        """The most recent messages that could not be indexed, newest first."""
+        query = (
+            sa.select(
+                search_docs.c.message_id,
+                messages.c.mailbox_id,
+                search_docs.c.error,
+                search_docs.c.indexed_at,
+            )
+            .join(messages, messages.c.id == search_docs.c.message_id)
+            .where(search_docs.c.error.is_not(None), search_docs.c.version == VERSION)
+            .order_by(search_docs.c.indexed_at.desc(), search_docs.c.message_id.desc())
+            .limit(limit)
+        )
+        if account_id is not None:
+            query = query.join(mailboxes, mailboxes.c.id == messages.c.mailbox_id).where(
+                mailboxes.c.account_id == account_id
+            )
+        rows = await tx.execute(query)
+        return [SearchFailure(r.message_id, r.mailbox_id, r.error, r.indexed_at) for r in rows]

@@ -1,0 +1,286 @@
+"""The XMPP role: what the chat service keeps for each account.
+
+- Roster items (RFC 6121 §2) with their subscription state (§3 and
+  Appendix A): ``subscription`` none/to/from/both, ``ask`` (pending out),
+  ``pending_in`` and ``approved`` (pre-approval, §3.4). An item with
+  ``listed`` False is not in the roster the user sees: it only holds a
+  pending inbound request or nothing at all (§3.1.3 forbids adding the
+  requester to the contact's roster).
+- The roster version (XEP-0237 style, RFC 6121 §2.6): one counter per
+  owner, raised by every change to a listed item.
+- Offline messages (XEP-0160), in arrival order, as serialized XML.
+- Per-user XML documents: the vCard (XEP-0054) and private storage
+  (XEP-0049), each under a key the service chooses.
+- The block list (XEP-0191): JIDs as the user wrote them (prepared).
+
+Owners are bare JIDs (an account's address, lower-cased by the directory).
+The store holds XML as text and never parses it; the service does.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from roost.core.clock import Clock
+from roost.store.db import Tx
+from roost.store.schema import (
+    xmpp_blocks,
+    xmpp_offline,
+    xmpp_roster,
+    xmpp_roster_versions,
+    xmpp_user_xml,
+)
+
+
+class Subscription(enum.StrEnum):
+    """The ``subscription`` attribute of a roster item (RFC 6121 §2.1.2.5)."""
+
+    NONE = "none"
+    TO = "to"
+    FROM = "from"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class RosterItem:
+    contact: str
+    name: str | None = None
+    groups: tuple[str, ...] = ()
+    subscription: Subscription = Subscription.NONE
+    ask: bool = False
+    """A subscription request sent and not yet answered (pending out)."""
+    pending_in: bool = False
+    """The contact asked to subscribe and the user has not answered."""
+    approved: bool = False
+    """The user pre-approved the contact's subscription (§3.4)."""
+    listed: bool = True
+    """In the roster the user sees; False for an item that only holds state."""
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    version: int
+    items: tuple[RosterItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineMessage:
+    id: int
+    stanza: str
+    stored_at: datetime
+
+
+_GROUP_SEPARATOR = "\n"
+"""Groups are joined with a newline, which a prepared group name cannot hold
+(the service refuses control characters in names)."""
+
+
+class XmppStore:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    # --- roster
+
+    async def roster(self, tx: Tx, owner: str) -> Roster:
+        """The listed items and the version they have."""
+        rows = await tx.execute(
+            xmpp_roster.select()
+            .where(xmpp_roster.c.owner == owner, xmpp_roster.c.listed.is_(True))
+            .order_by(xmpp_roster.c.contact)
+        )
+        return Roster(await self.roster_version(tx, owner), tuple(_item(row) for row in rows))
+
+    async def roster_version(self, tx: Tx, owner: str) -> int:
+        version = (
+            await tx.execute(
+                sa.select(xmpp_roster_versions.c.version).where(
+                    xmpp_roster_versions.c.owner == owner
+                )
+            )
+        ).scalar_one_or_none()
+        return int(version or 0)
+
+    async def roster_item(self, tx: Tx, owner: str, contact: str) -> RosterItem | None:
+        """The item, listed or not."""
+        row = (
+            await tx.execute(
+                xmpp_roster.select().where(
+                    xmpp_roster.c.owner == owner, xmpp_roster.c.contact == contact
+                )
+            )
+        ).one_or_none()
+        return None if row is None else _item(row)
+
+    async def items_of(self, tx: Tx, owner: str) -> list[RosterItem]:
+        """Every item, listed or not (pending requests included)."""
+        rows = await tx.execute(
+            xmpp_roster.select().where(xmpp_roster.c.owner == owner).order_by(xmpp_roster.c.contact)
+        )
+        return [_item(row) for row in rows]
+
+    async def put_roster_item(self, tx: Tx, owner: str, item: RosterItem) -> int:
+        """Create or replace the item; the roster version after it."""
+        before = await self.roster_item(tx, owner, item.contact)
+        values = {
+            "name": item.name,
+            "groups": _GROUP_SEPARATOR.join(item.groups),
+            "subscription": item.subscription.value,
+            "ask": item.ask,
+            "pending_in": item.pending_in,
+            "approved": item.approved,
+            "listed": item.listed,
+        }
+        if before is None:
+            await tx.execute(
+                xmpp_roster.insert().values(owner=owner, contact=item.contact, **values)
+            )
+        else:
+            await tx.execute(
+                xmpp_roster.update()
+                .where(xmpp_roster.c.owner == owner, xmpp_roster.c.contact == item.contact)
+                .values(**values)
+            )
+        if item.listed or (before is not None and before.listed):
+            return await self._bump(tx, owner)
+        return await self.roster_version(tx, owner)
+
+    async def remove_roster_item(self, tx: Tx, owner: str, contact: str) -> int | None:
+        """Delete the item; the new version, or None if there was none."""
+        before = await self.roster_item(tx, owner, contact)
+        if before is None:
+            return None
+        await tx.execute(
+            xmpp_roster.delete().where(
+                xmpp_roster.c.owner == owner, xmpp_roster.c.contact == contact
+            )
+        )
+        if before.listed:
+            return await self._bump(tx, owner)
+        return await self.roster_version(tx, owner)
+
+    async def _bump(self, tx: Tx, owner: str) -> int:
+        version = await self.roster_version(tx, owner) + 1
+        done = await tx.execute(
+            xmpp_roster_versions.update()
+            .where(xmpp_roster_versions.c.owner == owner)
+            .values(version=version)
+        )
+        if done.rowcount == 0:
+            await tx.execute(xmpp_roster_versions.insert().values(owner=owner, version=version))
+        return version
+
+    # --- offline messages
+
+    async def store_offline(self, tx: Tx, owner: str, stanza: str, *, limit: int) -> bool:
+        """Keep a message for later; False (nothing stored) when the owner
+        already has ``limit`` waiting."""
+        if await self.offline_count(tx, owner) >= limit:
+            return False
+        await tx.execute(
+            xmpp_offline.insert().values(owner=owner, stanza=stanza, stored_at=self._clock.now())
+        )
+        return True
+
+    async def offline_count(self, tx: Tx, owner: str | None = None) -> int:
+        """Messages waiting for ``owner``, or for everyone."""
+        query = sa.select(sa.func.count()).select_from(xmpp_offline)
+        if owner is not None:
+            query = query.where(xmpp_offline.c.owner == owner)
+        return int((await tx.execute(query)).scalar_one())
+
+    async def take_offline(self, tx: Tx, owner: str) -> list[OfflineMessage]:
+        """The owner's waiting messages, oldest first, removed from the store."""
+        rows = list(
+            await tx.execute(
+                xmpp_offline.select()
+                .where(xmpp_offline.c.owner == owner)
+                .order_by(xmpp_offline.c.id)
+            )
+        )
+        if rows:
+            await tx.execute(
+                xmpp_offline.delete().where(
+                    xmpp_offline.c.owner == owner,
+                    xmpp_offline.c.id <= max(row.id for row in rows),
+                )
+            )
+        return [OfflineMessage(int(row.id), row.stanza, row.stored_at) for row in rows]
+
+    # --- per-user XML (vCard, private storage)
+
+    async def user_xml(self, tx: Tx, owner: str, key: str) -> str | None:
+        return (
+            await tx.execute(
+                sa.select(xmpp_user_xml.c.xml).where(
+                    xmpp_user_xml.c.owner == owner, xmpp_user_xml.c.key == key
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def put_user_xml(self, tx: Tx, owner: str, key: str, xml: str) -> None:
+        now = self._clock.now()
+        done = await tx.execute(
+            xmpp_user_xml.update()
+            .where(xmpp_user_xml.c.owner == owner, xmpp_user_xml.c.key == key)
+            .values(xml=xml, updated_at=now)
+        )
+        if done.rowcount == 0:
+            await tx.execute(
+                xmpp_user_xml.insert().values(owner=owner, key=key, xml=xml, updated_at=now)
+            )
+
+    # --- block list
+
+    async def blocked(self, tx: Tx, owner: str) -> list[str]:
+        rows = await tx.execute(
+            sa.select(xmpp_blocks.c.jid)
+            .where(xmpp_blocks.c.owner == owner)
+            .order_by(xmpp_blocks.c.jid)
+        )
+        return [str(jid) for jid in rows.scalars()]
+
+    async def block(self, tx: Tx, owner: str, jids: list[str]) -> list[str]:
+        """Add ``jids``; those that were not on the list before."""
+        present = set(await self.blocked(tx, owner))
+        added = sorted(set(jids) - present)
+        if added:
+            await tx.execute(xmpp_blocks.insert(), [{"owner": owner, "jid": j} for j in added])
+        return added
+
+    async def unblock(self, tx: Tx, owner: str, jids: list[str] | None) -> list[str]:
+        """Remove ``jids``, or every entry if None; those that were removed."""
+        present = set(await self.blocked(tx, owner))
+        gone = sorted(present if jids is None else present & set(jids))
+        if gone:
+            await tx.execute(
+                xmpp_blocks.delete().where(
+                    xmpp_blocks.c.owner == owner, xmpp_blocks.c.jid.in_(gone)
+                )
+            )
+        return gone
+
+    # --- accounts
+
+    async def remove_owner(self, tx: Tx, owner: str) -> None:
+        """Everything kept for an account that is being removed. Other users'
+        roster items naming it stay, as they would for any contact."""
+        for table in (xmpp_roster, xmpp_roster_versions, xmpp_offline, xmpp_user_xml, xmpp_blocks):
+            await tx.execute(table.delete().where(table.c.owner == owner))
+
+
+def _item(row: sa.Row[tuple[object, ...]]) -> RosterItem:
+    groups = str(row.groups or "")
+    return RosterItem(
+        contact=row.contact,
+        name=row.name,
+        groups=tuple(groups.split(_GROUP_SEPARATOR)) if groups else (),
+        subscription=Subscription(row.subscription),
+        ask=bool(row.ask),
+        pending_in=bool(row.pending_in),
+        approved=bool(row.approved),
+        listed=bool(row.listed),
+    )
