@@ -95,6 +95,30 @@ async def test_resolution_with_delimiter_aliases_domain_aliases_and_catch_all(st
     assert postmaster is not None and postmaster.accounts == ("alice@example.org",)
 
 
+async def test_every_change_is_seen_by_the_next_resolution(store: Store) -> None:
+    """Resolutions are remembered between RCPT and delivery; a change forgets them."""
+    await add_user(store, "alice@example.org")
+    await add_user(store, "bob@example.org")
+
+    async def accounts(address: str) -> tuple[str, ...] | None:
+        found = await store.read(store.directory.resolve, address, "+")
+        return None if found is None else found.accounts
+
+    assert await accounts("team@example.org") is None
+    await store.write(store.directory.add_alias, "team@example.org", ("alice@example.org",))
+    assert await accounts("team@example.org") == ("alice@example.org",)
+    await store.write(store.directory.set_alias_targets, "team@example.org", ("bob@example.org",))
+    assert await accounts("team@example.org") == ("bob@example.org",)
+    await store.write(store.directory.remove_alias, "team@example.org")
+    assert await accounts("team@example.org") is None
+    bob = await store.read(store.directory.account, "bob@example.org")
+    assert await accounts("bob@example.org") == ("bob@example.org",)
+    await store.write(store.directory.remove_account_row, bob.id)
+    assert await accounts("bob@example.org") is None
+    await add_user(store, "bob@example.org")
+    assert await accounts("bob+x@example.org") == ("bob@example.org",)
+
+
 async def test_domain_with_accounts_cannot_be_removed(store: Store) -> None:
     await add_user(store, "alice@example.org")
     with pytest.raises(AlreadyExists, match="still has 1 account"):

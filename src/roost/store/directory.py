@@ -40,7 +40,10 @@ MAX_ADDRESS_OCTETS = 254
 # RFC 5321 §4.5.1 and RFC 2142: every domain has these, never refused by policy.
 ROLE_LOCAL_PARTS = ("postmaster", "abuse")
 DOMAIN_CACHE_TTL_S = 10.0
+"""How long this node trusts what it last read of domains and addresses: its
+own changes clear the caches at once; another node's show within this time."""
 MAX_CACHED_DOMAINS = 10_000
+MAX_CACHED_RESOLUTIONS = 100_000
 MAX_ALIAS_DEPTH = 8
 
 
@@ -119,15 +122,23 @@ class DirectoryStore:
         # changes rarely: remembered for a few seconds, forgotten at once when
         # this node changes a domain (other nodes see it within the TTL).
         self._local_domains: dict[str, tuple[str | None, float]] = {}
+        # Where an address leads is asked at RCPT and again at delivery.
+        self._resolutions: dict[tuple[str, str], tuple[Resolution | None, float]] = {}
 
-    def _forget_domains(self, tx: Tx) -> None:
-        tx.after_commit(self._local_domains.clear)
+    def _changed(self, tx: Tx) -> None:
+        """A change that may move mail elsewhere: forget what is cached, now
+        and again once it commits (a read meanwhile saw the old state)."""
+        tx.after_commit(self._forget)
+        self._forget()
+
+    def _forget(self) -> None:
         self._local_domains.clear()
+        self._resolutions.clear()
 
     # --- domains
 
     async def add_domain(self, tx: Tx, name: str) -> Domain:
-        self._forget_domains(tx)
+        self._changed(tx)
         name = normalise_domain(name)
         if await self._domain_id(tx, name) is not None or await self._alias_domain(tx, name):
             raise AlreadyExists(f"domain {name} exists already")
@@ -152,7 +163,7 @@ class DirectoryStore:
         return Domain(row.id, row.name, row.catch_all, row.created_at)
 
     async def remove_domain(self, tx: Tx, name: str) -> None:
-        self._forget_domains(tx)
+        self._changed(tx)
         domain = await self.domain(tx, name)
         users = await tx.scalar(
             sa.select(sa.func.count())
@@ -167,6 +178,7 @@ class DirectoryStore:
         await tx.execute(domains.delete().where(domains.c.id == domain.id))
 
     async def set_catch_all(self, tx: Tx, name: str, target: str | None) -> None:
+        self._changed(tx)
         domain = await self.domain(tx, name)
         value = normalise_address(target) if target else None
         await tx.execute(domains.update().where(domains.c.id == domain.id).values(catch_all=value))
@@ -204,7 +216,7 @@ class DirectoryStore:
     # --- domain aliases
 
     async def add_domain_alias(self, tx: Tx, alias: str, target: str) -> DomainAlias:
-        self._forget_domains(tx)
+        self._changed(tx)
         alias = normalise_domain(alias)
         domain = await self.domain(tx, target)
         if await self.local_domain(tx, alias) is not None:
@@ -226,7 +238,7 @@ class DirectoryStore:
         return [DomainAlias(r.name, r.domain, r.created_at) for r in rows]
 
     async def remove_domain_alias(self, tx: Tx, alias: str) -> None:
-        self._forget_domains(tx)
+        self._changed(tx)
         result = await tx.execute(
             domain_aliases.delete().where(domain_aliases.c.name == normalise_domain(alias))
         )
@@ -246,6 +258,7 @@ class DirectoryStore:
         quota_bytes: int = 0,
         quota_messages: int = 0,
     ) -> Account:
+        self._changed(tx)
         address = normalise_address(address)
         domain_name = address.rpartition("@")[2]
         domain_id = await self._domain_id(tx, domain_name)
@@ -336,11 +349,13 @@ class DirectoryStore:
 
     async def remove_account_row(self, tx: Tx, account_id: int) -> None:
         """Delete the account row; its mailboxes must be gone already (see control)."""
+        self._changed(tx)
         await tx.execute(accounts.delete().where(accounts.c.id == account_id))
 
     # --- aliases
 
     async def add_alias(self, tx: Tx, address: str, targets: tuple[str, ...]) -> Alias:
+        self._changed(tx)
         address = normalise_address(address)
         if not targets:
             raise InvalidName("an alias needs at least one target")
@@ -368,6 +383,7 @@ class DirectoryStore:
         return Alias(int(alias_id), address, targets, now)
 
     async def set_alias_targets(self, tx: Tx, address: str, targets: tuple[str, ...]) -> Alias:
+        self._changed(tx)
         alias = await self.alias(tx, address)
         if not targets:
             raise InvalidName("an alias needs at least one target")
@@ -414,6 +430,7 @@ class DirectoryStore:
         return [row.address for row in rows]
 
     async def remove_alias(self, tx: Tx, address: str) -> None:
+        self._changed(tx)
         address = normalise_address(address)
         if address.partition("@")[0] in ROLE_LOCAL_PARTS:
             raise InvalidName(
@@ -426,6 +443,7 @@ class DirectoryStore:
 
     async def replace_target(self, tx: Tx, old: str, new: str | None) -> None:
         """Point alias targets at `new` (or drop them) when an account goes away."""
+        self._changed(tx)
         rows = await tx.execute(sa.select(alias_targets).where(alias_targets.c.target == old))
         for row in rows.all():
             await tx.execute(
@@ -461,6 +479,22 @@ class DirectoryStore:
         that leads back to itself, or chains deeper than `MAX_ALIAS_DEPTH`,
         is reported as a loop.
         """
+        if path:
+            return await self._resolve(tx, address, delimiter, path)
+        key = (address, delimiter)
+        now = self._clock.monotonic()
+        cached = self._resolutions.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = await self._resolve(tx, address, delimiter, path)
+        if len(self._resolutions) > MAX_CACHED_RESOLUTIONS:
+            self._resolutions.clear()
+        self._resolutions[key] = (found, now + DOMAIN_CACHE_TTL_S)
+        return found
+
+    async def _resolve(
+        self, tx: Tx, address: str, delimiter: str, path: tuple[str, ...]
+    ) -> Resolution | None:
         try:
             address = normalise_address(address)
         except InvalidName:

@@ -47,9 +47,6 @@ _SET_RESULT = (
     )
     .values(attempts=queue_recipients.c.attempts + 1)
 )
-_BLOB_OF_ENTRY = sa.select(queue_entries.c.blob_hash).where(
-    queue_entries.c.id == sa.bindparam("b_id")
-)
 _DELETE_RECIPIENTS = queue_recipients.delete().where(
     queue_recipients.c.entry_id == sa.bindparam("b_id")
 )
@@ -68,7 +65,11 @@ _DUE = (
 )
 _DUE_PG = _DUE.with_for_update(skip_locked=True)
 _CLAIM = queue_entries.update().where(queue_entries.c.id.in_(sa.bindparam("b_ids", expanding=True)))
-_DELETE_ENTRY = queue_entries.delete().where(queue_entries.c.id == sa.bindparam("b_id"))
+_DELETE_ENTRY = (
+    queue_entries.delete()
+    .where(queue_entries.c.id == sa.bindparam("b_id"))
+    .returning(queue_entries.c.blob_hash)
+)
 
 
 class QueueStore:
@@ -356,11 +357,10 @@ class QueueStore:
 
     async def remove(self, tx: Tx, entry_id: int) -> None:
         """Remove an entry (delivered, bounced or deleted) and release its blob."""
-        blob_hash = await tx.scalar(_BLOB_OF_ENTRY, {"b_id": entry_id})
+        await tx.execute(_DELETE_RECIPIENTS, {"b_id": entry_id})
+        blob_hash = await tx.scalar(_DELETE_ENTRY, {"b_id": entry_id})
         if blob_hash is None:
             raise NotFound(f"no queue entry {entry_id}")
-        await tx.execute(_DELETE_RECIPIENTS, {"b_id": entry_id})
-        await tx.execute(_DELETE_ENTRY, {"b_id": entry_id})
         await self._blobs.unref(tx, blob_hash)
 
 

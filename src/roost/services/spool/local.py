@@ -84,13 +84,17 @@ class LocalDelivery:
         facts: MessageFacts,
         folder: str | None,
         auth_results: str = "",
+        *,
+        record: bool = True,
     ) -> Outcome:
         """Deliver one recipient inside `tx`, in a savepoint: a refusal or a full
-        mailbox undoes this recipient's appends and nothing else."""
+        mailbox undoes this recipient's appends and nothing else. Without
+        `record`, the caller records a delivered recipient's result itself (or
+        removes the entry in the same unit)."""
         try:
             async with tx.savepoint():
                 reply, forwarded = await self._deliver(
-                    tx, entry, recipient, facts, folder, auth_results
+                    tx, entry, recipient, facts, folder, auth_results, record
                 )
         except _Refused as refused:
             return Outcome(RecipientState.FAILED, refused.reply)
@@ -106,6 +110,7 @@ class LocalDelivery:
         facts: MessageFacts,
         folder: str | None,
         auth_results: str,
+        record: bool,
     ) -> tuple[str, bool]:
         blob = StagedBlob(entry.blob_hash, entry.size)
         store = self._store
@@ -149,9 +154,10 @@ class LocalDelivery:
                 + "forwarded to "
                 + ", ".join(resolution.forwards)
             )
-        await store.queue.set_recipient_result(
-            tx, entry.id, recipient.id, RecipientState.DELIVERED, reply
-        )
+        if record:
+            await store.queue.set_recipient_result(
+                tx, entry.id, recipient.id, RecipientState.DELIVERED, reply
+            )
         if delivered:  # IMAP reads the structure of what is in mailboxes
             await store.blobs.set_structure(tx, entry.blob_hash, facts.structure_json)
         return reply, bool(resolution.forwards)

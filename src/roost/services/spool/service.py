@@ -241,7 +241,7 @@ class SpoolService:
                 for recipient in entry.recipients:
                     if recipient.state is RecipientState.PENDING:
                         outcomes[recipient.id] = await self._local.deliver_in(
-                            tx, entry, recipient, entry_facts, folder, auth_results
+                            tx, entry, recipient, entry_facts, folder, auth_results, record=False
                         )
                 done = all(
                     o.state is RecipientState.DELIVERED and not o.forwarded
@@ -253,6 +253,12 @@ class SpoolService:
                 )
                 if done:
                     await self._store.queue.remove(tx, entry.id)
+                else:  # what was delivered is recorded with the delivery
+                    for rid, outcome in outcomes.items():
+                        if outcome.state is RecipientState.DELIVERED:
+                            await self._store.queue.set_recipient_result(
+                                tx, entry.id, rid, RecipientState.DELIVERED, outcome.reply
+                            )
                 done_list.append((entry, outcomes, done))
             return done_list
 
