@@ -62,10 +62,14 @@ async def inbox(env: Env, address: str) -> list[bytes]:
 
 
 async def queue_one(
-    env: Env, *recipients: str, sender: str = "bob@example.net", data: bytes = MESSAGE
+    env: Env,
+    *recipients: str,
+    sender: str = "bob@example.net",
+    data: bytes = MESSAGE,
+    source: str = "smtp",
 ) -> int:
     return await env.intake.accept_bytes(
-        data, Envelope(sender, tuple(NewRecipient(r) for r in recipients), source="smtp")
+        data, Envelope(sender, tuple(NewRecipient(r) for r in recipients), source=source)
     )
 
 
@@ -170,6 +174,16 @@ async def test_loop_by_delivered_to_fails_with_5_4_6(env: Env) -> None:
     entry = (await env.store.write(env.store.queue.claim_due, "t", 60, 10))[0]
     outcome = await env.spool.attempt(entry)
     assert outcome.failed == 1 and await inbox(env, "alice@example.org") == []
+
+
+async def test_fetched_mail_with_the_owners_delivered_to_is_not_a_loop(env: Env) -> None:
+    # Mail fetched from the user's old server under the same address carries
+    # that server's Delivered-To naming the user.
+    fetched = b"Delivered-To: alice@example.org\r\n" + MESSAGE
+    await queue_one(env, "alice@example.org", data=fetched, source="pop-retrieval")
+    entry = (await env.store.write(env.store.queue.claim_due, "t", 60, 10))[0]
+    outcome = await env.spool.attempt(entry)
+    assert outcome.delivered == 1 and len(await inbox(env, "alice@example.org")) == 1
 
 
 async def test_stopped_spool_queues_and_started_spool_delivers(env: Env) -> None:

@@ -39,6 +39,12 @@ class Outcome:
     """The address also forwards elsewhere: new recipients were added to the entry."""
 
 
+FETCHED_SOURCES = frozenset({"imap-retrieval", "pop-retrieval"})
+"""Mail fetched from a user's account elsewhere carries that server's
+Delivered-To, often the same address (a user moving to Roost): not a loop here,
+and the fetched keys already keep a message from coming twice."""
+
+
 class _Refused(Exception):
     def __init__(self, reply: str) -> None:
         super().__init__(reply)
@@ -121,7 +127,7 @@ class LocalDelivery:
             raise _Refused("554 5.4.6 the aliases of this address form a loop")
         delivered: list[str] = []
         for address in resolution.accounts:
-            if address in facts.delivered_to:
+            if address in facts.delivered_to and entry.source not in FETCHED_SOURCES:
                 raise _Refused(f"554 5.4.6 mail loop: already delivered to {address}")
             account = await store.directory.find_account(tx, address)
             if account is None or not account.enabled:
