@@ -3,7 +3,6 @@ supervisor (test services), a manual clock, and an httpx client that keeps cooki
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,13 +23,13 @@ from roost.store.store import Store, open_store
 from roost.supervisor.supervisor import Supervisor
 from roost.web.app import create_app
 from roost.web.context import WebContext
+from tests import web_support
 from tests.conftest import make_config
 from tests.helpers import TestService
+from tests.web_support import app_client, base_url, csrf_of
 
 PASSWORD = "root-password-1"
 SESSION_COOKIE = "roost_admin"
-CLIENT = ("127.0.0.1", 4711)
-_CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
 @dataclass
@@ -54,12 +53,6 @@ class Console:
         )
 
 
-def csrf_of(html: str) -> str:
-    found = _CSRF.search(html)
-    assert found, "the page has a form with a CSRF token"
-    return found[1]
-
-
 async def sign_in(
     client: httpx.AsyncClient, name: str = "root", password: str = PASSWORD, code: str = ""
 ) -> httpx.Response:
@@ -79,9 +72,7 @@ async def sign_in(
 
 
 async def page_csrf(client: httpx.AsyncClient, path: str = "/admin/services") -> str:
-    page = await client.get(path)
-    assert page.status_code == 200, page.text
-    return csrf_of(page.text)
+    return await web_support.page_csrf(client, path)
 
 
 @asynccontextmanager
@@ -119,9 +110,8 @@ async def console(
                 certificates=certificates,
             )
         )
-        base = ("https" if https else "http") + "://roost.test"
-        transport = httpx.ASGITransport(app=app, client=CLIENT)
-        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+        base = base_url(https)
+        async with app_client(app, https=https) as client:
             yield Console(
                 client, store, clock, supervisor, directory, access, services, base, certificates
             )

@@ -41,7 +41,7 @@ protocols = {protocols}
 listen = 127.0.0.1
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
@@ -152,11 +152,14 @@ def dovecot_peer(
     *,
     imap: bool = False,
     tls: tuple[Path, Path] | None = None,
+    apop: bool = False,
 ) -> Iterator[DovecotPeer]:
     """A running Dovecot POP3 (and IMAP if asked) for ``users`` (all with ``password``).
 
     With `tls` (a PEM certificate chain and its key), STARTTLS/STLS is offered
-    on the plaintext listeners and implicit TLS listens on two more ports."""
+    on the plaintext listeners and implicit TLS listens on two more ports.
+    With `apop`, the POP3 greeting carries an APOP timestamp (RFC 1939 §7)
+    and APOP logins are taken (the passwd-file holds plain passwords)."""
     binary = require_dovecot_pop3()
     if imap:
         require_dovecot_imap()
@@ -197,6 +200,7 @@ def dovecot_peer(
                 ssl=ssl,
                 pop3s_port=pop3s_port,
                 imaps_port=imaps_port,
+                mechanisms="plain apop" if apop else "plain",
             )
         )
         try:

@@ -204,7 +204,8 @@ class Wire:
 
 def wire_transcript(port: int, script: str) -> None:
     """Send each ``C:`` line, then read as many lines as the ``S:`` lines that
-    follow and compare them; ``<?>`` is a hole."""
+    follow and compare them; ``<?>`` is a hole. A bare ``C:`` sends an empty
+    line, a bare ``S:`` expects one; blank lines are skipped."""
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
         reader = sock.makefile("rb")
         reader.readline()
@@ -218,6 +219,8 @@ def wire_transcript(port: int, script: str) -> None:
             expected.clear()
 
         for raw in script.strip().splitlines():
+            if not raw.strip():
+                continue
             side, _, text = raw.strip().partition(" ")
             if side == "C:":
                 check()

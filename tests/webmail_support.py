@@ -3,7 +3,6 @@ clock, one mail user (and one admin), and httpx clients that keep cookies."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,14 +22,14 @@ from roost.store.store import Store, open_store
 from roost.supervisor.supervisor import Supervisor
 from roost.web.app import create_app
 from roost.web.context import WebContext
+from tests import web_support
 from tests.conftest import PG_URL, fresh_pg_schema, make_config
+from tests.web_support import app_client, base_url, csrf_of
 
 USER = "ann@example.test"
 PASSWORD = "ann-password-1"
 ADMIN_PASSWORD = "root-password-1"
 MAIL_COOKIE = "roost_mail"
-CLIENT = ("127.0.0.1", 4711)
-_CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
 @dataclass
@@ -46,12 +45,6 @@ class Mail:
     def browser(self) -> httpx.AsyncClient:
         """Another browser: its own cookies, the same app."""
         return httpx.AsyncClient(transport=self.client._transport, base_url=self.base)
-
-
-def csrf_of(html: str) -> str:
-    found = _CSRF.search(html)
-    assert found, "the page has a form with a CSRF token"
-    return found[1]
 
 
 async def sign_in(
@@ -70,9 +63,7 @@ async def sign_in(
 
 
 async def page_csrf(client: httpx.AsyncClient, path: str = "/mail") -> str:
-    page = await client.get(path)
-    assert page.status_code == 200, page.text
-    return csrf_of(page.text)
+    return await web_support.page_csrf(client, path)
 
 
 @asynccontextmanager
@@ -122,9 +113,8 @@ async def _webmail(
                 webmail_access=access,
             )
         )
-        base = ("https" if https else "http") + "://roost.test"
-        transport = httpx.ASGITransport(app=app, client=CLIENT)
-        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+        base = base_url(https)
+        async with app_client(app, https=https) as client:
             yield Mail(client, store, clock, directory, auth, access, base)
     finally:
         await supervisor.shutdown()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,7 +28,8 @@ BOB_PASSWORD = "bob-password"
 TIMEOUT_S = 30.0
 
 
-def _certificate(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
+def certificate(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
+    """A certificate for example.org (and loopback) and its key, as PEM files."""
     issued = ca.issue_cert(DOMAIN, "localhost", "127.0.0.1")
     folder.mkdir(parents=True, exist_ok=True)
     cert, key = folder / "xmpp-test.crt", folder / "xmpp-test.key"
@@ -44,7 +45,7 @@ async def xmpp_roost(
     """Roost with XMPP on free ports, the CA's certificate for example.org,
     and alice and bob (created unless ``fresh`` is False: a restart on the
     data of an earlier run in ``tmp_path``)."""
-    cert, key = _certificate(ca, tmp_path / "certs")
+    cert, key = certificate(ca, tmp_path / "certs")
     base: dict[str, dict[str, object]] = {
         "web": {"listen": ["127.0.0.1:0"], "tls_listen": []},
         "smtp": {"mx_listen": [], "submission_listen": [], "submissions_listen": []},
@@ -118,10 +119,40 @@ class Client(slixmpp.ClientXMPP):  # type: ignore[misc]
 
 @asynccontextmanager
 async def signed_in(
-    roost: Roost, ca: trustme.CA, jid: str, password: str, mechanism: str | None = None
+    roost: Roost,
+    ca: trustme.CA,
+    jid: str,
+    password: str,
+    mechanism: str | None = None,
+    *,
+    plugins: tuple[str, ...] = (),
+    setup: Callable[[Client], None] | None = None,
 ) -> AsyncIterator[Client]:
+    """*plugins*: slixmpp plugins to register beside the usual ones;
+    *setup*: called before connecting (to add event handlers)."""
+    port = xmpp_port(roost)
+    async with signed_in_at(port, ca, jid, password, mechanism, plugins=plugins, setup=setup) as c:
+        yield c
+
+
+@asynccontextmanager
+async def signed_in_at(
+    port: int,
+    ca: trustme.CA,
+    jid: str,
+    password: str,
+    mechanism: str | None = None,
+    *,
+    plugins: tuple[str, ...] = (),
+    setup: Callable[[Client], None] | None = None,
+) -> AsyncIterator[Client]:
+    """`signed_in` to any server on 127.0.0.1 (Roost or the Prosody peer)."""
     client = Client(jid, password, ca, mechanism)
-    client.connect("127.0.0.1", xmpp_port(roost))
+    for plugin in plugins:
+        client.register_plugin(plugin)
+    if setup is not None:
+        setup(client)
+    client.connect("127.0.0.1", port)
     try:
         async with asyncio.timeout(TIMEOUT_S):
             await client.started.wait()

@@ -36,6 +36,7 @@ from roost.core.logs import setup_logging
 from roost.core.runtime import RuntimeInfo, remove_runtime, write_runtime
 from roost.net.certs import CertStore
 from roost.net.dns import Resolver
+from roost.net.web_routes import WebRoutes
 from roost.services.imap.service import ImapService
 from roost.services.indexing.service import IndexingService
 from roost.services.pop.service import PopService
@@ -83,6 +84,7 @@ def build_services(
     intake: Intake,
     certs: CertStore,
     clock: Clock,
+    web_routes: WebRoutes,
 ) -> Sequence[Service]:
     """The services, in boot order. The others arrive with their own issues."""
     delimiter = config.directory.recipient_delimiter
@@ -114,7 +116,7 @@ def build_services(
         ImapService(config, store, auth, tls, sasl_secret, clock),
         *retrieval_services(config, store, intake, clock),
         IndexingService(store, config.indexing, clock),
-        XmppService(config, store, auth, tls, sasl_secret, clock),
+        XmppService(config, store, auth, tls, sasl_secret, clock, web_routes),
     ]
 
 
@@ -134,7 +136,8 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         directory = DirectoryAdmin(store, passwords, config.directory, auth)
         await _first_admin(store, directory, announce)
         intake = Intake(store, config.spool, clock)
-        services = build_services(config, store, auth, intake, certs, clock)
+        web_routes = WebRoutes()
+        services = build_services(config, store, auth, intake, certs, clock, web_routes)
         supervisor = Supervisor(services, store, config.supervisor, clock, config.node)
         await supervisor.boot()
         cli_token = secrets.token_urlsafe(32)
@@ -153,6 +156,8 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
             admin_access,
             certificates=certificates,
             webmail_access=webmail_access,
+            web_routes=web_routes,
+            authenticator=auth,
         )
         web = WebServer(
             create_app(web_context),
@@ -160,6 +165,9 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
             config.web.tls_listen,
             certs.server_context(alpn_protocols=("http/1.1",)),
             timeout_s=config.supervisor.start_timeout_s,
+            # Twice the stanza limit: a stanza over it gets XMPP's policy-violation
+            # from the core; far larger messages end at the transport (close 1009).
+            ws_max_bytes=2 * config.xmpp.max_stanza_bytes,
         )
         try:
             await web.start()

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from roost.store.search import SearchDocument, SearchField, fold, indexable
+from roost.store.search import IndexedMessage, SearchDocument, SearchField, fold, indexable
 from roost.store.store import Store
 from roost.store.types import Account, NewMessage
 from tests.contract.test_store_mail import make_account
@@ -183,3 +183,111 @@ async def test_random_texts_and_needles_equal_a_scan(store: Store) -> None:
             got = await store.read(store.search.matching, box, SearchField.BODY, needle)
             assert got == await as_uids(store, box, scan(texts, needle)), repr(needle)
     assert asked > 100
+
+
+async def test_long_needles_equal_a_scan(store: Store) -> None:
+    """Needles longer than `MAX_QUERY_TRIGRAMS` trigrams: the query takes a
+    spread of them, the exact test decides; substrings of the texts and
+    near misses (one character changed) get the scan's answer."""
+    rnd = random.Random(5)
+    alphabet = list("abcAB -_%\\\"'*ßΣ0")
+    account = await make_account(store)
+    box, ids = await inbox_with(store, account, 30)
+    texts = {mid: "".join(rnd.choice(alphabet) for _ in range(rnd.randint(40, 120))) for mid in ids}
+    for mid, text in texts.items():
+        await store.write(store.search.put, mid, doc(text))
+    for _ in range(60):
+        source = texts[rnd.choice(ids)]
+        start = rnd.randint(0, len(source) - 30)
+        needle = source[start : start + rnd.randint(15, 30)]
+        if rnd.random() < 0.5:
+            at = rnd.randrange(len(needle))
+            needle = needle[:at] + rnd.choice(alphabet) + needle[at + 1 :]
+        got = await store.read(store.search.matching, box, SearchField.BODY, needle)
+        assert got == await as_uids(store, box, scan(texts, needle)), repr(needle)
+
+
+async def test_unindexed_and_mailboxes_apart(store: Store) -> None:
+    """`unindexed_in` lists what a search must scan (missing, failed, an
+    older version); a shared index answers each mailbox with its own."""
+    account = await make_account(store)
+    box, ids = await inbox_with(store, account, 3)
+    other = await store.write(store.mail.create_mailbox, account.id, "Other")
+    staged = await store.blobs.stage(b"Subject: x\r\n\r\nx\r\n")
+    await store.write(store.mail.append, other.id, [NewMessage(staged)])
+    (other_message,) = await store.read(store.mail.messages, other.id)
+    uids = await as_uids(store, box, set(ids))
+    assert await store.read(store.search.unindexed_in, box) == uids
+    pending = {p.id: p for p in await store.read(store.search.pending)}
+    await store.write(
+        store.search.put_many,
+        [
+            IndexedMessage(ids[0], box, pending[ids[0]].uid, doc("shared word")),
+            IndexedMessage(ids[1], box, pending[ids[1]].uid, "bad MIME"),
+            IndexedMessage(
+                other_message.id, other.id, other_message.uid, doc("the shared word too")
+            ),
+        ],
+    )
+    assert await store.read(store.search.unindexed_in, box) == await as_uids(
+        store, box, {ids[1], ids[2]}
+    )
+    assert await store.read(store.search.unindexed_in, other.id) == set()
+    assert await store.read(store.search.matching, box, SearchField.BODY, "shared") == (
+        await as_uids(store, box, {ids[0]})
+    )
+    assert await store.read(store.search.matching, other.id, SearchField.BODY, "shared") == {
+        other_message.uid
+    }
+    await store.write(store.search.put, ids[2], doc("x"))
+    await store.write(store.search.put, ids[1], doc("y"))
+    assert await store.read(store.search.unindexed_in, box) == set()
+
+
+async def test_counts_follow_documents_through_replace_expunge_and_forget(store: Store) -> None:
+    """`search_counts` (kept by triggers) equals the documents it counts
+    after every kind of change, so `unindexed_in` never misses a message."""
+    import sqlalchemy as sa
+
+    from roost.store.db import Tx
+    from roost.store.schema import search_counts, search_docs
+
+    async def counts(tx: Tx) -> tuple[dict[int, int], dict[int, int]]:
+        kept = {
+            int(r.mailbox_id): int(r.current)
+            for r in await tx.execute(sa.select(search_counts))
+            if r.current
+        }
+        real = {
+            int(r.mailbox_id): int(r.n)
+            for r in await tx.execute(
+                sa.select(search_docs.c.mailbox_id, sa.func.count().label("n"))
+                .where(search_docs.c.error.is_(None))
+                .group_by(search_docs.c.mailbox_id)
+            )
+        }
+        return kept, real
+
+    async def check() -> None:
+        kept, real = await store.read(counts)
+        assert kept == real
+
+    account = await make_account(store)
+    box, ids = await inbox_with(store, account, 4)
+    for mid in ids:
+        await store.write(store.search.put, mid, doc("text"))
+    await check()
+    await store.write(store.search.put, ids[0], doc("replaced"))
+    await store.write(store.search.put_failed, ids[1], "broken")
+    await check()
+    await store.write(store.search.put, ids[1], doc("fixed"))
+    await check()
+    # One expunged and one new: the message count is the same, the new one is missing.
+    await store.write(store.mail.expunge, box, [(1, 1)], deleted_only=False)
+    _, again = await inbox_with(store, account, 1)
+    await check()
+    assert await store.read(store.search.unindexed_in, box) == await as_uids(
+        store, box, {again[-1]}
+    )
+    await store.write(store.search.forget, account.id)
+    await check()

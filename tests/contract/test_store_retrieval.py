@@ -124,7 +124,7 @@ async def test_imap_keys_and_uidvalidity_rekey(store: Store, store_config: Confi
     keys = await store.read(role.imap_keys, account.id, "INBOX")
     assert [(k.uidvalidity, k.uid) for k in keys] == [(7, 1), (7, 2), (7, 3)]
     # The folder was rebuilt: b and c are still there under new UIDs, a is gone.
-    await store.write(role.rekey_imap, account.id, "INBOX", 8, {"b" * 64: 10, "c" * 64: 11})
+    await store.write(role.rekey_imap, account.id, "INBOX", 8, {"b" * 64: [10], "c" * 64: [11]})
     keys = await store.read(role.imap_keys, account.id, "INBOX")
     assert [(k.uidvalidity, k.uid, k.fingerprint[0]) for k in keys] == [(8, 10, "b"), (8, 11, "c")]
     assert len(await store.read(role.imap_keys, account.id, "Other")) == 1

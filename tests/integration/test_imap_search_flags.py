@@ -60,6 +60,14 @@ async def test_database_and_scan_agree(tmp_path: Path, ca: trustme.CA, backend: 
             (line,) = wire.ok("SEARCH MODSEQ 1 FLAGGED")
             assert line.startswith(b"* SEARCH 3 4 (MODSEQ ")
             assert wire.ok("SEARCH MODSEQ 999999") == [b"* SEARCH"]
+            # A sequence set past the last message names nothing there in a
+            # SEARCH key (RFC 9051's own `UID SEARCH 1:5000` example), with or
+            # without the index; FETCH still refuses it.
+            assert wire.ok("SEARCH 4:100 UNDELETED") == [b"* SEARCH 4 6"]
+            assert wire.ok("SEARCH 99:100") == [b"* SEARCH"]
+            assert wire.ok("SEARCH OR 6:100 1") == [b"* SEARCH 1 6"]
+            _, status = wire.command("FETCH 1:100 FLAGS")
+            assert status.startswith(b"BAD "), status
             wire.close()
 
         await in_thread(scenario)

@@ -143,7 +143,7 @@ def literal(needle: str) -> bytes:
 @st.composite
 def criteria(draw: st.DrawFn) -> list[str | bytes]:
     first = [draw(FIELDS), literal(draw(NEEDLES))]
-    match draw(st.integers(0, 5)):
+    match draw(st.integers(0, 7)):
         case 0:
             return first
         case 1:
@@ -154,6 +154,10 @@ def criteria(draw: st.DrawFn) -> list[str | bytes]:
             return [*first, draw(FIELDS), literal(draw(NEEDLES))]
         case 4:  # flags beside text: the light rows serve it
             return ["UNSEEN", *first]
+        case 6:  # sets, NOT and text: UID sets answer it
+            return ["NOT", "UID", "3:7", *first]
+        case 7:
+            return ["OR", "NOT", *first, "1:4"]
         case _:  # a size: the full rows serve it
             return ["LARGER", "1000", *first]
 

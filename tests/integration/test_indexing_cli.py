@@ -56,6 +56,7 @@ def test_status_and_rebuild(tmp_path: Path) -> None:
         assert "5 indexed, 0 failed" in rebuilt.stdout
         shown = _status(config, "alice@example.org")
         assert "indexed:       5" in shown and "pending:       0" in shown
+        assert "searches:      index (every message is indexed)" in shown
         assert "scope:         all accounts" in _status(config)
         missing = roost(config, "index", "status", "nobody@example.org")
         assert missing.returncode == 1 and "nobody@example.org" in missing.stderr
@@ -67,6 +68,43 @@ def test_status_and_rebuild(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {token}"},
         )
         assert answer.status_code == 400 and "'user'" in answer.json()["error"]
+        # Per account, and how searches are served.
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as api:
+            accounts = api.get("/api/v1/index/accounts").raise_for_status().json()["accounts"]
+            assert accounts == [
+                {
+                    "user": "alice@example.org",
+                    "messages": 5,
+                    "indexed": 5,
+                    "failed": 0,
+                    "queued": 0,
+                    "processing": False,
+                }
+            ]
+            status = api.get("/api/v1/index").raise_for_status().json()
+            assert status["searches"]["mode"] == "index"
+            # Search through the API: ranked hits with snippets, errors in words.
+            params = {"user": "alice@example.org", "q": "jdg2-0 subject:note", "per_page": "2"}
+            found = api.get("/api/v1/search", params=params).raise_for_status().json()
+            assert found["total"] == 5 and len(found["hits"]) == 2
+            assert found["index"] == {
+                "complete": True,
+                "unindexed": 0,
+                "lag_changes": 0,
+                "indexing": "running",
+                "note": "",
+            }
+            assert {"text": "JDG2-0", "hit": True} in found["hits"][0]["snippet"]
+            bad = api.get("/api/v1/search", params={"user": "alice@example.org", "q": '"ab'})
+            assert bad.status_code == 400 and "not closed" in bad.json()["error"]
+            api.post("/api/v1/services/indexing/stop").raise_for_status()
+            api.post("/api/v1/index/rebuild", json={}).raise_for_status()
+            status = api.get("/api/v1/index").raise_for_status().json()
+            assert status["searches"]["mode"] == "scan"
+            assert "Indexing is stopped" in status["searches"]["detail"]
+            assert "5 messages not indexed yet" in status["searches"]["detail"]
+            accounts = api.get("/api/v1/index/accounts").raise_for_status().json()["accounts"]
+            assert (accounts[0]["indexed"], accounts[0]["queued"]) == (0, 5)
     finally:
         code, _, err = server.stop()
         assert code == 0, err

@@ -76,3 +76,54 @@ def test_add_run_show_remove(tmp_path: Path) -> None:
         finally:
             code, _out, err = server.stop()
             assert code == 0, err
+
+
+def test_edit_and_manual(tmp_path: Path) -> None:
+    """`roost retrieval edit` through the running server's API (PATCH)."""
+    with dovecot_peer(["remote-a", "remote-b"], REMOTE_PASSWORD) as peer:
+        put_remote(peer, "remote-b", [message(n) for n in range(3)])
+        server = Server(write_config(tmp_path, retrieval=RETRIEVAL))
+        try:
+            config = server.config
+            assert roost(config, "domain", "add", "example.org").returncode == 0
+            user = roost(
+                config, "user", "add", "alice@example.org", "--password-stdin", stdin="pw-alice\n"
+            )
+            assert user.returncode == 0, user.stderr
+            rid = add(config, peer.port, "remote-a", "not-the-password")
+            edit = ("retrieval", "edit", "alice@example.org", rid)
+
+            nothing = roost(config, *edit)
+            assert nothing.returncode != 0 and "nothing to change" in nothing.stderr
+            refused = roost(config, *edit, "--mark-seen")
+            assert refused.returncode == 1 and "IMAP accounts only" in refused.stderr
+            clash = roost(config, *edit, "--interval=60", "--global-interval")
+            assert clash.returncode != 0 and "exclude each other" in clash.stderr
+
+            done = roost(
+                config,
+                *edit,
+                "--username=remote-b",
+                "--password-stdin",
+                "--manual",
+                "--leave-on-server",
+                "--apop",
+                stdin=REMOTE_PASSWORD + "\n",
+            )
+            assert done.returncode == 0, done.stderr
+            assert REMOTE_PASSWORD not in done.stdout
+            for line in ("username:         remote-b", "manual:           True"):
+                assert line in done.stdout
+            assert "apop:             True" in done.stdout
+            # Dovecot here offers no APOP: the error says so.
+            ran = roost(config, "retrieval", "run", "alice@example.org", rid)
+            assert ran.returncode == 1 and "does not offer APOP" in ran.stdout
+            off = roost(config, *edit, "--no-apop")
+            assert off.returncode == 0, off.stderr
+            ran = roost(config, "retrieval", "run", "alice@example.org", rid)
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+            assert "total_fetched:    3" in ran.stdout
+            assert "leave_on_server:  True" in ran.stdout
+        finally:
+            code, _out, err = server.stop()
+            assert code == 0, err

@@ -154,3 +154,37 @@ async def test_wrong_password_is_an_error_on_the_account(env: RetrievalEnv) -> N
         await deliver_queue(env)
         assert len(await inbox(env, "carol@example.org")) == 1
         assert await inbox(env, "alice@example.org") == []
+
+
+def anonymous(n: int) -> bytes:
+    """A message without a Message-ID, the same size as its neighbours."""
+    return (
+        f"From: bob@example.net\r\nTo: remote@example.net\r\nSubject: anonymous {n}\r\n\r\n"
+        f"body {n}\r\n"
+    ).encode()
+
+
+async def test_uidvalidity_reset_without_message_id_uses_the_header(env: RetrievalEnv) -> None:
+    """Same INTERNALDATE (one second), same size, no Message-ID: only a hash of
+    the header tells them apart, and identical copies pair one for one."""
+    with dovecot_peer(["remote-b"], REMOTE_PASSWORD, imap=True) as peer:
+        put_remote(peer, "remote-b", [anonymous(n) for n in range(6)] + [anonymous(0)])
+        account = await add(env, "carol@example.org", peer, "remote-b", leave_on_server=True)
+        assert (await env.service.run_once(account.id)).fetched == 7
+        keys = await env.store.read(env.store.retrieval.imap_keys, account.id, "INBOX")
+        assert len({k.fingerprint for k in keys}) == 6  # the copy of 0 hashes alike
+
+        before, _ = await asyncio.to_thread(remote_state, peer, "remote-b")
+        await asyncio.to_thread(reset_uidvalidity, peer, "remote-b")
+        put_remote(peer, "remote-b", [anonymous(n) for n in range(6, 9)] + [anonymous(1)])
+        after, count = await asyncio.to_thread(remote_state, peer, "remote-b")
+        assert (after != before, count) == (True, 11)
+        # 6, 7, 8 and the second copy of 1 are new; nothing else is fetched again.
+        assert (await env.service.run_once(account.id)).fetched == 4
+        assert (await env.service.run_once(account.id)).fetched == 0
+        await deliver_queue(env)
+        got = await inbox(env, "carol@example.org")
+        subjects = sorted(int(m.split(b"Subject: anonymous ")[1].split(b"\r\n")[0]) for m in got)
+        assert subjects == [0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8]
+        keys = await env.store.read(env.store.retrieval.imap_keys, account.id, "INBOX")
+        assert ({k.uidvalidity for k in keys}, len(keys)) == ({after}, 11)

@@ -114,6 +114,27 @@ async def test_disco_ping_and_version(tmp_path: Path, ca: trustme.CA) -> None:
             "urn:xmpp:blocking",  # test_xmpp_storage.py
             "vcard-temp",  # test_xmpp_storage.py
             "jabber:iq:private",  # test_xmpp_storage.py
+            "urn:xmpp:mam:2",  # test_xmpp_archive.py
+            "urn:xmpp:sid:0",  # test_xmpp_archive.py
+            # test_xmpp_pep.py, each of them:
+            *(
+                f"http://jabber.org/protocol/pubsub{suffix}"
+                for suffix in (
+                    "",
+                    "#publish",
+                    "#publish-options",
+                    "#auto-create",
+                    "#retrieve-items",
+                    "#retract-items",
+                    "#persistent-items",
+                    "#filtered-notifications",
+                    "#last-published",
+                    "#access-presence",
+                    "#access-open",
+                    "#access-whitelist",
+                )
+            ),
+            "urn:xmpp:bookmarks:1#compat",  # test_xmpp_pep.py
         }
         assert ("server", "im", None, "Roost") in info["disco_info"]["identities"]
         items = await alice.plugin["xep_0030"].get_items(jid="example.org", timeout=TIMEOUT_S)

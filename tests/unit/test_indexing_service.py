@@ -155,3 +155,35 @@ def test_header_fields_decode_like_the_scan() -> None:
     assert fields["to"] == ["a@x", "b@y"]
     assert fields["subject"][0].startswith("café")
     assert "x-other" not in fields
+
+
+async def test_attachment_text_is_indexed_for_web_search_only(
+    sqlite_store: Store, clock: ManualClock
+) -> None:
+    """A PDF, a document and a PDF that is not one: the index holds what
+    could be read, in its own column; the indexer goes on."""
+    from tests.unit.test_indexing_attachments import docx, message, minimal_pdf
+
+    store = sqlite_store
+    account = await make_account(store)
+    box = await store.read(store.mail.mailbox, account.id, "INBOX")
+    async with running(store, clock) as service:
+        await deliver(
+            store,
+            box.id,
+            message(
+                ("a.pdf", "application/pdf", minimal_pdf("Zephyrine report")),
+                ("b.docx", "application/octet-stream", docx("Offsite agenda")),
+                ("c.pdf", "application/pdf", b"not a PDF"),
+            ),
+            mail("plain", "no attachment here, agenda in the body"),
+        )
+        await settled(store, service)
+        status = await store.read(store.search.status)
+        assert (status.indexed, status.failed) == (2, 0)
+        find = store.search.matching
+        assert await store.read(find, box.id, SearchField.ATTACHMENTS, "zephyrine") == {1}
+        assert await store.read(find, box.id, SearchField.ATTACHMENTS, "c.pdf") == {1}
+        assert await store.read(find, box.id, SearchField.ATTACHMENTS, "agenda") == {1}
+        assert await store.read(find, box.id, SearchField.BODY, "agenda") == {2}
+        assert await store.read(find, box.id, SearchField.TEXT, "zephyrine") == set()

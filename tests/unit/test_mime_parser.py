@@ -255,8 +255,10 @@ def test_delimiter_padding_junk_and_empty_parts() -> None:
     s = parse_bytes(data)
     assert [p.section for p in s.parts] == ["", "1", "2", "3"]
     assert all(p.body_start == p.body_end for p in s.parts[1:])
-    # Headers ended by a delimiter line, with no blank line.
-    assert header(data, s.parts[2]) == b"Content-Type: text/plain\r\n"
+    # The line break before a delimiter is the delimiter's (RFC 2046 §5.1.1),
+    # also where a part has only a header block or nothing at all.
+    assert header(data, s.parts[1]) == b""
+    assert header(data, s.parts[2]) == b"Content-Type: text/plain"
     assert s.parts[2].content_type.mime_type == "text/plain"
     assert body(data, s.root).endswith(b"epilogue that looks like a delimiter\r\n")
     assert s.defects == ()
@@ -343,7 +345,8 @@ def test_empty_last_part_of_an_unclosed_multipart_stays_inside_it() -> None:
     s = parse_bytes(data)
     check_structure(data, s)
     inner, empty = s.parts[1], s.parts[2]
-    assert empty.body_start == empty.body_end == inner.body_end == data.index(b"--o--")
+    # It ends before the line break of the outer delimiter (RFC 2046 §5.1.1).
+    assert empty.body_start == empty.body_end == inner.body_end == data.index(b"--o--") - 2
     assert defects(s) == [(DefectKind.MISSING_CLOSE_DELIMITER, 1)]
 
 

@@ -313,19 +313,6 @@ def test_service_sends_stanzas_and_nonzas() -> None:
     )
 
 
-def test_stream_resumption_binds_without_a_bind_request() -> None:
-    peer = Peer(tls=True)
-    peer.open()
-    peer.say(plain_auth())
-    peer.open()
-    with pytest.raises(XmppStateError):
-        peer.conn.bind_resumed(Jid.parse("romeo@example.net/orchard"))
-    peer.conn.bind_resumed(Jid.parse("juliet@im.example.com/old"))
-    assert peer.conn.state is State.BOUND
-    peer.say("<presence/>")
-    assert peer.of(Presence)[0].stanza.get("from") == "juliet@im.example.com/old"
-
-
 def test_server_closes_gracefully_and_waits_for_the_client() -> None:
     peer = Peer()
     peer.bind()

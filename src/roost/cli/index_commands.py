@@ -31,6 +31,9 @@ def _show(status: dict[str, Any]) -> None:
     click.echo(f"{'scope:':<14} {scope}")
     for key in ("messages", "indexed", "failed", "pending", "lag_changes"):
         click.echo(f"{key + ':':<14} {status[key]}")
+    searches = status.get("searches")
+    if searches:
+        click.echo(f"{'searches:':<14} {searches['mode']} ({searches['detail']})")
     if status["failures"]:
         click.echo("recent failures:")
         table(

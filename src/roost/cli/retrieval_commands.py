@@ -1,4 +1,4 @@
-"""`roost retrieval add|list|show|remove|run`: users' accounts on other servers.
+"""`roost retrieval add|edit|list|show|remove|run`: users' accounts on other servers.
 
 The password of an external account is never taken on the command line:
 `--password-stdin` reads one line from standard input; without it the
@@ -67,6 +67,8 @@ def _show(r: dict[str, Any]) -> None:
         "leave_on_server",
         "mark_seen",
         "delete_after_days",
+        "apop",
+        "manual",
         "interval_s",
         "last_attempt_at",
         "last_success_at",
@@ -134,6 +136,8 @@ def register(cli: click.Group) -> None:
         help="POP3, with --leave-on-server: delete fetched mail there after this many days.",
     )
     @click.option("--interval", type=click.FloatRange(5), help="Seconds between fetches.")
+    @click.option("--manual", is_flag=True, help="Fetch only when asked (`roost retrieval run`).")
+    @click.option("--apop", is_flag=True, help="POP3: log in with APOP.")
     @click.option("--disabled", is_flag=True, help="Add it without fetching yet.")
     @click.pass_obj
     def add(
@@ -153,6 +157,8 @@ def register(cli: click.Group) -> None:
         mark_seen: bool,
         delete_after_days: int | None,
         interval: float | None,
+        manual: bool,
+        apop: bool,
         disabled: bool,
     ) -> None:
         """Add an external account for USER."""
@@ -169,6 +175,8 @@ def register(cli: click.Group) -> None:
             "folder_layout": folder_layout,
             "folder_map": _folder_map(folder_map),
             "mark_seen": mark_seen,
+            "manual": manual,
+            "apop": apop,
         }
         if delete_after_days is not None:
             body["delete_after_days"] = delete_after_days
@@ -181,6 +189,125 @@ def register(cli: click.Group) -> None:
             async with connect(state.config, state.local_api, need_running=False) as api:
                 added = await api.call("POST", f"/retrieval/{user}", body)
             click.echo(f"external account {added['id']} added for {user.lower()}")
+
+        run(work())
+
+    @retrieval.command("edit")
+    @click.argument("user")
+    @click.argument("retrieval_id", type=int)
+    @click.option("--host", help="The other server.")
+    @click.option("--port", type=click.IntRange(1, 65535))
+    @click.option(
+        "--tls",
+        type=click.Choice(["implicit", "starttls", "none"]),
+        help="A default port follows the new mode unless --port is given.",
+    )
+    @click.option("--username", help="The user name on the other server.")
+    @click.option(
+        "--password-stdin", is_flag=True, help="Set a new password, read from standard input."
+    )
+    @click.option("--password", "ask_password", is_flag=True, help="Set a new password, asked for.")
+    @click.option("--folder", help="The local folder.")
+    @click.option(
+        "--remote-folder",
+        "remote_folders",
+        multiple=True,
+        help="IMAP: the folders to fetch (repeat it; replaces the list; `*` for all).",
+    )
+    @click.option("--folder-layout", type=click.Choice(["merge", "mirror"]))
+    @click.option(
+        "--map",
+        "folder_map",
+        multiple=True,
+        metavar="REMOTE=LOCAL",
+        help="IMAP: replaces the folder map (repeat it).",
+    )
+    @click.option("--clear-map", is_flag=True, help="IMAP: no folder map.")
+    @click.option("--leave-on-server/--delete-on-server", "leave_on_server", default=None)
+    @click.option("--mark-seen/--no-mark-seen", "mark_seen", default=None)
+    @click.option("--delete-after-days", type=click.IntRange(1))
+    @click.option("--keep-on-server", is_flag=True, help="POP3: no --delete-after-days.")
+    @click.option("--interval", type=click.FloatRange(5), help="Seconds between fetches.")
+    @click.option("--global-interval", is_flag=True, help="Use [retrieval] interval_s.")
+    @click.option(
+        "--manual/--scheduled",
+        "manual",
+        default=None,
+        help="Fetch only when asked, or on the schedule.",
+    )
+    @click.option("--apop/--no-apop", "apop", default=None, help="POP3: log in with APOP.")
+    @click.option("--enable/--disable", "enabled", default=None)
+    @click.pass_obj
+    def edit(
+        state: State,
+        user: str,
+        retrieval_id: int,
+        host: str | None,
+        port: int | None,
+        tls: str | None,
+        username: str | None,
+        password_stdin: bool,
+        ask_password: bool,
+        folder: str | None,
+        remote_folders: tuple[str, ...],
+        folder_layout: str | None,
+        folder_map: tuple[str, ...],
+        clear_map: bool,
+        leave_on_server: bool | None,
+        mark_seen: bool | None,
+        delete_after_days: int | None,
+        keep_on_server: bool,
+        interval: float | None,
+        global_interval: bool,
+        manual: bool | None,
+        apop: bool | None,
+        enabled: bool | None,
+    ) -> None:
+        """Change an external account of USER: only the options given change."""
+        pairs = (
+            (folder_map and clear_map, "--map and --clear-map"),
+            (
+                delete_after_days is not None and keep_on_server,
+                "--delete-after-days and --keep-on-server",
+            ),
+            (interval is not None and global_interval, "--interval and --global-interval"),
+            (password_stdin and ask_password, "--password-stdin and --password"),
+        )
+        for clash, names in pairs:
+            if clash:
+                raise click.UsageError(f"{names} exclude each other")
+        given: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "tls": tls,
+            "username": username,
+            "folder": folder,
+            "folder_layout": folder_layout,
+            "leave_on_server": leave_on_server,
+            "mark_seen": mark_seen,
+            "delete_after_days": delete_after_days,
+            "interval_s": interval,
+            "manual": manual,
+            "apop": apop,
+            "enabled": enabled,
+        }
+        body = {key: value for key, value in given.items() if value is not None}
+        if remote_folders:
+            body["remote_folders"] = list(remote_folders)
+        if folder_map or clear_map:
+            body["folder_map"] = _folder_map(folder_map)
+        if keep_on_server:
+            body["delete_after_days"] = None
+        if global_interval:
+            body["interval_s"] = None
+        if password_stdin or ask_password:
+            body["password"] = _password(password_stdin)
+        if not body:
+            raise click.UsageError("nothing to change: give at least one option")
+
+        async def work() -> None:
+            async with connect(state.config, state.local_api, need_running=False) as api:
+                _show(await api.call("PATCH", f"/retrieval/{user}/{retrieval_id}", body))
 
         run(work())
 

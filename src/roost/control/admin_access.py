@@ -3,31 +3,30 @@
 Theory of operation. A sign-in checks the password (argon2id, in a thread)
 and, when the admin has turned two-step sign-in on, a TOTP code; failures go
 through the same `Throttle` as the mail protocols (delay, then lock-out) and
-into the event log. A good sign-in makes a new session: a random 256-bit id
-for the cookie, of which the store keeps only the SHA-256, and a random CSRF
-token for the session's forms. Making a new one at every sign-in is what
-rotates the id; ending it (sign-out, a password change, removal of the admin)
-deletes the row, so an old cookie finds nothing.
-
-A session ends `session_idle_s` after its last use and `session_absolute_s`
-after its sign-in. Its last use is written at most every `TOUCH_FRACTION`-th
-of the idle time, so a busy page costs no write per request.
+into the event log. A good sign-in makes a new session (`roost.control.web_sessions`:
+a random id, of which the store keeps only the hash, and a CSRF token); ending it
+(sign-out, a password change, removal of the admin) deletes the row, so an old
+cookie finds nothing. A session ends `session_idle_s` after its last use and
+`session_absolute_s` after its sign-in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 from roost.control import totp
 from roost.control.auth import MAX_PASSWORD_OCTETS
 from roost.control.directory import Actor, DirectoryAdmin
 from roost.control.passwords import Passwords
 from roost.control.throttle import Throttle
+from roost.control.web_sessions import (
+    SessionLifetime,
+    cookie_hash,
+    hash_session_id,
+    new_session_keys,
+)
 from roost.core.clock import Clock
 from roost.core.config import AdminSettings
 from roost.core.errors import AuthenticationFailed, InvalidName, NotFound, Throttled
@@ -38,12 +37,15 @@ from roost.store.types import Admin, NewEvent
 
 log = logging.getLogger(__name__)
 
-SESSION_ID_BYTES = 32
-"""256 bits of randomness in every session id."""
-CSRF_TOKEN_BYTES = 32
-MAX_SESSION_ID_CHARS = 64
-"""A cookie longer than any id Roost makes is refused before it is hashed."""
-TOUCH_FRACTION = 30
+__all__ = [
+    "AdminAccess",
+    "NewSession",
+    "SessionLookup",
+    "WrongCode",
+    "admin_actor",
+    "hash_session_id",
+]
+
 MAX_NAME_CHARS = 64
 ANONYMOUS = "anonymous"
 
@@ -51,10 +53,6 @@ ANONYMOUS = "anonymous"
 def admin_actor(name: str) -> str:
     """The actor of what an admin does in the console: `admin:NAME`."""
     return f"admin:{name}"
-
-
-def hash_session_id(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class WrongCode(AuthenticationFailed):
@@ -160,14 +158,13 @@ class AdminAccess:
 
     async def _open(self, admin: Admin, source: str | None, action: str | None) -> NewSession:
         """A new session (a new id: this is the rotation), within the per-admin cap."""
-        cookie = secrets.token_urlsafe(SESSION_ID_BYTES)
-        id_hash = hash_session_id(cookie)
-        csrf = secrets.token_urlsafe(CSRF_TOKEN_BYTES)
+        keys = new_session_keys()
+        id_hash = keys.id_hash
         cap = self.settings.max_sessions_per_admin
         access = self._store.admin_access
 
         async def work(tx: Tx) -> AdminSession:
-            await access.add_session(tx, id_hash, admin.id, csrf, source)
+            await access.add_session(tx, id_hash, admin.id, keys.csrf_token, source)
             sessions = await access.sessions_of(tx, admin.id)
             for old in sessions[: max(len(sessions) - cap, 0)]:
                 await access.remove_session(tx, old.id_hash)
@@ -177,7 +174,7 @@ class AdminAccess:
             assert made is not None
             return made
 
-        return NewSession(cookie, await self._store.write(work))
+        return NewSession(keys.cookie, await self._store.write(work))
 
     async def lookup(self, cookie: str | None, *, activity: bool) -> SessionLookup:
         """The live session a cookie names; a timed-out one is ended here.
@@ -185,30 +182,27 @@ class AdminAccess:
         `activity` is False for what a page asks by itself (its updates), which
         must not keep an unattended session alive.
         """
-        if not cookie or len(cookie) > MAX_SESSION_ID_CHARS:
+        id_hash = cookie_hash(cookie)
+        if id_hash is None:
             return SessionLookup(None, False)
-        id_hash = hash_session_id(cookie)
         access = self._store.admin_access
         session = await self._store.read(access.session, id_hash)
         if session is None:
             return SessionLookup(None, False)
         now = self._clock.now()
-        idle = timedelta(seconds=self.settings.session_idle_s)
-        if now - session.last_seen_at > idle or now - session.created_at > timedelta(
-            seconds=self.settings.session_absolute_s
-        ):
+        lifetime = self._lifetime()
+        if lifetime.timed_out(now, session.created_at, session.last_seen_at):
             await self._store.write(access.remove_session, id_hash)
             return SessionLookup(None, True)
-        if activity and now - session.last_seen_at > idle / TOUCH_FRACTION:
+        if activity and lifetime.wants_touch(now, session.last_seen_at):
             await self._store.write(access.touch_session, id_hash)
         return SessionLookup(session, False)
 
     async def discard(self, cookie: str | None) -> None:
         """End the session a cookie names, if any (a new sign-in replaces it)."""
-        if cookie and len(cookie) <= MAX_SESSION_ID_CHARS:
-            await self._store.write(
-                self._store.admin_access.remove_session, hash_session_id(cookie)
-            )
+        id_hash = cookie_hash(cookie)
+        if id_hash is not None:
+            await self._store.write(self._store.admin_access.remove_session, id_hash)
 
     async def sign_out(self, session: AdminSession, source: str | None) -> None:
         async def work(tx: Tx) -> None:
@@ -287,11 +281,15 @@ class AdminAccess:
 
     async def remove_expired(self) -> int:
         now = self._clock.now()
+        lifetime = self._lifetime()
         return await self._store.write(
             self._store.admin_access.remove_expired_sessions,
-            idle_before=now - timedelta(seconds=self.settings.session_idle_s),
-            created_before=now - timedelta(seconds=self.settings.session_absolute_s),
+            idle_before=lifetime.idle_before(now),
+            created_before=lifetime.created_before(now),
         )
+
+    def _lifetime(self) -> SessionLifetime:
+        return SessionLifetime(self.settings.session_idle_s, self.settings.session_absolute_s)
 
     async def _audit(self, tx: Tx, name: str, source: str | None, action: str) -> None:
         await self._store.events.add(

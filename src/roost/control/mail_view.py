@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import nh3
 
-from roost.core.errors import NotFound
+from roost.core.errors import InvalidName, NotFound
 from roost.proto.mime import (
     AddressField,
     MessageStructure,
@@ -98,6 +98,7 @@ _URL_IN_STYLE = re.compile(r"url\s*\(|image-set|expression\s*\(|@import|\\", re.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 _FILENAME_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f/\\:*?\"<>|\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 MAX_FILENAME_CHARS = 180
+MAX_SENDER_CHARS = 320
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
 
 
@@ -270,9 +271,41 @@ class Sanitiser:
 
 
 class MailView:
-    def __init__(self, store: Store, max_view_chars: int) -> None:
+    def __init__(self, store: Store, max_view_chars: int, max_image_senders: int = 1000) -> None:
         self._store = store
         self._max_view_chars = max_view_chars
+        self._max_image_senders = max_image_senders
+
+    # --- senders whose remote images the user always loads (a per-user setting)
+
+    async def images_allowed(self, account_id: int, sender: str) -> bool:
+        if not sender:
+            return False
+        roles = self._store.webmail_sessions
+        return sender in await self._store.read(roles.image_senders, account_id, [sender])
+
+    async def allow_images(self, account_id: int, sender: str) -> None:
+        """Load remote images of this sender's messages from now on."""
+        sender = _checked_sender(sender)
+        roles = self._store.webmail_sessions
+        cap = self._max_image_senders
+
+        async def work(tx: Tx) -> None:
+            if await roles.image_senders(tx, account_id, [sender]):
+                return
+            if await roles.image_sender_count(tx, account_id) >= cap:
+                raise InvalidName(
+                    f"You let {cap} senders show images already, the most allowed "
+                    f"(webmail max_image_senders = {cap}): remove one first."
+                )
+            await roles.allow_images(tx, account_id, sender)
+
+        await self._store.write(work)
+
+    async def forbid_images(self, account_id: int, sender: str) -> bool:
+        return await self._store.write(
+            self._store.webmail_sessions.forbid_images, account_id, _checked_sender(sender)
+        )
 
     async def load(self, account_id: int, folder: str, uid: int) -> Loaded:
         """The message, its bytes (without trace headers) and its structure."""
@@ -378,6 +411,20 @@ class MailView:
             inline_ok=found in INLINE_TYPES,
             data=body,
         )
+
+
+def sender_address(structure: MessageStructure) -> str:
+    """The From address, lower-cased: the key of the per-sender image setting."""
+    field = structure.envelope.from_
+    found = field.mailboxes() if field else ()
+    return found[0].addr_spec.strip().lower()[:MAX_SENDER_CHARS] if found else ""
+
+
+def _checked_sender(sender: str) -> str:
+    sender = sender.strip().lower()
+    if not sender or len(sender) > MAX_SENDER_CHARS or _CONTROL.search(sender) or "@" not in sender:
+        raise InvalidName("That is not a sender address.")
+    return sender
 
 
 def clean_text(text: str, limit: int) -> str:

@@ -143,7 +143,7 @@ class RetrievalAdmin:
             "the mirror folder layout": spec.folder_layout is FolderLayout.MIRROR,
             "marking messages seen": spec.mark_seen,
         }
-        pop_only = {"delete after N days": spec.delete_after_days is not None}
+        pop_only = {"delete after N days": spec.delete_after_days is not None, "APOP": spec.apop}
         for what, wanted in imap_only.items():
             if wanted and spec.protocol is not RetrievalProtocol.IMAP:
                 raise RetrievalRefused(f"{what} applies to IMAP accounts only")
@@ -165,6 +165,51 @@ class RetrievalAdmin:
                     f"folder map entry {remote!r} -> {local!r}: both names are needed, "
                     "without tabs or line breaks"
                 )
+
+    async def edit(
+        self,
+        actor: Actor,
+        address: str,
+        retrieval_id: int,
+        spec: NewRetrieval,
+        password: str | None = None,
+    ) -> Retrieval:
+        """Replace an external account's settings (`spec.password_encrypted` is
+        ignored); the password changes only when given.
+
+        Another server or remote user is another mailbox, whose UIDLs and
+        UIDs may well repeat the old one's: the fetched keys are forgotten
+        then, and everything there is new. Another port, TLS mode, folder or
+        option keeps them. The protocol cannot change (remove the account and
+        add it again)."""
+        current = await self._owned(address, retrieval_id)
+        if spec.protocol is not current.spec.protocol:
+            raise RetrievalRefused(
+                "the protocol of an external account cannot change: remove it and add it again"
+            )
+        self.check(spec)
+        context = seal_context(spec)
+        if password is not None:
+            sealed = self._cipher.seal(password, context)
+        elif context != seal_context(current.spec):
+            # The seal is bound to the remote user and server: seal it anew.
+            old = self._cipher.open(current.spec.password_encrypted, seal_context(current.spec))
+            sealed = self._cipher.seal(old, context)
+        else:
+            sealed = current.spec.password_encrypted
+        store = self._store
+
+        async def work(tx: Tx) -> Retrieval:
+            await store.retrieval.update(tx, retrieval_id, replace(spec, password_encrypted=sealed))
+            if (spec.host.lower(), spec.username) != (
+                current.spec.host.lower(),
+                current.spec.username,
+            ):
+                await store.retrieval.forget_keys(tx, retrieval_id)
+            await _audit(tx, store, actor, f"retrieval:{retrieval_id}", "edit", address)
+            return await store.retrieval.get(tx, retrieval_id)
+
+        return await store.write(work)
 
     async def list(self, address: str | None = None) -> list[Retrieval]:
         store = self._store
@@ -246,6 +291,8 @@ def view(r: Retrieval) -> dict[str, JsonValue]:
         "folder_map": {remote: local for remote, local in spec.folder_map},
         "mark_seen": spec.mark_seen,
         "delete_after_days": spec.delete_after_days,
+        "manual": spec.manual,
+        "apop": spec.apop,
         "created_at": when(r.created_at),
         "last_attempt_at": when(status.last_attempt_at),
         "last_success_at": when(status.last_success_at),

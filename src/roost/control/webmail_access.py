@@ -2,12 +2,11 @@
 
 Theory of operation. A sign-in goes through the directory's `Authenticator`
 (the same throttle, login cache, plaintext policy and argon2id check as
-IMAP, POP and SMTP). A good one makes a new session: a random 256-bit id
-for the cookie, of which the store keeps only the SHA-256, a random CSRF
-token for the session's forms, and a stamp of the account's password hash.
-A new session at every sign-in is what rotates the id; ending it deletes the
-row, so an old cookie finds nothing. The table is not the admin console's:
-a webmail cookie never names an admin session, nor the reverse.
+IMAP, POP and SMTP). A good one makes a new session as the admin console's
+do (`roost.control.web_sessions`: a random id of which the store keeps only
+the hash, a CSRF token) with a stamp of the account's password hash. The
+table is not the admin console's: a webmail cookie never names an admin
+session, nor the reverse.
 
 A session is over when it is `session_idle_s` past its last use or
 `session_absolute_s` past its sign-in, when its account is disabled or
@@ -20,15 +19,14 @@ and the enabled flag end them on every node and across restarts.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 from roost.control.auth import MAX_PASSWORD_OCTETS, Authenticator
 from roost.control.directory import Actor, DirectoryAdmin
 from roost.control.sessions import OpenSession
+from roost.control.web_sessions import SessionLifetime, cookie_hash, new_session_keys
 from roost.core.clock import Clock
 from roost.core.config import WebmailSettings
 from roost.core.errors import AuthenticationFailed, InvalidName
@@ -41,13 +39,6 @@ log = logging.getLogger(__name__)
 
 SERVICE = "webmail"
 """The name of webmail sessions in the session registry."""
-SESSION_ID_BYTES = 32
-"""256 bits of randomness in every session id."""
-CSRF_TOKEN_BYTES = 32
-MAX_SESSION_ID_CHARS = 64
-"""A cookie longer than any id Roost makes is refused before it is hashed."""
-TOUCH_FRACTION = 30
-"""The last use is written at most every 1/30 of the idle time: no write per request."""
 ID_HASH_CHARS = 64
 MAX_ADDRESS_CHARS = 320
 UNKNOWN_CLIENT = "unknown"
@@ -56,10 +47,6 @@ UNKNOWN_CLIENT = "unknown"
 def user_actor(address: str) -> str:
     """The actor of what a mail user does in the webmail: `user:ADDRESS`."""
     return f"user:{address}"
-
-
-def hash_session_id(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +108,15 @@ class WebmailAccess:
         self, account: Account, source: str | None, action: str | None
     ) -> NewWebmailSession:
         """A new session (a new id: this is the rotation), within the per-user cap."""
-        cookie = secrets.token_urlsafe(SESSION_ID_BYTES)
-        id_hash = hash_session_id(cookie)
-        csrf = secrets.token_urlsafe(CSRF_TOKEN_BYTES)
+        keys = new_session_keys()
+        id_hash = keys.id_hash
         cap = self.settings.max_sessions_per_user
         sessions = self._store.webmail_sessions
         dropped: list[str] = []
 
         async def work(tx: Tx) -> WebmailSession:
             stamp = password_stamp(account.password_hash)
-            await sessions.add_session(tx, id_hash, account.id, stamp, csrf, source)
+            await sessions.add_session(tx, id_hash, account.id, stamp, keys.csrf_token, source)
             existing = await sessions.sessions_of(tx, account.id)
             for old in existing[: max(len(existing) - cap, 0)]:
                 await sessions.remove_session(tx, old.id_hash)
@@ -145,7 +131,7 @@ class WebmailAccess:
         for old_hash in dropped:
             self._unregister(old_hash)
         self._register(made)
-        return NewWebmailSession(cookie, made)
+        return NewWebmailSession(keys.cookie, made)
 
     async def lookup(self, cookie: str | None, *, activity: bool) -> WebmailLookup:
         """The live session a cookie names; one that is over is ended here.
@@ -153,28 +139,20 @@ class WebmailAccess:
         `activity` is False for what a page asks by itself, which must not keep
         an unattended session alive.
         """
-        if not cookie or len(cookie) > MAX_SESSION_ID_CHARS:
+        id_hash = cookie_hash(cookie)
+        if id_hash is None:
             return WebmailLookup(None, False)
-        id_hash = hash_session_id(cookie)
         sessions = self._store.webmail_sessions
         session = await self._store.read(sessions.session, id_hash)
         if session is None:
             self._unregister(id_hash)
             return WebmailLookup(None, False)
         now = self._clock.now()
-        idle = timedelta(seconds=self.settings.session_idle_s)
-        over = (
-            id_hash in self._ended
-            or not session.enabled
-            or not session.password_current
-            or now - session.last_seen_at > idle
-            or now - session.created_at > timedelta(seconds=self.settings.session_absolute_s)
-        )
-        if over:
+        if id_hash in self._ended or self._over(session, now):
             await self._store.write(sessions.remove_session, id_hash)
             self._unregister(id_hash)
             return WebmailLookup(None, True)
-        if activity and now - session.last_seen_at > idle / TOUCH_FRACTION:
+        if activity and self._lifetime().wants_touch(now, session.last_seen_at):
             await self._store.write(sessions.touch_session, id_hash)
         self._register(session)
         return WebmailLookup(session, False)
@@ -188,20 +166,23 @@ class WebmailAccess:
         session = await self._store.read(self._store.webmail_sessions.session, id_hash)
         if session is None or id_hash in self._ended:
             return None
-        now = self._clock.now()
-        if (
+        return None if self._over(session, self._clock.now()) else session
+
+    def _over(self, session: WebmailSession, now: datetime) -> bool:
+        """Timed out, or its account disabled or its password changed since sign-in."""
+        return (
             not session.enabled
             or not session.password_current
-            or now - session.last_seen_at > timedelta(seconds=self.settings.session_idle_s)
-            or now - session.created_at > timedelta(seconds=self.settings.session_absolute_s)
-        ):
-            return None
-        return session
+            or self._lifetime().timed_out(now, session.created_at, session.last_seen_at)
+        )
+
+    def _lifetime(self) -> SessionLifetime:
+        return SessionLifetime(self.settings.session_idle_s, self.settings.session_absolute_s)
 
     async def discard(self, cookie: str | None) -> None:
         """End the session a cookie names, if any (a new sign-in replaces it)."""
-        if cookie and len(cookie) <= MAX_SESSION_ID_CHARS:
-            id_hash = hash_session_id(cookie)
+        id_hash = cookie_hash(cookie)
+        if id_hash is not None:
             await self._store.write(self._store.webmail_sessions.remove_session, id_hash)
             self._unregister(id_hash)
 
@@ -258,6 +239,7 @@ class WebmailAccess:
     async def remove_expired(self) -> int:
         """Remove timed-out sessions and those the registry ended; forget them here."""
         now = self._clock.now()
+        lifetime = self._lifetime()
         sessions = self._store.webmail_sessions
         ended = list(self._ended)
         registered = list(self._registered)
@@ -265,8 +247,8 @@ class WebmailAccess:
         async def work(tx: Tx) -> tuple[int, set[str]]:
             removed = await sessions.remove_expired_sessions(
                 tx,
-                idle_before=now - timedelta(seconds=self.settings.session_idle_s),
-                created_before=now - timedelta(seconds=self.settings.session_absolute_s),
+                idle_before=lifetime.idle_before(now),
+                created_before=lifetime.created_before(now),
             )
             for id_hash in ended:
                 removed += int(await sessions.remove_session(tx, id_hash))

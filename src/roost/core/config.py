@@ -644,6 +644,13 @@ class SpoolSettings:
     )
 
 
+def _check_websocket_url(value: Any) -> str | None:
+    text = str(value)
+    if text and not re.fullmatch(r"wss?://[^\s/?#]+(/[^\s?#]*)?", text):
+        return f"{text!r} is not a WebSocket URL (like wss://chat.example.org/xmpp-websocket)"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class XmppServiceSettings:
     listen: tuple[str, ...] = setting(
@@ -706,6 +713,22 @@ class XmppServiceSettings:
         min=10,
         max=1_000_000,
     )
+    resume_timeout_s: float = setting(
+        300.0,
+        help="A client that enabled stream resumption (XEP-0198) and lost its connection "
+        "keeps its session this long, to resume it without loss; then its unacknowledged "
+        "messages go to offline storage or are bounced. 0 offers no resumption.",
+        min=0,
+        max=86_400,
+        unit="s",
+    )
+    max_unacked_stanzas: int = setting(
+        1000,
+        help="Stanzas sent to a stream-managed client (XEP-0198) that it has not yet "
+        "acknowledged; one more ends its stream with `resource-constraint`.",
+        min=10,
+        max=1_000_000,
+    )
     output_buffer_bytes: int = setting(
         262_144,
         help="Output queued in the socket for one client before its stanzas wait in the "
@@ -758,6 +781,57 @@ class XmppServiceSettings:
     max_connections: int = setting(10_000, help="Connections to XMPP at once, in all.", min=1)
     max_connections_per_address: int = setting(
         50, help="Connections at once from one client address.", min=1
+    )
+    archive_days: int = setting(
+        30,
+        help="Days each chat and normal message is kept in the sender's and the recipient's "
+        "message archive (XEP-0313); 0 keeps no archive and does not advertise one.",
+        min=0,
+        max=36_500,
+        unit="days",
+    )
+    archive_page_max: int = setting(
+        100,
+        help="Most archived messages one archive query returns; a client pages for more "
+        "(XEP-0059), and asks for fewer with `<max/>`.",
+        min=1,
+        max=10_000,
+    )
+    pep_max_items: int = setting(
+        256,
+        help="Most items one personal eventing node (XEP-0163) keeps, and what the "
+        "publish-option `pubsub#max_items` `max` means; the oldest go first.",
+        min=1,
+        max=100_000,
+    )
+    pep_max_nodes: int = setting(
+        256,
+        help="Personal eventing nodes one account may have; publishing to one more is "
+        "refused with `resource-constraint`.",
+        min=1,
+        max=100_000,
+    )
+    caps_cache_entries: int = setting(
+        10_000,
+        help="Verified client capabilities (XEP-0115 `ver` strings) remembered; beyond "
+        "this the least recently seen are asked again.",
+        min=10,
+        max=1_000_000,
+    )
+    csi_queue_stanzas: int = setting(
+        100,
+        help="Presence and chat-state updates held for a client that said it is inactive "
+        "(XEP-0352); beyond this, or when a message with a body or a stanza that needs an "
+        "answer arrives, they are sent at once.",
+        min=1,
+        max=10_000,
+    )
+    websocket_url: str = setting(
+        "",
+        help="The `ws:`/`wss:` URL of XMPP over WebSocket (RFC 7395) that XEP-0156 "
+        "host-meta announces, for a web listener behind a proxy; empty: made from each "
+        "request's scheme and host, with the path `/xmpp-websocket`.",
+        check=_check_websocket_url,
     )
 
 
@@ -872,6 +946,40 @@ class IndexingSettings:
         True,
         help="IMAP SEARCH uses the index for TEXT, BODY, SUBJECT, FROM, TO, CC and BCC "
         "where it holds the message; false scans every message.",
+    )
+    attachment_max_bytes: int = setting(
+        10 * 1024 * 1024,
+        help="Decoded size of one attachment read for its text (web search only); a "
+        "larger attachment is indexed by its file name alone.",
+        min=0,
+        max=1024 * 1024 * 1024,
+        unit="bytes",
+    )
+    attachment_max_chars: int = setting(
+        1_000_000,
+        help="Attachment text kept per message; past it the rest is left out.",
+        min=0,
+        max=100_000_000,
+    )
+    archive_max_bytes: int = setting(
+        50 * 1024 * 1024,
+        help="Uncompressed bytes read from one OOXML or ODF attachment (a zip archive).",
+        min=0,
+        max=1024 * 1024 * 1024,
+        unit="bytes",
+    )
+    archive_max_ratio: int = setting(
+        100,
+        help="A member of an OOXML or ODF attachment that expands more than this many "
+        "times its compressed size is skipped (a zip bomb).",
+        min=1,
+        max=10_000,
+    )
+    pdf_max_pages: int = setting(
+        500,
+        help="Pages of one PDF attachment read for their text.",
+        min=0,
+        max=100_000,
     )
 
 
@@ -1109,6 +1217,79 @@ class WebmailSettings:
         max=900_000,
         unit="characters",
     )
+    list_poll_s: float = setting(
+        4.0,
+        help="How often an open message list asks whether its folders changed (mail "
+        "arrived, or a client changed flags or moved messages); it updates itself when "
+        "they did. These requests do not keep a session alive.",
+        min=1,
+        max=60,
+        unit="s",
+    )
+    max_conversation: int = setting(
+        100,
+        help="Most messages of one subject in a folder that the read pane's conversation "
+        "view threads (the oldest first; it says when there are more).",
+        min=2,
+        max=1000,
+    )
+    max_image_senders: int = setting(
+        1000,
+        help='Senders one mail user may let show remote images at once ("Always show '
+        'images from this sender").',
+        min=1,
+        max=100_000,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DavSettings:
+    max_resource_bytes: int = setting(
+        1_048_576,
+        help="Largest contact, event or task a CalDAV or CardDAV client may PUT; a larger "
+        "one is refused with 413.",
+        min=1024,
+        max=67_108_864,
+        unit="bytes",
+    )
+    max_xml_bytes: int = setting(
+        262_144,
+        help="Largest XML body of a PROPFIND, PROPPATCH, REPORT, MKCALENDAR or MKCOL request.",
+        min=4096,
+        max=16_777_216,
+        unit="bytes",
+    )
+    max_xml_depth: int = setting(
+        32, help="Deepest nesting of elements a DAV request body may have.", min=8, max=256
+    )
+    max_collections: int = setting(
+        100,
+        help="Calendars, task lists, address books and notes folders one user may have.",
+        min=4,
+        max=10_000,
+    )
+    max_items_per_collection: int = setting(
+        100_000,
+        help="Contacts, events, tasks or notes one collection may hold; a PUT past it is refused.",
+        min=100,
+        max=10_000_000,
+    )
+    max_attendees: int = setting(
+        1000, help="Most attendees one event or task may name.", min=1, max=100_000
+    )
+    max_instances: int = setting(
+        5000,
+        help="Most occurrences of recurring events one calendar query expands or matches "
+        "(a rule that never ends stops here).",
+        min=100,
+        max=1_000_000,
+    )
+    max_hrefs: int = setting(
+        5000,
+        help="Most resources one multiget REPORT may name.",
+        min=10,
+        max=100_000,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1190,6 +1371,7 @@ class Config:
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     admin: AdminSettings = dataclasses.field(default_factory=AdminSettings)
     webmail: WebmailSettings = dataclasses.field(default_factory=WebmailSettings)
+    dav: DavSettings = dataclasses.field(default_factory=DavSettings)
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
     source: str = "(defaults)"

@@ -15,6 +15,7 @@ from typing import Protocol
 from roost.store.admin_access import AdminSession, AdminTotp
 from roost.store.db import Tx
 from roost.store.directory import Resolution
+from roost.store.groupware import Changes, Collection, Item, NewItem
 from roost.store.mail import NO_FLAGS, Copied, FlagResult, Found, MailboxStatus, UidRanges
 from roost.store.mail_list import Cursor, ListedMessage, SortKey, Summary
 from roost.store.maildrop_locks import LockOutcome
@@ -26,6 +27,8 @@ from roost.store.retrieval import (
     RetrievalStatus,
 )
 from roost.store.search import (
+    AccountSearchStatus,
+    IndexedMessage,
     PendingMessage,
     SearchDocument,
     SearchFailure,
@@ -59,7 +62,15 @@ from roost.store.types import (
     StagedBlob,
 )
 from roost.store.webmail_sessions import WebmailSession
-from roost.store.xmpp import OfflineMessage, Roster, RosterItem
+from roost.store.xmpp import (
+    ArchivePage,
+    ArchiveQuery,
+    OfflineMessage,
+    PepItem,
+    PepNode,
+    Roster,
+    RosterItem,
+)
 
 
 class DirectoryRole(Protocol):
@@ -328,6 +339,14 @@ class WebmailSessionsRole(Protocol):
         self, tx: Tx, *, idle_before: datetime, created_before: datetime
     ) -> int: ...
 
+    async def image_senders(self, tx: Tx, account_id: int, senders: Sequence[str]) -> set[str]: ...
+
+    async def allow_images(self, tx: Tx, account_id: int, sender: str) -> None: ...
+
+    async def forbid_images(self, tx: Tx, account_id: int, sender: str) -> bool: ...
+
+    async def image_sender_count(self, tx: Tx, account_id: int) -> int: ...
+
 
 class MailListRole(Protocol):
     """The webmail's message list: keyset pages and summaries (see `roost.store.mail_list`)."""
@@ -341,13 +360,22 @@ class MailListRole(Protocol):
         descending: bool,
         after: Cursor | None,
         limit: int,
+        by_summary: bool = False,
     ) -> list[ListedMessage]: ...
 
-    async def unsummarised(self, tx: Tx, mailbox_id: int, limit: int) -> list[str]: ...
+    async def unseen_counts(self, tx: Tx, mailbox_ids: Sequence[int]) -> dict[int, int]: ...
+
+    async def unsummarised(
+        self, tx: Tx, mailbox_id: int, limit: int, from_uid: int = 0
+    ) -> list[str]: ...
 
     async def put_summaries(self, tx: Tx, items: Sequence[tuple[str, Summary]]) -> None: ...
 
     async def structures(self, tx: Tx, blob_hashes: Sequence[str]) -> dict[str, str | None]: ...
+
+    async def same_subject(
+        self, tx: Tx, mailbox_id: int, subject_sort: str, limit: int
+    ) -> list[ListedMessage]: ...
 
 
 class QueueRole(Protocol):
@@ -449,6 +477,8 @@ class SearchRole(Protocol):
 
     async def put_failed(self, tx: Tx, message_id: int, error: str) -> None: ...
 
+    async def put_many(self, tx: Tx, items: Sequence[IndexedMessage]) -> None: ...
+
     async def forget(self, tx: Tx, account_id: int | None = None) -> int: ...
 
     async def collect_orphans(self, tx: Tx) -> int: ...
@@ -464,6 +494,10 @@ class SearchRole(Protocol):
 
     async def indexed_in(self, tx: Tx, mailbox_id: int) -> set[int]: ...
 
+    async def unindexed_in(self, tx: Tx, mailbox_id: int) -> set[int]: ...
+
+    async def with_attachments(self, tx: Tx, mailbox_id: int, uids: Sequence[int]) -> set[int]: ...
+
     async def matching(
         self, tx: Tx, mailbox_id: int, field: SearchField, needle: str
     ) -> set[int]: ...
@@ -477,6 +511,10 @@ class SearchRole(Protocol):
     async def take_rescan(self, tx: Tx) -> bool: ...
 
     async def status(self, tx: Tx, account_id: int | None = None) -> SearchStatus: ...
+
+    async def accounts(self, tx: Tx) -> list[AccountSearchStatus]: ...
+
+    async def account_of_mailbox(self, tx: Tx, mailbox_id: int) -> int | None: ...
 
     async def failures(
         self, tx: Tx, account_id: int | None = None, limit: int = 20
@@ -503,6 +541,8 @@ class RetrievalRole(Protocol):
 
     async def remove(self, tx: Tx, retrieval_id: int) -> None: ...
 
+    async def forget_keys(self, tx: Tx, retrieval_id: int) -> None: ...
+
     async def record_attempt(
         self, tx: Tx, retrieval_id: int, *, fetched: int, error: str | None
     ) -> RetrievalStatus: ...
@@ -526,7 +566,7 @@ class RetrievalRole(Protocol):
     async def imap_keys(self, tx: Tx, retrieval_id: int, folder: str) -> list[ImapKey]: ...
 
     async def rekey_imap(
-        self, tx: Tx, retrieval_id: int, folder: str, uidvalidity: int, uids: dict[str, int]
+        self, tx: Tx, retrieval_id: int, folder: str, uidvalidity: int, uids: dict[str, list[int]]
     ) -> None: ...
 
 
@@ -562,6 +602,38 @@ class XmppRole(Protocol):
     async def unblock(self, tx: Tx, owner: str, jids: list[str] | None) -> list[str]: ...
 
     async def remove_owner(self, tx: Tx, owner: str) -> None: ...
+
+    async def archive(
+        self, tx: Tx, owner: str, stanza_id: str, with_jid: str, stanza: str
+    ) -> None: ...
+
+    async def archive_page(self, tx: Tx, owner: str, query: ArchiveQuery) -> ArchivePage | None: ...
+
+    async def prune_archive(self, tx: Tx, older_than: datetime) -> int: ...
+
+    async def pep_node(self, tx: Tx, owner: str, node: str) -> PepNode | None: ...
+
+    async def pep_nodes(self, tx: Tx, owner: str) -> list[PepNode]: ...
+
+    async def put_pep_node(self, tx: Tx, owner: str, node: PepNode) -> None: ...
+
+    async def delete_pep_node(self, tx: Tx, owner: str, node: str) -> bool: ...
+
+    async def publish_pep_item(
+        self, tx: Tx, owner: str, node: str, item_id: str, payload: str, *, max_items: int
+    ) -> None: ...
+
+    async def pep_items(
+        self,
+        tx: Tx,
+        owner: str,
+        node: str,
+        *,
+        ids: tuple[str, ...] = (),
+        newest: int | None = None,
+    ) -> list[PepItem]: ...
+
+    async def retract_pep_item(self, tx: Tx, owner: str, node: str, item_id: str) -> bool: ...
 
 
 class SettingsRole(Protocol):
@@ -616,3 +688,72 @@ class ChangeFeedRole(Protocol):
     def notify(self, change_id: int) -> None: ...
 
     async def wait(self, after: int, timeout_s: float) -> bool: ...
+
+
+class GroupwareRole(Protocol):
+    """The Groupware role: address books, calendars, task lists, notes folders,
+    their items and change log (see `roost.store.groupware`)."""
+
+    async def ensure_defaults(self, tx: Tx, account_id: int) -> list[Collection]: ...
+
+    async def collections(
+        self, tx: Tx, account_id: int, kind: str | None = None
+    ) -> list[Collection]: ...
+
+    async def collection(
+        self, tx: Tx, account_id: int, kind: str, name: str
+    ) -> Collection | None: ...
+
+    async def collection_by_id(self, tx: Tx, collection_id: int) -> Collection | None: ...
+
+    async def create_collection(
+        self,
+        tx: Tx,
+        account_id: int,
+        kind: str,
+        name: str,
+        *,
+        display_name: str = "",
+        description: str = "",
+        colour: str = "",
+        components: Sequence[str] = (),
+    ) -> Collection | None: ...
+
+    async def update_collection(
+        self,
+        tx: Tx,
+        collection_id: int,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        colour: str | None = None,
+    ) -> Collection | None: ...
+
+    async def delete_collection(self, tx: Tx, collection_id: int) -> bool: ...
+
+    async def collection_count(self, tx: Tx, account_id: int) -> int: ...
+
+    async def item_count(self, tx: Tx, collection_id: int) -> int: ...
+
+    async def items(self, tx: Tx, collection_id: int) -> list[Item]: ...
+
+    async def item(self, tx: Tx, collection_id: int, name: str) -> Item | None: ...
+
+    async def items_named(self, tx: Tx, collection_id: int, names: Sequence[str]) -> list[Item]: ...
+
+    async def item_by_uid(self, tx: Tx, collection_id: int, uid: str) -> Item | None: ...
+
+    async def items_in_range(
+        self,
+        tx: Tx,
+        collection_id: int,
+        component: str,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[Item]: ...
+
+    async def put_item(self, tx: Tx, collection_id: int, new: NewItem) -> Item: ...
+
+    async def delete_item(self, tx: Tx, collection_id: int, name: str) -> bool: ...
+
+    async def changes_since(self, tx: Tx, collection_id: int, modseq: int) -> Changes | None: ...

@@ -416,6 +416,7 @@ class MailStore:
                     "trace": item.trace,
                     "size": sizes[i],
                     "internal_date": item.internal_date or now,
+                    "saved_at": now,
                 }
                 for i, item in enumerate(items)
             ],
@@ -473,6 +474,7 @@ class MailStore:
                 trace=bytes(r.trace),
                 size=r.size,
                 internal_date=r.internal_date,
+                saved_at=r.saved_at,
             )
             for r in rows
         ]

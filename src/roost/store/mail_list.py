@@ -59,6 +59,9 @@ class ListedMessage:
     """None until the message is summarised."""
 
 
+_TOP = "\U0010ffff"
+"""Above every sort key: the open end of a descending walk of a summaries index."""
+
 Cursor = tuple[str | int | datetime, int]
 """Where a page ends: the sort value of its last row and that row's UID."""
 
@@ -117,10 +120,91 @@ class MailListStore:
         descending: bool,
         after: Cursor | None,
         limit: int,
+        by_summary: bool = False,
     ) -> list[ListedMessage]:
-        """Up to `limit` messages after `after` in the order asked for."""
+        """Up to `limit` messages after `after` in the order asked for.
+
+        `by_summary` (sender and subject order only) lists only summarised
+        messages, walking the summaries' index in that order and finding each
+        one's message in the folder by its blob: a page of a large folder then
+        costs a page, not a sort of the whole folder. (`mailbox_id + 0` keeps
+        SQLite's planner from starting at the folder instead.)"""
         column = _sort_column(key)
-        query = (
+        summary_first = by_summary and key in (SortKey.SENDER, SortKey.SUBJECT)
+        columns = (
+            messages.c.uid,
+            messages.c.flags,
+            messages.c.size,
+            messages.c.internal_date,
+            messages.c.blob_hash,
+            *_SUMMARY_COLUMNS,
+        )
+        if summary_first:
+            column = (
+                message_summaries.c.from_sort
+                if key is SortKey.SENDER
+                else message_summaries.c.subject_sort
+            )
+            query = (
+                sa.select(*columns)
+                .select_from(
+                    message_summaries.join(
+                        messages, messages.c.blob_hash == message_summaries.c.blob_hash
+                    )
+                )
+                .where(messages.c.mailbox_id + 0 == mailbox_id)
+            )
+            if after is None:
+                query = query.where(column <= _TOP if descending else column >= "")
+        else:
+            query = (
+                sa.select(*columns)
+                .select_from(
+                    messages.outerjoin(
+                        message_summaries, message_summaries.c.blob_hash == messages.c.blob_hash
+                    )
+                )
+                .where(messages.c.mailbox_id == mailbox_id)
+            )
+        if after is not None:
+            value, uid = after
+            seek = sa.tuple_(column, messages.c.uid)
+            bound = sa.tuple_(sa.literal(value, type_=column.type), sa.literal(uid))
+            query = query.where(seek < bound if descending else seek > bound)
+            if summary_first:
+                edge = sa.literal(value, type_=column.type)
+                query = query.where(column <= edge if descending else column >= edge)
+        if descending:
+            query = query.order_by(column.desc(), messages.c.uid.desc())
+        else:
+            query = query.order_by(column.asc(), messages.c.uid.asc())
+        rows = await tx.execute(query.limit(limit))
+        return [_listed(r) for r in rows]
+
+    async def unseen_counts(self, tx: Tx, mailbox_ids: Sequence[int]) -> dict[int, int]:
+        """Unread messages of each folder (`ix_messages_mailbox_flags` covers it)."""
+        if not mailbox_ids:
+            return {}
+        rows = await tx.execute(
+            sa.select(messages.c.mailbox_id, sa.func.count().label("unseen"))
+            .where(
+                messages.c.mailbox_id.in_(list(mailbox_ids)),
+                messages.c.flags.op("&")(int(Flag.SEEN)) == 0,
+            )
+            .group_by(messages.c.mailbox_id)
+        )
+        return {int(r.mailbox_id): int(r.unseen) for r in rows}
+
+    async def same_subject(
+        self, tx: Tx, mailbox_id: int, subject_sort: str, limit: int
+    ) -> list[ListedMessage]:
+        """The folder's messages whose summary has this base subject, oldest first: the
+        candidates of a conversation (found by the summaries' subject index, then by
+        blob; `mailbox_id + 0` keeps SQLite from walking the folder by date)."""
+        same = sa.select(message_summaries.c.blob_hash).where(
+            message_summaries.c.subject_sort == subject_sort
+        )
+        rows = await tx.execute(
             sa.select(
                 messages.c.uid,
                 messages.c.flags,
@@ -130,26 +214,20 @@ class MailListStore:
                 *_SUMMARY_COLUMNS,
             )
             .select_from(
-                messages.outerjoin(
+                messages.join(
                     message_summaries, message_summaries.c.blob_hash == messages.c.blob_hash
                 )
             )
-            .where(messages.c.mailbox_id == mailbox_id)
+            .where(messages.c.mailbox_id + 0 == mailbox_id, messages.c.blob_hash.in_(same))
+            .order_by(messages.c.internal_date, messages.c.uid)
+            .limit(limit)
         )
-        if after is not None:
-            value, uid = after
-            seek = sa.tuple_(column, messages.c.uid)
-            bound = sa.tuple_(sa.literal(value, type_=column.type), sa.literal(uid))
-            query = query.where(seek < bound if descending else seek > bound)
-        if descending:
-            query = query.order_by(column.desc(), messages.c.uid.desc())
-        else:
-            query = query.order_by(column.asc(), messages.c.uid.asc())
-        rows = await tx.execute(query.limit(limit))
         return [_listed(r) for r in rows]
 
-    async def unsummarised(self, tx: Tx, mailbox_id: int, limit: int) -> list[str]:
-        """Blobs of the folder's messages that have no summary yet."""
+    async def unsummarised(
+        self, tx: Tx, mailbox_id: int, limit: int, from_uid: int = 0
+    ) -> list[str]:
+        """Blobs of the folder's messages (from UID `from_uid` on) that have no summary."""
         rows = await tx.execute(
             sa.select(messages.c.blob_hash)
             .distinct()
@@ -158,7 +236,11 @@ class MailListStore:
                     message_summaries, message_summaries.c.blob_hash == messages.c.blob_hash
                 )
             )
-            .where(messages.c.mailbox_id == mailbox_id, message_summaries.c.blob_hash.is_(None))
+            .where(
+                messages.c.mailbox_id == mailbox_id,
+                messages.c.uid >= from_uid,
+                message_summaries.c.blob_hash.is_(None),
+            )
             .limit(limit)
         )
         return [str(r.blob_hash) for r in rows]

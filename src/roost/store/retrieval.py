@@ -8,7 +8,8 @@ work as the queue entry that carries the message (see `Intake`), so a
 crash between the two can neither lose the message nor fetch it twice.
 
 An IMAP key also keeps a fingerprint of the message (a hash of its
-Message-ID, INTERNALDATE and size, or of its header): when a folder's
+Message-ID, INTERNALDATE and size, or of its whole header when it has no
+Message-ID): when a folder's
 UIDVALIDITY changes, every UID is new, and the fingerprint says which of
 the "new" messages were fetched already.
 
@@ -27,7 +28,14 @@ import sqlalchemy as sa
 from roost.core.clock import Clock
 from roost.core.errors import NotFound
 from roost.store.db import Tx
-from roost.store.schema import retrieval_accounts, retrieval_imap_keys, retrieval_pop_keys
+from roost.store.schema import (
+    queue_entries,
+    queue_recipients,
+    retrieval_accounts,
+    retrieval_imap_keys,
+    retrieval_pop_keys,
+)
+from roost.store.types import RecipientState
 
 
 class RetrievalProtocol(enum.StrEnum):
@@ -75,6 +83,10 @@ class NewRetrieval:
     delete_after_days: int | None = None
     """With leave_on_server: delete a fetched message from the server this many
     days after it was fetched (POP3)."""
+    manual: bool = False
+    """Fetched only when asked ("retrieve now"), never on the schedule."""
+    apop: bool = False
+    """POP3: log in with APOP (RFC 1939 §7), never sending the password."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +175,14 @@ class RetrievalStore:
         if done.rowcount != 1:
             raise NotFound(f"no external account {retrieval_id}")
 
-    async def remove(self, tx: Tx, retrieval_id: int) -> None:
-        # The keys go first: SQLite enforces no cascades unless asked to.
+    async def forget_keys(self, tx: Tx, retrieval_id: int) -> None:
+        """Forget what was fetched: every message there counts as new."""
         for table in (retrieval_imap_keys, retrieval_pop_keys):
             await tx.execute(table.delete().where(table.c.retrieval_id == retrieval_id))
+
+    async def remove(self, tx: Tx, retrieval_id: int) -> None:
+        # The keys go first: SQLite enforces no cascades unless asked to.
+        await self.forget_keys(tx, retrieval_id)
         done = await tx.execute(
             retrieval_accounts.delete().where(retrieval_accounts.c.id == retrieval_id)
         )
@@ -299,10 +315,17 @@ class RetrievalStore:
         ]
 
     async def rekey_imap(
-        self, tx: Tx, retrieval_id: int, folder: str, uidvalidity: int, uids: dict[str, int]
+        self,
+        tx: Tx,
+        retrieval_id: int,
+        folder: str,
+        uidvalidity: int,
+        uids: dict[str, list[int]],
     ) -> None:
         """After a UIDVALIDITY change: keep only the keys whose fingerprint is
-        still on the server (`uids` maps fingerprint to its new UID)."""
+        still on the server (`uids` maps a fingerprint to its new UIDs, in
+        order). Identical copies pair one for one: two fetched copies keep
+        two keys, and a third copy on the server stays new."""
         old = await self.imap_keys(tx, retrieval_id, folder)
         await tx.execute(
             retrieval_imap_keys.delete().where(
@@ -310,12 +333,36 @@ class RetrievalStore:
                 retrieval_imap_keys.c.folder == folder,
             )
         )
-        seen: set[str] = set()
+        free = {fp: list(reversed(found)) for fp, found in uids.items()}
         for key in old:
-            if key.fingerprint in uids and key.fingerprint not in seen:
-                seen.add(key.fingerprint)
-                new = ImapKey(folder, uidvalidity, uids[key.fingerprint], key.fingerprint)
+            waiting = free.get(key.fingerprint)
+            if waiting:
+                new = ImapKey(folder, uidvalidity, waiting.pop(), key.fingerprint)
                 await self.add_imap_key(tx, retrieval_id, new)
+
+
+async def queued_for(tx: Tx, address: str) -> tuple[int, int]:
+    """Octets and count of the messages in the queue still to be delivered to
+    local `address`: room in its mailbox that they take once the Spool runs
+    (a retrieval run checks the quota against them too, or a stopped or slow
+    Spool would let it queue more than the mailbox can take)."""
+    waiting = (
+        sa.select(queue_recipients.c.entry_id)
+        .where(
+            queue_recipients.c.address == address,
+            queue_recipients.c.state == RecipientState.PENDING.value,
+        )
+        .distinct()
+    )
+    row = (
+        await tx.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(queue_entries.c.size), 0).label("octets"),
+                sa.func.count(queue_entries.c.id).label("messages"),
+            ).where(queue_entries.c.id.in_(waiting))
+        )
+    ).one()
+    return int(row.octets), int(row.messages)
 
 
 def _spec_values(spec: NewRetrieval) -> dict[str, object]:
@@ -335,6 +382,8 @@ def _spec_values(spec: NewRetrieval) -> dict[str, object]:
         "folder_map": "\n".join(f"{remote}\t{local}" for remote, local in spec.folder_map),
         "mark_seen": spec.mark_seen,
         "delete_after_days": spec.delete_after_days,
+        "manual": spec.manual,
+        "apop": spec.apop,
     }
 
 
@@ -363,6 +412,8 @@ def _retrieval(row: sa.Row[tuple[object, ...]]) -> Retrieval:
         delete_after_days=(
             None if m["delete_after_days"] is None else int(str(m["delete_after_days"]))
         ),
+        manual=bool(m["manual"]),
+        apop=bool(m["apop"]),
     )
     status = RetrievalStatus(
         last_attempt_at=_ts(m["last_attempt_at"]),

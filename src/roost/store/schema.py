@@ -218,6 +218,9 @@ messages = sa.Table(
     sa.Column("trace", sa.LargeBinary, nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("internal_date", TS, nullable=False),
+    # When the message was saved in this mailbox (RFC 8514); NULL for rows
+    # saved before Roost kept it (migration 0012).
+    sa.Column("saved_at", TS, nullable=True),
     sa.UniqueConstraint("mailbox_id", "uid"),
     sa.Index("ix_messages_mailbox_modseq", "mailbox_id", "modseq"),
 )
@@ -328,6 +331,33 @@ sa.Index(
 )
 sa.Index("ix_messages_mailbox_size", messages.c.mailbox_id, messages.c.size, messages.c.uid)
 
+# Webmail step 2 (migration 0014): the senders whose remote images a user always
+# loads, and the indexes that serve a large folder's sender and subject order and
+# a message's conversation (summaries in that order, then their messages by blob),
+# and the folder list's unread counts.
+webmail_image_senders = sa.Table(
+    "webmail_image_senders",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("sender", sa.String(320), primary_key=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+sa.Index(
+    "ix_message_summaries_subject_sort",
+    message_summaries.c.subject_sort,
+    message_summaries.c.blob_hash,
+)
+sa.Index(
+    "ix_message_summaries_from_sort", message_summaries.c.from_sort, message_summaries.c.blob_hash
+)
+sa.Index("ix_messages_blob_mailbox", messages.c.blob_hash, messages.c.mailbox_id)
+sa.Index("ix_messages_mailbox_flags", messages.c.mailbox_id, messages.c.flags)
+
 # --- Queue
 
 queue_entries = sa.Table(
@@ -410,6 +440,9 @@ retrieval_accounts = sa.Table(
     sa.Column("folder_map", sa.Text, nullable=False, server_default=""),
     sa.Column("mark_seen", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("delete_after_days", sa.Integer),
+    # Retrieval step 3 (migration 0011).
+    sa.Column("manual", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("apop", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 retrieval_pop_keys = sa.Table(
@@ -490,6 +523,45 @@ xmpp_blocks = sa.Table(
     sa.Column("jid", sa.String(1024), primary_key=True),
 )
 
+# XMPP message archive (XEP-0313), migration 0010: one row per message per owner.
+xmpp_archive = sa.Table(
+    "xmpp_archive",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("owner", sa.String(320), nullable=False),
+    sa.Column("stanza_id", sa.String(64), nullable=False),
+    sa.Column("with_jid", sa.String(1024), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("stanza", sa.Text, nullable=False),
+    sa.UniqueConstraint("owner", "stanza_id", name="uq_xmpp_archive_stanza"),
+    sa.Index("ix_xmpp_archive_owner", "owner", "id"),
+    sa.Index("ix_xmpp_archive_at", "at"),
+)
+
+# XMPP personal eventing (XEP-0163 PEP), migration 0015: each account's nodes
+# with their configuration, and the items published to them.
+xmpp_pep_nodes = sa.Table(
+    "xmpp_pep_nodes",
+    metadata,
+    sa.Column("owner", sa.String(320), primary_key=True),
+    sa.Column("node", sa.String(1024), primary_key=True),
+    sa.Column("access_model", sa.String(32), nullable=False),
+    sa.Column("max_items", sa.Integer, nullable=False),
+    sa.Column("send_last", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+xmpp_pep_items = sa.Table(
+    "xmpp_pep_items",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("owner", sa.String(320), nullable=False),
+    sa.Column("node", sa.String(1024), nullable=False),
+    sa.Column("item_id", sa.String(1024), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("published_at", TS, nullable=False),
+    sa.UniqueConstraint("owner", "node", "item_id", name="uq_xmpp_pep_item"),
+    sa.Index("ix_xmpp_pep_items_node", "owner", "node", "id"),
+)
+
 # --- Settings and events
 
 settings = sa.Table(
@@ -529,12 +601,30 @@ search_docs = sa.Table(
         primary_key=True,
         autoincrement=False,
     ),
+    sa.Column("mailbox_id", sa.Integer, nullable=False),
+    sa.Column("uid", sa.BigInteger, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("indexed_at", TS, nullable=False),
+    sa.Index("ix_search_docs_mailbox", "mailbox_id", "version", "error"),
 )
 """A message's document in the index is current when its row here has the
-document version of `roost.store.search` and no error."""
+document version of `roost.store.search` and no error. The message's mailbox
+and UID (neither ever changes) are copied here so that a search counts and
+answers from this table alone (migration 0013)."""
+
+search_counts = sa.Table(
+    "search_counts",
+    metadata,
+    sa.Column("mailbox_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("current", sa.BigInteger, nullable=False),
+)
+"""Per mailbox and document version, the `search_docs` rows without an
+error: kept by triggers on `search_docs` (migration 0013), so that telling
+whether a mailbox is wholly indexed is one lookup. Read as a hint only in
+the safe direction: a count below the mailbox's messages sends the search
+to list what is missing."""
 
 search_cursor = sa.Table(
     "search_cursor",
@@ -545,3 +635,74 @@ search_cursor = sa.Table(
 )
 """One row: the last change the indexer handled, and whether a rebuild asked
 it to look for messages without a document."""
+
+# --- Groupware (store/groupware.py): address books, calendars, task lists, notes
+
+gw_collections = sa.Table(
+    "gw_collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("display_name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("colour", sa.String(32), nullable=False),
+    sa.Column("components", sa.String(64), nullable=False),
+    sa.Column("modseq", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("account_id", "kind", "name", name="uq_gw_collections_name"),
+)
+"""A user's collection: kind `addressbook`, `calendar` or `notes`; `name` is its
+path segment; `modseq` its latest change (the RFC 6578 sync token's number)."""
+
+gw_items = sa.Table(
+    "gw_items",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column(
+        "collection_id",
+        sa.Integer,
+        sa.ForeignKey("gw_collections.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("uid", sa.String(255), nullable=False),
+    sa.Column("component", sa.String(16), nullable=False),
+    sa.Column("etag", sa.String(64), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("colour", sa.String(32), nullable=False),
+    sa.Column("starts_at", TS),
+    sa.Column("ends_at", TS),
+    sa.Column("recurring", sa.Boolean, nullable=False),
+    sa.Column("modseq", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("collection_id", "name", name="uq_gw_items_name"),
+    sa.Index("ix_gw_items_uid", "collection_id", "uid"),
+    sa.Index("ix_gw_items_range", "collection_id", "starts_at"),
+)
+"""A contact, event, task or note: the client's text as it sent it, and the
+fields a query needs (UID, component, start and end in UTC, recurrence)."""
+
+gw_changes = sa.Table(
+    "gw_changes",
+    metadata,
+    sa.Column(
+        "collection_id",
+        sa.Integer,
+        sa.ForeignKey("gw_collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("modseq", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Index("ix_gw_changes_modseq", "collection_id", "modseq"),
+)
+"""The change log of a collection: each item name's last change, kept after a
+delete as a tombstone so that a sync from any older token reports it."""

@@ -12,9 +12,11 @@ the very folding the scan applies to both sides, and NUL replaced by U+FFFD
 every needle that contains neither NUL nor U+FFFD.
 
 - SQLite: an FTS5 table with the `trigram` tokenizer (case-sensitive, since
-  the text is folded already) finds the candidates for a needle of three or
-  more characters, as a phrase of its trigrams, and `instr` on the stored
-  text keeps only the exact matches.
+  the text is folded already) and `detail=column` (no token positions: less
+  than half the size of a full index, and twice as fast to write) finds the
+  candidates for a needle of three or more characters, as the AND of its
+  distinct trigrams (at most `MAX_QUERY_TRIGRAMS` of them, spread over the
+  needle), and `instr` on the stored text keeps only the exact matches.
 - PostgreSQL: a plain table with pg_trgm GIN indexes; `LIKE '%needle%'` on
   the folded text (with `%`, `_` and `\\` escaped) is the exact test, and
   the trigram index makes it fast.
@@ -28,18 +30,27 @@ holding LF, NUL or U+FFFD) is the caller's to scan: `indexable` says which.
 
 `search_docs` (in the shared schema) says which messages have a current
 document: a row per message, removed with the message by the foreign key,
-carrying the document `VERSION` and, for a message that could not be
-indexed, the error. The engine tables (`search_text`: an FTS5 virtual table
-on SQLite, a table on PostgreSQL) are created by migration 0006 and kept
-out of the shared metadata, since the two engines' shapes differ. On
-SQLite an FTS row can outlive its message (no foreign keys on a virtual
-table): it is never used without its `search_docs` row, is replaced when
-its id is indexed again, and `collect_orphans` removes it.
+carrying the message's mailbox, the document `VERSION` and, for a message
+that could not be indexed, the error. A message never changes mailbox (COPY
+and MOVE make new rows), so comparing the count of a mailbox's current
+documents with the mailbox's `message_count` tells at once,
+whether the index holds the whole mailbox; only when it does not are the
+messages without a document listed (`unindexed_in`). The count is kept by
+triggers in `search_counts` (one lookup instead of counting 100,000 index
+entries); a count below the truth only sends a search the slow, exact way.
+
+The engine tables (`search_text`: an FTS5 virtual table on SQLite, a table
+on PostgreSQL) are created by migrations 0006 and 0013 and kept out of the
+shared metadata, since the two engines' shapes differ. On SQLite an FTS row
+can outlive its message (no foreign keys on a virtual table): it is never
+used without its `search_docs` row, is replaced when its id is indexed
+again, and `collect_orphans` removes it.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,14 +58,26 @@ import sqlalchemy as sa
 
 from roost.core.clock import Clock
 from roost.store.db import Tx
-from roost.store.schema import mailboxes, messages, search_cursor, search_docs
+from roost.store.schema import (
+    accounts,
+    blobs,
+    mailboxes,
+    messages,
+    search_counts,
+    search_cursor,
+    search_docs,
+)
 
-VERSION = 1
+VERSION = 2
 """The document format; raise it when what a document holds changes (the
 searchable text's definition included): older documents count as missing
 and are indexed again."""
 MIN_INDEXED_CHARS = 3
 """The trigram indexes find nothing shorter: such needles are scanned."""
+MAX_QUERY_TRIGRAMS = 12
+"""Trigrams of a long needle put to FTS5: a dozen narrow the candidates as
+well as all of them, and each one more is one more posting list read; the
+exact test decides anyway."""
 ENGINE_TABLE = "search_text"
 """The engine-specific table (and, on SQLite, the prefix of FTS5's own tables)."""
 ERROR_CHARS = 500
@@ -72,6 +95,8 @@ class SearchField(enum.StrEnum):
     TO = "to_field"
     CC = "cc_field"
     BCC = "bcc_field"
+    ATTACHMENTS = "attachments"
+    """Attachment names and text: web search only, never IMAP."""
     TEXT = "text"
     """Header and body (SEARCH TEXT): not a column, both columns."""
 
@@ -84,6 +109,7 @@ COLUMNS = (
     SearchField.TO,
     SearchField.CC,
     SearchField.BCC,
+    SearchField.ATTACHMENTS,
 )
 
 
@@ -100,6 +126,8 @@ class SearchDocument:
     to_field: str
     cc_field: str
     bcc_field: str
+    attachments: str = ""
+    """Attachment file names and text (`services/indexing/attachments.py`)."""
 
     def column(self, field: SearchField) -> str:
         value: str = getattr(self, field.value)
@@ -112,8 +140,23 @@ class PendingMessage:
 
     id: int
     mailbox_id: int
+    uid: int
     blob_hash: str
     trace: bytes
+    structure: str | None = None
+    """The MIME structure kept with the blob at delivery (JSON), if any:
+    read with the batch, not one query per message."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedMessage:
+    """What the indexer made of one message: its document, or why there is none."""
+
+    message_id: int
+    mailbox_id: int
+    uid: int
+    result: SearchDocument | str
+    """The document, or the error that kept the message from being indexed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +168,16 @@ class SearchStatus:
     @property
     def pending(self) -> int:
         return self.messages - self.indexed - self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSearchStatus:
+    """One account's documents: how many of its messages are indexed,
+    failed, and still waiting (scanned by searches meanwhile)."""
+
+    account_id: int
+    address: str
+    status: SearchStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +204,16 @@ def _like_pattern(folded: str) -> str:
     return f"%{escaped}%"
 
 
-def _fts_phrase(folded: str) -> str:
-    """An FTS5 phrase: every character literal, whatever operators it spells."""
-    return '"' + folded.replace('"', '""') + '"'
+def _fts_trigrams(folded: str) -> str:
+    """An FTS5 query for the candidates holding `folded`: its distinct
+    trigrams joined by AND, each a quoted string (every character literal,
+    whatever operators it spells). `detail=column` allows no phrases, and
+    needs none: the exact test follows."""
+    grams = list(dict.fromkeys(folded[i : i + 3] for i in range(len(folded) - 2)))
+    if len(grams) > MAX_QUERY_TRIGRAMS:
+        step = (len(grams) - 1) / (MAX_QUERY_TRIGRAMS - 1)
+        grams = [grams[round(i * step)] for i in range(MAX_QUERY_TRIGRAMS)]
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
 _CURRENT = sa.and_(search_docs.c.version == VERSION, search_docs.c.error.is_(None))
@@ -178,24 +238,58 @@ class SearchStore:
 
     async def put(self, tx: Tx, message_id: int, doc: SearchDocument) -> None:
         """Store (or replace) the document of a message."""
-        await self._drop_text(tx, [message_id])
-        values: dict[str, object] = {c.value: fold(doc.column(c)) for c in COLUMNS}
-        values["id"] = message_id
-        await tx.execute(_SQLITE_INSERT if tx.dialect == "sqlite" else _PG_INSERT, values)
-        await self._mark(tx, message_id, None)
+        await self.put_many(tx, [await self._item(tx, message_id, doc)])
 
     async def put_failed(self, tx: Tx, message_id: int, error: str) -> None:
         """Record that a message could not be indexed: searches scan it."""
-        await self._drop_text(tx, [message_id])
-        await self._mark(tx, message_id, error[:ERROR_CHARS] or "unknown error")
+        await self.put_many(tx, [await self._item(tx, message_id, error)])
 
-    async def _mark(self, tx: Tx, message_id: int, error: str | None) -> None:
-        await tx.execute(search_docs.delete().where(search_docs.c.message_id == message_id))
-        await tx.execute(
-            search_docs.insert().values(
-                message_id=message_id, version=VERSION, error=error, indexed_at=self._clock.now()
+    async def _item(self, tx: Tx, message_id: int, result: SearchDocument | str) -> IndexedMessage:
+        row = (
+            await tx.execute(
+                sa.select(messages.c.mailbox_id, messages.c.uid).where(messages.c.id == message_id)
             )
+        ).first()
+        if row is None:
+            raise LookupError(f"message {message_id} is gone")
+        return IndexedMessage(message_id, int(row.mailbox_id), int(row.uid), result)
+
+    async def put_many(self, tx: Tx, items: Sequence[IndexedMessage]) -> None:
+        """Store (or replace) the documents of several messages, and the
+        errors of those that could not be indexed: a few statements for the
+        whole batch, whatever its size."""
+        if not items:
+            return
+        ids = [item.message_id for item in items]
+        await self._drop_text(tx, ids)
+        await tx.execute(search_docs.delete().where(search_docs.c.message_id.in_(ids)))
+        now = self._clock.now()
+        await tx.execute(
+            search_docs.insert(),
+            [
+                {
+                    "message_id": item.message_id,
+                    "mailbox_id": item.mailbox_id,
+                    "uid": item.uid,
+                    "version": VERSION,
+                    "error": (
+                        (item.result[:ERROR_CHARS] or "unknown error")
+                        if isinstance(item.result, str)
+                        else None
+                    ),
+                    "indexed_at": now,
+                }
+                for item in items
+            ],
         )
+        texts: list[dict[str, object]] = []
+        for item in items:
+            if isinstance(item.result, SearchDocument):
+                values: dict[str, object] = {c.value: fold(item.result.column(c)) for c in COLUMNS}
+                values["id"] = item.message_id
+                texts.append(values)
+        if texts:
+            await tx.execute(_SQLITE_INSERT if tx.dialect == "sqlite" else _PG_INSERT, texts)
 
     async def _drop_text(self, tx: Tx, ids: list[int]) -> None:
         key = "rowid" if tx.dialect == "sqlite" else "message_id"
@@ -244,8 +338,19 @@ class SearchStore:
     ) -> list[PendingMessage]:
         """Messages without a document of this version, by id (after `after_id`)."""
         query = (
-            sa.select(messages.c.id, messages.c.mailbox_id, messages.c.blob_hash, messages.c.trace)
-            .select_from(messages.outerjoin(search_docs, search_docs.c.message_id == messages.c.id))
+            sa.select(
+                messages.c.id,
+                messages.c.mailbox_id,
+                messages.c.uid,
+                messages.c.blob_hash,
+                messages.c.trace,
+                blobs.c.structure,
+            )
+            .select_from(
+                messages.outerjoin(search_docs, search_docs.c.message_id == messages.c.id).join(
+                    blobs, blobs.c.hash == messages.c.blob_hash
+                )
+            )
             .where(
                 messages.c.id > after_id,
                 sa.or_(search_docs.c.message_id.is_(None), search_docs.c.version != VERSION),
@@ -256,16 +361,45 @@ class SearchStore:
         if mailbox_id is not None:
             query = query.where(messages.c.mailbox_id == mailbox_id)
         rows = await tx.execute(query)
-        return [PendingMessage(r.id, r.mailbox_id, r.blob_hash, bytes(r.trace)) for r in rows]
+        return [
+            PendingMessage(r.id, r.mailbox_id, r.uid, r.blob_hash, bytes(r.trace), r.structure)
+            for r in rows
+        ]
 
     # --- searching
 
     async def indexed_in(self, tx: Tx, mailbox_id: int) -> set[int]:
         """UIDs of the mailbox's messages that have a current document."""
         rows = await tx.execute(
+            sa.select(search_docs.c.uid).where(search_docs.c.mailbox_id == mailbox_id, _CURRENT)
+        )
+        return {int(r[0]) for r in rows}
+
+    async def unindexed_in(self, tx: Tx, mailbox_id: int) -> set[int]:
+        """UIDs of the mailbox's messages without a current document: those
+        a search must scan. Usually none, which two counts on indexes show
+        without reading the mailbox's rows."""
+        total = await tx.scalar(
+            sa.select(mailboxes.c.message_count).where(mailboxes.c.id == mailbox_id)
+        )
+        current = await tx.scalar(
+            sa.select(search_counts.c.current).where(
+                search_counts.c.mailbox_id == mailbox_id, search_counts.c.version == VERSION
+            )
+        )
+        if total is not None and int(current or 0) >= int(total):
+            return set()
+        rows = await tx.execute(
             sa.select(messages.c.uid)
-            .join(search_docs, search_docs.c.message_id == messages.c.id)
-            .where(messages.c.mailbox_id == mailbox_id, _CURRENT)
+            .select_from(messages.outerjoin(search_docs, search_docs.c.message_id == messages.c.id))
+            .where(
+                messages.c.mailbox_id == mailbox_id,
+                sa.or_(
+                    search_docs.c.message_id.is_(None),
+                    search_docs.c.version != VERSION,
+                    search_docs.c.error.is_not(None),
+                ),
+            )
         )
         return {int(r[0]) for r in rows}
 
@@ -281,29 +415,55 @@ class SearchStore:
             exact = " OR ".join(f"instr(t.{c.value}, :needle) > 0" for c in columns)
             # CROSS JOIN keeps SQLite's planner from walking the mailbox and
             # running the FTS query once per message: candidates come first.
+            # The CASE holds the exact test back until search_docs has shown
+            # the candidate to be in the mailbox: another mailbox's stored
+            # text (in an index shared by every mailbox) is never read.
             statement = sa.text(
-                f"SELECT m.uid FROM {ENGINE_TABLE} t "  # noqa: S608 - fixed names
+                f"SELECT d.uid FROM {ENGINE_TABLE} t "  # noqa: S608 - fixed names
                 "CROSS JOIN search_docs d ON d.message_id = t.rowid "
-                "CROSS JOIN messages m ON m.id = t.rowid "
-                f"WHERE {ENGINE_TABLE} MATCH :query AND m.mailbox_id = :mailbox "
-                f"AND d.version = :version AND d.error IS NULL AND ({exact})"
+                f"WHERE {ENGINE_TABLE} MATCH :query AND d.mailbox_id = :mailbox "
+                "AND d.version = :version AND d.error IS NULL "
+                f"AND CASE WHEN d.mailbox_id = :mailbox THEN ({exact}) ELSE 0 END"
             )
             params: dict[str, object] = {
-                "query": f"{{{names}}} : {_fts_phrase(folded)}",
+                "query": f"{{{names}}} : ({_fts_trigrams(folded)})",
                 "needle": folded,
             }
         else:
             exact = " OR ".join(f"t.{c.value} LIKE :pattern ESCAPE '\\'" for c in columns)
             statement = sa.text(
-                f"SELECT m.uid FROM {ENGINE_TABLE} t "  # noqa: S608 - fixed names
+                f"SELECT d.uid FROM {ENGINE_TABLE} t "  # noqa: S608 - fixed names
                 "JOIN search_docs d ON d.message_id = t.message_id "
-                "JOIN messages m ON m.id = t.message_id "
-                "WHERE m.mailbox_id = :mailbox AND d.version = :version "
+                "WHERE d.mailbox_id = :mailbox AND d.version = :version "
                 f"AND d.error IS NULL AND ({exact})"
             )
             params = {"pattern": _like_pattern(folded)}
         params |= {"mailbox": mailbox_id, "version": VERSION}
         return {int(r[0]) for r in await tx.execute(statement, params)}
+
+    async def with_attachments(self, tx: Tx, mailbox_id: int, uids: Sequence[int]) -> set[int]:
+        """Of the mailbox's indexed messages `uids`, those with an attachment
+        (a file name or attachment text in their document)."""
+        if not uids:
+            return set()
+        key = "rowid" if tx.dialect == "sqlite" else "message_id"
+        statement = sa.text(
+            f"SELECT d.uid FROM search_docs d JOIN {ENGINE_TABLE} t "  # noqa: S608 - fixed names
+            f"ON t.{key} = d.message_id WHERE d.mailbox_id = :mailbox AND d.uid IN :uids "
+            "AND d.version = :version AND d.error IS NULL AND t.attachments != ''"
+        ).bindparams(sa.bindparam("uids", expanding=True))
+        found: set[int] = set()
+        for start in range(0, len(uids), 500):
+            rows = await tx.execute(
+                statement,
+                {
+                    "mailbox": mailbox_id,
+                    "uids": list(uids[start : start + 500]),
+                    "version": VERSION,
+                },
+            )
+            found.update(int(r[0]) for r in rows)
+        return found
 
     # --- the indexer's place in the change feed
 
@@ -359,6 +519,53 @@ class SearchStore:
         count = int(await tx.scalar(total) or 0)
         documents, failed = (int(v) for v in (await tx.execute(done)).one())
         return SearchStatus(messages=count, indexed=documents - failed, failed=failed)
+
+    async def accounts(self, tx: Tx) -> list[AccountSearchStatus]:
+        """Every account's status, by address: message counts from the
+        mailboxes' `message_count`, documents from `search_docs`."""
+        totals = await tx.execute(
+            sa.select(
+                accounts.c.id,
+                accounts.c.address,
+                sa.func.coalesce(sa.func.sum(mailboxes.c.message_count), 0),
+            )
+            .select_from(accounts.outerjoin(mailboxes, mailboxes.c.account_id == accounts.c.id))
+            .group_by(accounts.c.id, accounts.c.address)
+            .order_by(accounts.c.address)
+        )
+        docs = await tx.execute(
+            sa.select(
+                mailboxes.c.account_id,
+                sa.func.count(),
+                sa.func.count(search_docs.c.error),
+            )
+            .select_from(search_docs)
+            .join(mailboxes, mailboxes.c.id == search_docs.c.mailbox_id)
+            .where(search_docs.c.version == VERSION)
+            .group_by(mailboxes.c.account_id)
+        )
+        done: dict[int, tuple[int, int]] = {}
+        for row in docs:
+            owner, documents, failed = (int(v) for v in tuple(row))
+            done[owner] = (documents, failed)
+        out = []
+        for row in totals:
+            account_id, address, total = tuple(row)
+            documents, failed = done.get(int(account_id), (0, 0))
+            out.append(
+                AccountSearchStatus(
+                    int(account_id),
+                    str(address),
+                    SearchStatus(messages=int(total), indexed=documents - failed, failed=failed),
+                )
+            )
+        return out
+
+    async def account_of_mailbox(self, tx: Tx, mailbox_id: int) -> int | None:
+        value = await tx.scalar(
+            sa.select(mailboxes.c.account_id).where(mailboxes.c.id == mailbox_id)
+        )
+        return None if value is None else int(value)
 
     async def failures(
         self, tx: Tx, account_id: int | None = None, limit: int = 20

@@ -28,11 +28,13 @@ from roost.store.blobs import BlobStore, DatabaseBlobs, FileBlobs
 from roost.store.changes import ChangeFeed
 from roost.store.db import Database, PostgresDatabase, SqliteDatabase, Tx
 from roost.store.directory import DirectoryStore
+from roost.store.groupware import GroupwareStore
 from roost.store.interfaces import (
     AdminAccessRole,
     ChangeFeedRole,
     DirectoryRole,
     EventsRole,
+    GroupwareRole,
     MaildropLockRole,
     MailListRole,
     MailRole,
@@ -83,6 +85,7 @@ class Store:
         self.xmpp: XmppRole = XmppStore(clock)
         self.webmail_sessions: WebmailSessionsRole = WebmailSessionStore(clock)
         self.mail_list: MailListRole = MailListStore()
+        self.groupware: GroupwareRole = GroupwareStore(clock)
         self._feed = feed
         self._listener: Any = None
 

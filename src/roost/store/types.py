@@ -187,6 +187,9 @@ class MessageInfo:
     trace: bytes
     size: int
     internal_date: datetime
+    saved_at: datetime | None = None
+    """When it was saved in this mailbox (RFC 8514 save date); None for
+    messages saved before Roost kept it."""
 
 
 class FlagMode(enum.Enum):

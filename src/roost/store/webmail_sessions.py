@@ -13,6 +13,7 @@ times lives in `roost.control.webmail_access`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 
 from roost.core.clock import Clock
 from roost.store.db import Tx
-from roost.store.schema import accounts, webmail_sessions
+from roost.store.schema import accounts, webmail_image_senders, webmail_sessions
 
 _IDS_PER_QUERY = 500
 """Ids asked about in one IN list (SQLite allows 32766 parameters; PostgreSQL more)."""
@@ -169,3 +170,42 @@ class WebmailSessionStore:
             )
         )
         return int(done.rowcount)
+
+    # --- per-user settings: the senders whose remote images load at once
+
+    async def image_senders(self, tx: Tx, account_id: int, senders: Sequence[str]) -> set[str]:
+        """Which of these (lower-cased) sender addresses the user lets show images."""
+        wanted = [s for s in senders if s]
+        if not wanted:
+            return set()
+        rows = await tx.execute(
+            sa.select(webmail_image_senders.c.sender).where(
+                webmail_image_senders.c.account_id == account_id,
+                webmail_image_senders.c.sender.in_(wanted[:_IDS_PER_QUERY]),
+            )
+        )
+        return {str(r.sender) for r in rows}
+
+    async def allow_images(self, tx: Tx, account_id: int, sender: str) -> None:
+        exists = await self.image_senders(tx, account_id, [sender])
+        if not exists:
+            await tx.execute(
+                webmail_image_senders.insert().values(
+                    account_id=account_id, sender=sender, created_at=self._clock.now()
+                )
+            )
+
+    async def forbid_images(self, tx: Tx, account_id: int, sender: str) -> bool:
+        done = await tx.execute(
+            webmail_image_senders.delete().where(
+                webmail_image_senders.c.account_id == account_id,
+                webmail_image_senders.c.sender == sender,
+            )
+        )
+        return bool(done.rowcount)
+
+    async def image_sender_count(self, tx: Tx, account_id: int) -> int:
+        found = await tx.execute(
+            sa.select(sa.func.count()).where(webmail_image_senders.c.account_id == account_id)
+        )
+        return int(found.scalar_one())

@@ -12,6 +12,12 @@
 - Per-user XML documents: the vCard (XEP-0054) and private storage
   (XEP-0049), each under a key the service chooses.
 - The block list (XEP-0191): JIDs as the user wrote them (prepared).
+- The message archive (XEP-0313): each message an owner sent or received,
+  under the stanza id (XEP-0359) the server gave it, with the bare JID of
+  the other party; pages by row order (XEP-0059), pruned by age.
+- Personal eventing (XEP-0163 PEP): each owner's nodes with their access
+  model and item limit, and the items published to them (payload XML under
+  the item id, newest last); publishing an item id again replaces it.
 
 Owners are bare JIDs (an account's address, lower-cased by the directory).
 The store holds XML as text and never parses it; the service does.
@@ -28,8 +34,11 @@ import sqlalchemy as sa
 from roost.core.clock import Clock
 from roost.store.db import Tx
 from roost.store.schema import (
+    xmpp_archive,
     xmpp_blocks,
     xmpp_offline,
+    xmpp_pep_items,
+    xmpp_pep_nodes,
     xmpp_roster,
     xmpp_roster_versions,
     xmpp_user_xml,
@@ -268,8 +277,261 @@ class XmppStore:
     async def remove_owner(self, tx: Tx, owner: str) -> None:
         """Everything kept for an account that is being removed. Other users'
         roster items naming it stay, as they would for any contact."""
-        for table in (xmpp_roster, xmpp_roster_versions, xmpp_offline, xmpp_user_xml, xmpp_blocks):
+        for table in (
+            xmpp_roster,
+            xmpp_roster_versions,
+            xmpp_offline,
+            xmpp_user_xml,
+            xmpp_blocks,
+            xmpp_archive,
+            xmpp_pep_nodes,
+            xmpp_pep_items,
+        ):
             await tx.execute(table.delete().where(table.c.owner == owner))
+
+    # --- personal eventing (PEP)
+
+    async def pep_node(self, tx: Tx, owner: str, node: str) -> PepNode | None:
+        row = (
+            await tx.execute(
+                xmpp_pep_nodes.select().where(
+                    xmpp_pep_nodes.c.owner == owner, xmpp_pep_nodes.c.node == node
+                )
+            )
+        ).one_or_none()
+        return None if row is None else _node(row)
+
+    async def pep_nodes(self, tx: Tx, owner: str) -> list[PepNode]:
+        rows = await tx.execute(
+            xmpp_pep_nodes.select()
+            .where(xmpp_pep_nodes.c.owner == owner)
+            .order_by(xmpp_pep_nodes.c.node)
+        )
+        return [_node(r) for r in rows]
+
+    async def put_pep_node(self, tx: Tx, owner: str, node: PepNode) -> None:
+        """Create the node or change its configuration; items beyond a lower
+        ``max_items`` go, oldest first."""
+        values = {
+            "access_model": node.access_model,
+            "max_items": node.max_items,
+            "send_last": node.send_last,
+        }
+        done = await tx.execute(
+            xmpp_pep_nodes.update()
+            .where(xmpp_pep_nodes.c.owner == owner, xmpp_pep_nodes.c.node == node.node)
+            .values(**values)
+        )
+        if done.rowcount == 0:
+            await tx.execute(xmpp_pep_nodes.insert().values(owner=owner, node=node.node, **values))
+        await self._trim_pep(tx, owner, node.node, node.max_items)
+
+    async def delete_pep_node(self, tx: Tx, owner: str, node: str) -> bool:
+        """Remove the node and its items; False if there was none."""
+        await tx.execute(
+            xmpp_pep_items.delete().where(
+                xmpp_pep_items.c.owner == owner, xmpp_pep_items.c.node == node
+            )
+        )
+        done = await tx.execute(
+            xmpp_pep_nodes.delete().where(
+                xmpp_pep_nodes.c.owner == owner, xmpp_pep_nodes.c.node == node
+            )
+        )
+        return bool(done.rowcount)
+
+    async def publish_pep_item(
+        self, tx: Tx, owner: str, node: str, item_id: str, payload: str, *, max_items: int
+    ) -> None:
+        """Keep the item as the node's newest (replacing one of the same id),
+        then keep only the newest ``max_items``. The node must exist."""
+        await tx.execute(
+            xmpp_pep_items.delete().where(
+                xmpp_pep_items.c.owner == owner,
+                xmpp_pep_items.c.node == node,
+                xmpp_pep_items.c.item_id == item_id,
+            )
+        )
+        await tx.execute(
+            xmpp_pep_items.insert().values(
+                owner=owner,
+                node=node,
+                item_id=item_id,
+                payload=payload,
+                published_at=self._clock.now(),
+            )
+        )
+        await self._trim_pep(tx, owner, node, max_items)
+
+    async def _trim_pep(self, tx: Tx, owner: str, node: str, max_items: int) -> None:
+        table = xmpp_pep_items
+        mine = (table.c.owner == owner, table.c.node == node)
+        # The oldest of the newest ``max_items`` (at least one is always kept).
+        cutoff = await tx.scalar(
+            sa.select(table.c.id)
+            .where(*mine)
+            .order_by(table.c.id.desc())
+            .offset(max(max_items, 1) - 1)
+            .limit(1)
+        )
+        if cutoff is not None:
+            await tx.execute(table.delete().where(*mine, table.c.id < cutoff))
+
+    async def pep_items(
+        self,
+        tx: Tx,
+        owner: str,
+        node: str,
+        *,
+        ids: tuple[str, ...] = (),
+        newest: int | None = None,
+    ) -> list[PepItem]:
+        """The node's items, oldest first: those named by ``ids`` (if any),
+        or the newest ``newest`` (all if None)."""
+        table = xmpp_pep_items
+        query = sa.select(table).where(table.c.owner == owner, table.c.node == node)
+        if ids:
+            query = query.where(table.c.item_id.in_(ids))
+        query = query.order_by(table.c.id.desc())
+        if newest is not None:
+            query = query.limit(newest)
+        rows = list(await tx.execute(query))
+        rows.reverse()
+        return [PepItem(r.item_id, r.payload, r.published_at) for r in rows]
+
+    async def retract_pep_item(self, tx: Tx, owner: str, node: str, item_id: str) -> bool:
+        done = await tx.execute(
+            xmpp_pep_items.delete().where(
+                xmpp_pep_items.c.owner == owner,
+                xmpp_pep_items.c.node == node,
+                xmpp_pep_items.c.item_id == item_id,
+            )
+        )
+        return bool(done.rowcount)
+
+    # --- message archive
+
+    async def archive(self, tx: Tx, owner: str, stanza_id: str, with_jid: str, stanza: str) -> None:
+        await tx.execute(
+            xmpp_archive.insert().values(
+                owner=owner,
+                stanza_id=stanza_id,
+                with_jid=with_jid,
+                at=self._clock.now(),
+                stanza=stanza,
+            )
+        )
+
+    async def archive_page(self, tx: Tx, owner: str, query: ArchiveQuery) -> ArchivePage | None:
+        """One page of *owner*'s archive; None if ``after`` or ``before``
+        names a message that is not in it (XEP-0313 §4.3.1: item-not-found)."""
+        table = xmpp_archive
+        where: list[sa.ColumnElement[bool]] = [table.c.owner == owner]
+        if query.with_jid is not None:
+            where.append(table.c.with_jid == query.with_jid)
+        if query.start is not None:
+            where.append(table.c.at >= query.start)
+        if query.end is not None:
+            where.append(table.c.at <= query.end)
+        count = (
+            await tx.execute(sa.select(sa.func.count()).select_from(table).where(*where))
+        ).scalar_one()
+        paged = list(where)
+        for stanza_id, op in ((query.after, ">"), (query.before, "<")):
+            if stanza_id is None:
+                continue
+            row_id = (
+                await tx.execute(
+                    sa.select(table.c.id).where(
+                        table.c.owner == owner, table.c.stanza_id == stanza_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if row_id is None:
+                return None
+            paged.append(table.c.id > row_id if op == ">" else table.c.id < row_id)
+        backwards = query.before is not None or query.last
+        order = table.c.id.desc() if backwards else table.c.id
+        rows = list(
+            await tx.execute(sa.select(table).where(*paged).order_by(order).limit(query.limit + 1))
+        )
+        complete = len(rows) <= query.limit
+        rows = rows[: query.limit]
+        if backwards:
+            rows.reverse()
+        first_index = None
+        if rows:
+            first_index = (
+                await tx.execute(
+                    sa.select(sa.func.count())
+                    .select_from(table)
+                    .where(*where, table.c.id < rows[0].id)
+                )
+            ).scalar_one()
+        messages = [ArchivedMessage(r.stanza_id, r.with_jid, r.at, r.stanza) for r in rows]
+        return ArchivePage(messages, complete, int(count), first_index)
+
+    async def prune_archive(self, tx: Tx, older_than: datetime) -> int:
+        """Remove archived messages kept since before *older_than*; how many."""
+        done = await tx.execute(xmpp_archive.delete().where(xmpp_archive.c.at < older_than))
+        return int(done.rowcount or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveQuery:
+    """What a MAM query asks (XEP-0313 §4.1 fields, XEP-0059 paging)."""
+
+    limit: int
+    with_jid: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    after: str | None = None
+    before: str | None = None
+    last: bool = False
+    """The last page (XEP-0059 §2.5: an empty ``<before/>``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMessage:
+    stanza_id: str
+    with_jid: str
+    at: datetime
+    stanza: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivePage:
+    messages: list[ArchivedMessage]
+    complete: bool
+    """No further message in the direction of paging (XEP-0313 §4.3.3)."""
+    count: int
+    """Messages that match the query's filter, on every page."""
+    first_index: int | None
+    """Position of the page's first message among them (XEP-0059 §2.6)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PepNode:
+    """A PEP node and its configuration (XEP-0060 §16.4 names)."""
+
+    node: str
+    access_model: str
+    """``presence``, ``open`` or ``whitelist`` (only the owner)."""
+    max_items: int
+    send_last: bool = True
+    """Send the newest item to a session that comes to want it (XEP-0163 §4.3.2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PepItem:
+    item_id: str
+    payload: str
+    """The item's payload element as XML (empty for an item without one)."""
+    published_at: datetime
+
+
+def _node(row: sa.Row[tuple[object, ...]]) -> PepNode:
+    return PepNode(row.node, row.access_model, int(row.max_items), bool(row.send_last))
 
 
 def _item(row: sa.Row[tuple[object, ...]]) -> RosterItem:

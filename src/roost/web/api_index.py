@@ -2,7 +2,13 @@
 
 GET  /api/v1/index[?user=ADDRESS]   messages, indexed, failed, pending (of one
                                     user, or of all), the indexer's place in the
-                                    change feed and the most recent failures
+                                    change feed, the most recent failures, and
+                                    `searches`: whether searches use the index,
+                                    or fall back to scanning and why
+GET  /api/v1/index/accounts         per account: messages, indexed, failed,
+                                    queued (waiting for the indexer, scanned by
+                                    searches meanwhile), processing (the
+                                    indexer is on one of its mailboxes now)
 POST /api/v1/index/rebuild          {"user": ADDRESS} or {} for everything (202):
                                     the documents are dropped and the Indexing
                                     service indexes them again; searches scan
@@ -15,13 +21,60 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from roost.control.directory import Actor
+from roost.core.errors import UnknownService
 from roost.store.db import Tx
+from roost.store.search import SearchStatus
 from roost.store.settings import JsonValue
 from roost.store.types import NewEvent
 from roost.web.api_common import endpoint, payload, text
 from roost.web.context import WebContext
 
 FAILURES_SHOWN = 20
+SERVICE = "indexing"
+
+
+def searches(web: WebContext, counts: SearchStatus, lag_changes: int) -> dict[str, JsonValue]:
+    """How searches are served now: `index`, `index and scan` (the messages
+    without a document are scanned) or `scan`, with the reason in words."""
+    state = indexing_state(web)
+    if not web.config.indexing.use_index:
+        return {"mode": "scan", "detail": "[indexing] use_index is false: every search scans"}
+    if counts.indexed == 0 and counts.messages:
+        mode = "scan"
+    elif counts.pending or counts.failed:
+        mode = "index and scan"
+    else:
+        mode = "index"
+    parts = []
+    if state != "running":
+        parts.append(f"Indexing is {state}")
+    if counts.pending:
+        parts.append(f"{counts.pending} messages not indexed yet are scanned by each search")
+    if counts.failed:
+        parts.append(f"{counts.failed} messages that could not be indexed are scanned")
+    if lag_changes:
+        parts.append(f"{lag_changes} changes behind")
+    return {
+        "mode": mode,
+        "indexing": state,
+        "detail": "; ".join(parts) or "every message is indexed",
+    }
+
+
+def indexing_state(web: WebContext) -> str:
+    """The Indexing service's state (`running`, `stopped`, ...) or `absent`."""
+    try:
+        return web.supervisor.status(SERVICE).state.value
+    except UnknownService:
+        return "absent"
+
+
+def _processing_mailbox(web: WebContext) -> int:
+    try:
+        counters = dict(web.supervisor.status(SERVICE).service.counters)
+    except UnknownService:
+        return 0
+    return counters.get("processing_mailbox", 0)
 
 
 def index_routes(web: WebContext) -> list[Route]:
@@ -50,6 +103,7 @@ def index_routes(web: WebContext) -> list[Route]:
                 "cursor": cursor,
                 "latest_change": latest,
                 "lag_changes": max(0, latest - cursor),
+                "searches": searches(web, counts, max(0, latest - cursor)),
                 "failures": [
                     {
                         "message_id": f.message_id,
@@ -86,8 +140,30 @@ def index_routes(web: WebContext) -> list[Route]:
         dropped = await store.write(work)
         return {"user": user.lower() if user else None, "dropped": dropped}
 
+    async def by_account(request: Request, actor: Actor) -> JsonValue:
+        mailbox = _processing_mailbox(web)
+
+        async def read(tx: Tx) -> JsonValue:
+            busy = await store.search.account_of_mailbox(tx, mailbox) if mailbox else None
+            return {
+                "accounts": [
+                    {
+                        "user": row.address,
+                        "messages": row.status.messages,
+                        "indexed": row.status.indexed,
+                        "failed": row.status.failed,
+                        "queued": row.status.pending,
+                        "processing": row.account_id == busy,
+                    }
+                    for row in await store.search.accounts(tx)
+                ]
+            }
+
+        return await store.read(read)
+
     v1 = "/api/v1/index"
     return [
         Route(v1, endpoint(web, status)),
+        Route(f"{v1}/accounts", endpoint(web, by_account)),
         Route(f"{v1}/rebuild", endpoint(web, rebuild, 202), methods=["POST"]),
     ]

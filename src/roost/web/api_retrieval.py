@@ -7,7 +7,13 @@ POST   /api/v1/retrieval/{user}              add (201); the password is never sh
                                              remote_folders, folder_layout (merge|mirror),
                                              folder_map {remote: local}, mark_seen (IMAP),
                                              delete_after_days (POP3), interval_s
+                                             manual (fetched only when asked),
+                                             apop (POP3)
 GET    /api/v1/retrieval/{user}/{id}         one, with its status
+PATCH  /api/v1/retrieval/{user}/{id}         edit: the fields given replace the account's
+                                             (protocol excepted); `password` when given;
+                                             a new `tls` without `port` moves a default
+                                             port to the new default
 DELETE /api/v1/retrieval/{user}/{id}
 POST   /api/v1/retrieval/{user}/{id}/run     retrieve now (202): the service takes it
                                              at its next tick
@@ -45,6 +51,16 @@ def retrieval_routes(web: WebContext) -> list[Route]:
         added = await admin.add(actor, request.path_params["user"], spec, must(data, "password"))
         return view(added)
 
+    async def edit(request: Request, actor: Actor) -> JsonValue:
+        data = await payload(web, request)
+        user, rid = request.path_params["user"], _id(request)
+        current = await admin.show(user, rid)
+        spec = spec_of(edited_fields(current.spec, data))
+        password = data.get("password")
+        if password is not None and (not isinstance(password, str) or not password):
+            raise HTTPException(400, "'password' must be a non-empty string")
+        return view(await admin.edit(actor, user, rid, spec, password))
+
     async def show(request: Request, actor: Actor) -> JsonValue:
         return view(await admin.show(request.path_params["user"], _id(request)))
 
@@ -61,6 +77,7 @@ def retrieval_routes(web: WebContext) -> list[Route]:
         Route(v1, endpoint(web, list_accounts)),
         Route(f"{v1}/{{user}}", endpoint(web, add, 201), methods=["POST"]),
         Route(f"{v1}/{{user}}/{{id}}", endpoint(web, show)),
+        Route(f"{v1}/{{user}}/{{id}}", endpoint(web, edit), methods=["PATCH"]),
         Route(f"{v1}/{{user}}/{{id}}", endpoint(web, remove), methods=["DELETE"]),
         Route(f"{v1}/{{user}}/{{id}}/run", endpoint(web, run, 202), methods=["POST"]),
     ]
@@ -68,6 +85,62 @@ def retrieval_routes(web: WebContext) -> list[Route]:
 
 def _id(request: Request) -> int:
     return whole_number(request.path_params["id"], "id", 0)
+
+
+EDITABLE = frozenset(
+    {
+        "protocol",
+        "host",
+        "port",
+        "tls",
+        "username",
+        "password",
+        "folder",
+        "enabled",
+        "leave_on_server",
+        "remote_folders",
+        "interval_s",
+        "folder_layout",
+        "folder_map",
+        "mark_seen",
+        "delete_after_days",
+        "manual",
+        "apop",
+    }
+)
+
+
+def edited_fields(current: NewRetrieval, changes: dict[str, Any]) -> dict[str, Any]:
+    """An account's fields as `spec_of` reads them, with `changes` over them."""
+    unknown = sorted(set(changes) - EDITABLE)
+    if unknown:
+        raise HTTPException(400, f"unknown field(s): {', '.join(unknown)}")
+    fields: dict[str, Any] = {
+        "protocol": current.protocol.value,
+        "host": current.host,
+        "port": current.port,
+        "tls": current.tls.value,
+        "username": current.username,
+        "folder": current.folder,
+        "enabled": current.enabled,
+        "leave_on_server": current.leave_on_server,
+        "remote_folders": list(current.remote_folders),
+        "interval_s": current.interval_s,
+        "folder_layout": current.folder_layout.value,
+        "folder_map": dict(current.folder_map),
+        "mark_seen": current.mark_seen,
+        "delete_after_days": current.delete_after_days,
+        "manual": current.manual,
+        "apop": current.apop,
+    }
+    if (
+        "tls" in changes
+        and "port" not in changes
+        and current.port == default_port(current.protocol, current.tls)
+    ):
+        del fields["port"]  # follows the new TLS mode's default
+    fields.update(changes)
+    return fields
 
 
 def spec_of(data: dict[str, Any]) -> NewRetrieval:
@@ -113,6 +186,8 @@ def spec_of(data: dict[str, Any]) -> NewRetrieval:
         folder_map=tuple(sorted(folder_map.items())),
         mark_seen=_flag(data, "mark_seen", False),
         delete_after_days=days,
+        manual=_flag(data, "manual", False),
+        apop=_flag(data, "apop", False),
     )
 
 

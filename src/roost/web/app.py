@@ -22,7 +22,9 @@ from roost.web.admin import admin_routes
 from roost.web.api import api_routes
 from roost.web.api_index import index_routes
 from roost.web.api_queue import queue_routes
+from roost.web.api_search import search_routes
 from roost.web.context import WebContext
+from roost.web.dav import dav_routes
 from roost.web.metrics import render_metrics
 from roost.web.webmail import webmail_routes
 
@@ -67,8 +69,11 @@ def create_app(web: WebContext) -> Starlette:
             *api_routes(web),
             *index_routes(web),
             *queue_routes(web),
+            *search_routes(web),
             *admin_routes(web, web.admin_access or default_admin_access(web)),
             *webmail_routes(web, web.webmail_access or default_webmail_access(web)),
+            *(web.web_routes.routes() if web.web_routes is not None else ()),
+            *dav_routes(web.config, web.store, web.authenticator or default_authenticator(web)),
         ],
         exception_handlers={HTTPException: http_error},
         middleware=[Middleware(SecurityHeaders)],
@@ -85,6 +90,14 @@ def default_admin_access(web: WebContext) -> AdminAccess:
         config.admin,
         Throttle(config.auth, web.store.clock),
         web.store.clock,
+    )
+
+
+def default_authenticator(web: WebContext) -> Authenticator:
+    """Mail users' password check for an app made without one (the CLI, tests)."""
+    config = web.config
+    return Authenticator(
+        web.store, Passwords(config.directory), config.auth, config.directory, web.store.clock
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from roost.control.admin_access import AdminAccess
+from roost.control.auth import Authenticator
 from roost.control.certificates import CertificateAdmin
 from roost.control.directory import DirectoryAdmin
 from roost.control.mailstats import MailStats
@@ -12,6 +13,7 @@ from roost.control.queue_admin import QueueAdmin
 from roost.control.webmail_access import WebmailAccess
 from roost.core.config import Config
 from roost.net.dns import Resolver
+from roost.net.web_routes import WebRoutes
 from roost.store.store import Store
 from roost.supervisor.supervisor import Supervisor
 
@@ -34,3 +36,9 @@ class WebContext:
     """The certificates this process serves; None where it serves none (the local CLI)."""
     webmail_access: WebmailAccess | None = None
     """Webmail sign-in; made from the rest when not given (with its own authenticator)."""
+    web_routes: WebRoutes | None = None
+    """Routes services serve on the web listener (XMPP over WebSocket), each behind
+    its service's gate; none where no service runs (the local CLI)."""
+    authenticator: Authenticator | None = None
+    """Mail users' password check for CalDAV and CardDAV (its throttle shared with
+    the protocols); made from the rest when not given."""

@@ -65,8 +65,10 @@ class WebServer:
         ssl_context: ssl.SSLContext | None,
         *,
         timeout_s: float,
+        ws_max_bytes: int = 1024 * 1024,
     ) -> None:
         self._app = app
+        self._ws_max_bytes = ws_max_bytes
         self._plain = list(plain)
         self._tls = list(tls) if ssl_context is not None else []
         self._ssl_context = ssl_context
@@ -105,6 +107,8 @@ class WebServer:
             server_header=False,
             proxy_headers=False,
             h11_max_incomplete_event_size=64 * 1024,
+            # WebSocket messages: the largest any route takes (XMPP's stanza limit).
+            ws_max_size=self._ws_max_bytes,
         )
         config.load()
         config.ssl = context

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from roost.core.errors import RoostError
-from roost.proto.imap.bodystructure import is_message_part, is_multipart
+from roost.proto.imap.bodystructure import is_message_part, is_multipart, shows_as_message
 from roost.proto.imap.fetch import Section, SectionText
 from roost.proto.imap.responses import ResponseCode
 from roost.proto.mime.decoder import BodyDecoder, body_decoder
@@ -179,6 +179,11 @@ def find_part(
             if inner is None:
                 return None
             part = inner
+        elif more and shows_as_message(part, message_global=message_global):
+            # An encapsulated message left unparsed (transfer-encoded against
+            # RFC 2046 §5.2.1, or past a limit) shows an empty body in
+            # BODYSTRUCTURE, so nothing inside it has a number.
+            return None
     return part
 
 

@@ -92,6 +92,7 @@ EXTENSIONS = (
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "OBJECTID",
+    "SAVEDATE",
     "COMPRESS=DEFLATE",
 )
 """The extensions the service implements, in the order CAPABILITY lists them."""

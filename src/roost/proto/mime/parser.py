@@ -325,10 +325,13 @@ class MimeParser:
             self._stack.pop()
             popped_multipart = popped_multipart or node.kind is PartKind.MULTIPART
             if node.body_start > end[0]:
-                # The body is empty and starts on this line: the line break
-                # before it ends the header block, and parts around it end
-                # here too, so that they still contain it.
-                end = (self._pos, self._lf)
+                # The body is empty and the header block reached into the line
+                # break before this delimiter, which is the delimiter's
+                # (RFC 2046 §5.1.1): the header block and the part end before it.
+                if node.header_start <= end[0]:
+                    node.body_start, node.body_lf = end
+                else:  # a part that starts on this line: the parts around it end here
+                    end = (self._pos, self._lf)
             self._finalize(node, end)
         multipart = self._stack[index]
         multipart.seen_boundary = True

@@ -14,6 +14,9 @@ a search gives the same answer whether the index serves it or a scan does.
   the indexer's own extraction job).
 - Header: the top-level header fields as `name: value` lines, RFC 2047
   encoded-words decoded (RFC 2047 §6), raw 8-bit read as UTF-8 (RFC 6532).
+- Header fields (SUBJECT, FROM, TO, CC, BCC and HEADER name): the values of
+  every top-level field of that name, unfolded and decoded the same way,
+  one by one (`header_field_values`).
 
 A part without a charset, or naming us-ascii, UTF-8 or a charset Python
 does not know, is read as UTF-8 and, from the first octet that is not
@@ -33,6 +36,7 @@ import codecs
 import enum
 import html
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -249,6 +253,20 @@ class _HtmlText:
             self._space = True
 
 
+def html_text(markup: str) -> str:
+    """HTML as the plain text a search looks in (the converter the body uses)."""
+    sink: list[str] = []
+    converter = _HtmlText(sink)
+    converter.feed(markup)
+    converter.close()
+    return "".join(sink)
+
+
+def text_decoder(charset: str | None) -> _TextDecoder:
+    """An incremental decoder for a text part's charset, as the body is read."""
+    return _text_decoder(charset)
+
+
 def _text_end(buf: str, pos: int) -> int:
     """How far text can be written when more may follow: not into a "<" at
     the very end (markup may start there), nor past a trailing "&" with no
@@ -325,6 +343,21 @@ def header_search_text(header: bytes, max_chars: int = MAX_SEARCH_TEXT_CHARS) ->
         for name, value in split_fields(header[:MAX_SEARCH_HEADER_OCTETS].splitlines(True))
     ]
     return "\n".join(lines)[:max_chars]
+
+
+SEARCHED_FIELDS = frozenset({"subject", "from", "to", "cc", "bcc"})
+"""The header fields that have a search key of their own (RFC 9051 §6.4.4)."""
+
+
+def header_field_values(header: bytes, names: Container[str] | None = None) -> dict[str, list[str]]:
+    """The decoded values of a header block's fields by lowercase name, in
+    order (`names`, lowercase, keeps only those): what SUBJECT, FROM, TO, CC,
+    BCC and HEADER match, one value at a time, in a scan and in the index."""
+    fields: dict[str, list[str]] = {}
+    for name, value in split_fields(header.splitlines(True)):
+        if names is None or name in names:
+            fields.setdefault(name, []).append(decode_header(value))
+    return fields
 
 
 @dataclass(frozen=True, slots=True)

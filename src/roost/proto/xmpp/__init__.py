@@ -46,8 +46,13 @@ A service drives it like this (error handling and timeouts left out)::
                 core.bind_accepted(resource); sessions.add(core.jid, core)
             case Message() | Presence() | Iq():
                 router.route(event)  # later: core.send(stanza) for what arrives
+            case SmEnableRequested(resume=resume):
+                core.sm_enabled(parking.new_id() if resume else None, max_s=300)
+            case SmResumeRequested(previd=previd):
+                parked = parking.take(previd)  # its SmSnapshot and full JID
+                core.sm_resumed(parked.jid, parked.snapshot)
             case Nonza(element=element):
-                stream_management.handle(core, element)
+                client_state.handle(core, element)
             case StreamClosed() | StreamFailed() | ConnectionLost():
                 break
     conn.write(core.data_to_send()); conn.close()
@@ -89,6 +94,8 @@ from roost.proto.xmpp.events import (
     PasswordLogin,
     Presence,
     ScramKeysRequested,
+    SmEnableRequested,
+    SmResumeRequested,
     StartTlsRequested,
     StreamClosed,
     StreamFailed,
@@ -111,6 +118,7 @@ from roost.proto.xmpp.settings import (
     TlsPolicy,
     XmppSettings,
 )
+from roost.proto.xmpp.sm import SM, SmSnapshot
 from roost.proto.xmpp.stanzas import error_reply, iq_result
 
 __all__ = [
@@ -119,6 +127,7 @@ __all__ = [
     "DOCUMENT_SCOPE",
     "MAX_DEPTH_LIMIT",
     "NEEDS_ANSWER",
+    "SM",
     "STREAM_SCOPE",
     "AuthFailed",
     "Authenticated",
@@ -140,6 +149,9 @@ __all__ = [
     "SaslCondition",
     "Scope",
     "ScramKeysRequested",
+    "SmEnableRequested",
+    "SmResumeRequested",
+    "SmSnapshot",
     "StanzaErrorCondition",
     "StartTlsRequested",
     "State",

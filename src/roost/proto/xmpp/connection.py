@@ -62,6 +62,7 @@ from collections import deque
 
 from roost.proto.sasl import SaslConfig, ScramCredentials
 from roost.proto.xmpp import namespaces as ns
+from roost.proto.xmpp import sm
 from roost.proto.xmpp.auth import AskService, Refuse, SaslStage, SendChallenge, Step
 from roost.proto.xmpp.binding import BindAsk, bind_result, classify
 from roost.proto.xmpp.conditions import (
@@ -81,6 +82,8 @@ from roost.proto.xmpp.events import (
     Event,
     Nonza,
     ScramKeysRequested,
+    SmEnableRequested,
+    SmResumeRequested,
     StartTlsRequested,
     StreamClosed,
     StreamFailed,
@@ -98,6 +101,7 @@ from roost.proto.xmpp.parser import (
 )
 from roost.proto.xmpp.reader import StreamReader
 from roost.proto.xmpp.settings import XmppSettings
+from roost.proto.xmpp.sm import SM, SmSnapshot, StreamManagement, parse_h
 from roost.proto.xmpp.stanzas import Accepted, Answered, Violation, error_reply, is_stanza
 
 
@@ -148,6 +152,7 @@ class XmppServerConnection:
         self._user_jid: Jid | None = None
         self._jid: Jid | None = None
         self._bind_iq: Element | None = None
+        self._sm = StreamManagement(settings.max_unacked_stanzas)
 
     # State the service may look at.
 
@@ -194,6 +199,22 @@ class XmppServerConnection:
         return self._jid
 
     @property
+    def stream_managed(self) -> bool:
+        """Has XEP-0198 stream management been enabled (or resumed)?"""
+        return self._sm.enabled
+
+    def sm_snapshot(self) -> SmSnapshot | None:
+        """The state a new stream may resume from (XEP-0198 §5), if the
+        client enabled resumption; take it once the connection is gone."""
+        return self._sm.snapshot()
+
+    def sm_unacked(self) -> tuple[Element, ...]:
+        """Stanzas sent that the client has not acknowledged: when the
+        session ends for good, the service stores or bounces them
+        (XEP-0198 §5 "the server SHOULD treat unacknowledged stanzas…")."""
+        return tuple(self._sm.unacked)
+
+    @property
     def awaiting(self) -> Event | None:
         """The event that waits for the service's answer, if any."""
         return self._pending
@@ -220,10 +241,12 @@ class XmppServerConnection:
 
     def data_to_send(self) -> bytes:
         """Everything queued for a TCP client since the last call."""
+        self._request_acks()
         return self._writer.take_bytes()
 
     def messages_to_send(self) -> list[bytes]:
         """The WebSocket messages queued since the last call, in order."""
+        self._request_acks()
         return self._writer.take_messages()
 
     def next_event(self) -> Event | None:
@@ -324,14 +347,45 @@ class XmppServerConnection:
         self._writer.element(error_reply(self._bind_iq, condition, text=text))
         self._bind_iq = None
 
-    def bind_resumed(self, jid: Jid) -> None:
-        """The service resumed an earlier session of this account under the
-        full ``jid`` instead of binding (XEP-0198 ``<resumed/>``)."""
-        if self._state is not State.AUTHENTICATED or self._pending is not None:
-            raise XmppStateError("bind_resumed needs an authenticated, unbound stream")
-        if jid.is_bare or jid.bare != self._user_jid:
-            raise XmppStateError("bind_resumed needs a full JID of the authenticated account")
+    def sm_enabled(self, resume_id: str | None, max_s: int | None = None) -> None:
+        """Answer `SmEnableRequested`: ``<enabled/>``, with ``resume_id`` and
+        ``max_s`` if the session may be resumed (XEP-0198 §3)."""
+        self._answering("sm_enabled", (SmEnableRequested,))
+        self._writer.element(sm.enabled(resume_id, max_s))
+        self._sm.enable(resume_id)
+
+    def sm_refused(self) -> None:
+        """Answer `SmEnableRequested` with ``<failed/>`` (XEP-0198 §3)."""
+        self._answering("sm_refused", (SmEnableRequested,))
+        self._writer.element(sm.failed("feature-not-implemented"))
+
+    def sm_resumed(self, jid: Jid, snapshot: SmSnapshot) -> bool:
+        """Answer `SmResumeRequested`: this stream continues the parked
+        session ``jid`` (XEP-0198 §5): ``<resumed/>``, then the stanzas the
+        client's ``h`` says it lacks, again. False (and ``<failed/>`` with
+        ``handled-count-too-high``) if its ``h`` counts stanzas never sent."""
+        event = self._pending
+        if not isinstance(event, SmResumeRequested):
+            raise XmppStateError(f"sm_resumed() does not answer {type(event).__name__}")
+        if jid.is_bare or jid.bare != self._user_jid or snapshot.id != event.previd:
+            raise XmppStateError("sm_resumed needs a session of the authenticated account")
+        self._pending = None
+        again = self._sm.resume(snapshot, event.h)
+        if again is None:
+            too_high = Element("handled-count-too-high", SM)
+            self._writer.element(sm.failed("undefined-condition", snapshot.inbound, extra=too_high))
+            return False
         self._jid, self._state = jid, State.BOUND
+        self._writer.element(sm.resumed(snapshot.id, snapshot.inbound))
+        for stanza in again:
+            self._emit_stanza(stanza)
+        return True
+
+    def sm_resume_failed(self) -> None:
+        """Answer `SmResumeRequested` with ``<failed><item-not-found/>``: no
+        such session (any more); the client binds a new one (§5)."""
+        self._answering("sm_resume_failed", (SmResumeRequested,))
+        self._writer.element(sm.failed("item-not-found"))
 
     def send(self, element: Element) -> bool:
         """Queue a stanza (once bound) or a nonza (once authenticated) for
@@ -343,7 +397,10 @@ class XmppServerConnection:
             raise XmppStateError(f"cannot send <{element.name}> before {needed.name}")
         if self._phase is not Phase.STREAM:
             raise XmppStateError("cannot send while the stream restarts")
-        self._writer.element(element)
+        if needed is State.BOUND:
+            self._emit_stanza(element)
+        else:
+            self._writer.element(element)
         return True
 
     def close(self, condition: StreamErrorCondition | None = None, text: str | None = None) -> None:
@@ -421,6 +478,8 @@ class XmppServerConnection:
                 self._client_closed(condition_of(element, ns.STREAMS))
             case ns.CLIENT, "message" | "presence" | "iq":
                 self._stanza(element)
+            case sm.SM, name if not connected and self._settings.stream_management:
+                self._stream_management(name, element)
             case namespace, _ if not connected and namespace in self._settings.nonza_namespaces:
                 self._events.append(Nonza(element))
             case _:
@@ -450,7 +509,49 @@ class XmppServerConnection:
             case _:
                 raise XmppStateError(f"unexpected SASL step {type(step).__name__}")
 
+    def _stream_management(self, name: str, element: Element) -> None:
+        """XEP-0198 nonzas: ``<r/>`` and ``<a/>`` are the core's; ``<enable/>``
+        and ``<resume/>`` the service's (§3, §4, §5)."""
+        bound = self._state is State.BOUND
+        match name:
+            case "enable" if bound and not self._sm.enabled:
+                resume = element.get("resume") in ("true", "1")
+                max_s = parse_h(element.get("max"))
+                self._events.append(SmEnableRequested(resume, max_s))
+            case "resume" if not bound and not self._sm.enabled:
+                previd, h = element.get("previd"), parse_h(element.get("h"))
+                if not previd or h is None:
+                    self._writer.element(sm.failed("bad-request"))
+                    return
+                self._events.append(SmResumeRequested(previd, h))
+            case "enable" | "resume":
+                self._writer.element(sm.failed("unexpected-request"))
+            case "r" if self._sm.enabled:
+                self._writer.element(sm.answer(self._sm.inbound))
+            case "a" if self._sm.enabled:
+                h = parse_h(element.get("h"))
+                if h is None:
+                    self._fail(StreamErrorCondition.BAD_FORMAT, "<a/> without a valid h")
+                elif not self._sm.ack(h):
+                    # XEP-0198 §4: a count of stanzas never sent.
+                    self._fail(StreamErrorCondition.UNDEFINED_CONDITION, "handled-count-too-high")
+            case "r" | "a":
+                self._writer.element(sm.failed("unexpected-request"))
+            case _:
+                self._fail(StreamErrorCondition.UNSUPPORTED_STANZA_TYPE, "unknown element")
+
+    def _emit_stanza(self, stanza: Element) -> None:
+        """Queue a stanza for the client, and count it (XEP-0198 §4)."""
+        self._writer.element(stanza)
+        if not self._sm.sent(stanza):
+            self._fail(StreamErrorCondition.RESOURCE_CONSTRAINT, "too many unacknowledged stanzas")
+
+    def _request_acks(self) -> None:
+        if self._phase is Phase.STREAM and self._sm.request_due():
+            self._writer.element(sm.request())
+
     def _stanza(self, stanza: Element) -> None:
+        self._sm.received()  # XEP-0198 §4: every stanza counts, answered here or not
         authenticated = self._state is not State.CONNECTED
         match classify(stanza, authenticated=authenticated, full_jid=self._jid):
             case Accepted(event=event):
@@ -459,7 +560,7 @@ class XmppServerConnection:
                 self._bind_iq = iq
                 self._events.append(BindRequested(resource))
             case Answered(reply=reply):
-                self._writer.element(reply)
+                self._emit_stanza(reply)
             case Violation(condition=condition, detail=detail):
                 self._fail(condition, detail)
             case _:

@@ -15,6 +15,8 @@ PasswordLogin         ``login_accepted(bare_jid)`` or ``reject(condition)``
 ScramKeysRequested    ``scram_keys(credentials or None)`` or ``reject(condition)``
 Authenticated         ``login_accepted(bare_jid)`` or ``reject(condition)``
 BindRequested         ``bind_accepted(resource)`` or ``bind_refused(condition)``
+SmEnableRequested     ``sm_enabled(resume_id or None, max_s)`` or ``sm_refused()``
+SmResumeRequested     ``sm_resumed(jid, snapshot)`` or ``sm_resume_failed()``
 ====================  ==========================================================
 
 No event shows a secret or a stanza's content in its ``repr`` (DESIGN.md:
@@ -97,6 +99,28 @@ class BindRequested:
     """
 
     resource: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SmEnableRequested:
+    """XEP-0198 §3 ``<enable/>`` on a bound stream; ``resume`` if the client
+    asks to be able to resume, ``max_s`` its preferred resumption time.
+    Answer `sm_enabled` (with a resumption id, or None for counting and
+    acks only) or `sm_refused`."""
+
+    resume: bool
+    max_s: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SmResumeRequested:
+    """XEP-0198 §5 ``<resume/>`` on an authenticated, unbound stream: the
+    client handled ``h`` stanzas of the session ``previd``. Answer
+    `sm_resumed` with the parked session's full JID and `SmSnapshot`, or
+    `sm_resume_failed` (``item-not-found``: the client may bind anew)."""
+
+    previd: str
+    h: int
 
 
 # Notices.
@@ -211,6 +235,8 @@ Event = (
     | ScramKeysRequested
     | Authenticated
     | BindRequested
+    | SmEnableRequested
+    | SmResumeRequested
     | AuthFailed
     | Message
     | Presence
@@ -228,6 +254,8 @@ NEEDS_ANSWER = (
     ScramKeysRequested,
     Authenticated,
     BindRequested,
+    SmEnableRequested,
+    SmResumeRequested,
 )
 """The event types the service must answer before the core goes on."""
 

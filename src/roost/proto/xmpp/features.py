@@ -26,6 +26,7 @@ from __future__ import annotations
 from roost.proto.xmpp import namespaces as ns
 from roost.proto.xmpp.element import Element
 from roost.proto.xmpp.settings import TlsPolicy, XmppSettings
+from roost.proto.xmpp.sm import SM
 
 
 def tls_required_first(settings: XmppSettings, *, tls: bool, websocket: bool) -> bool:
@@ -45,6 +46,8 @@ def stream_features(
     if authenticated:
         session = Element.of("session", ns.SESSION, children=[Element("optional", ns.SESSION)])
         children = [Element("bind", ns.BIND), session, *settings.features_after_auth]
+        if settings.stream_management:
+            children.append(Element("sm", SM))  # XEP-0198 §2
         return Element.of("features", ns.STREAM, children=children)
     children = []
     if starttls_offered(settings, tls=tls, websocket=websocket):

@@ -110,6 +110,13 @@ class XmppSettings:
     ``<enable/>``, ``<r/>``, ``<a/>``, ``<resume/>``; XEP-0352's
     ``<active/>``): the core passes them on as `Nonza` events. Others end
     the stream with ``unsupported-stanza-type``."""
+    stream_management: bool = False
+    """XEP-0198: offer ``<sm xmlns='urn:xmpp:sm:3'/>`` once bound-capable,
+    count and acknowledge stanzas, and pass ``<enable/>`` and
+    ``<resume/>`` on as events (`roost.proto.xmpp.sm`)."""
+    max_unacked_stanzas: int = 1000
+    """Stanzas sent to a stream-managed client and not yet acknowledged;
+    one more ends the stream with ``resource-constraint``."""
     lang: str = "en"
     """The ``xml:lang`` of the server's stream headers (RFC 6120 §4.7.4)."""
     stream_id_source: StreamIdSource = field(default=random_stream_id, repr=False)
@@ -128,6 +135,8 @@ class XmppSettings:
             )
         if not 1 <= self.max_depth <= MAX_DEPTH_LIMIT:
             raise XmppSettingsError(f"XMPP max_depth must lie in 1..{MAX_DEPTH_LIMIT}")
+        if self.max_unacked_stanzas < 1:
+            raise XmppSettingsError("XMPP max_unacked_stanzas must be 1 or more")
         if self.max_auth_failures < 1:
             raise XmppSettingsError("XMPP max_auth_failures must be 1 or more")
         if not self.lang or not self.lang.isascii() or not self.lang.replace("-", "").isalnum():

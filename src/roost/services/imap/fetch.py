@@ -25,7 +25,7 @@ from roost.proto.imap.sequence import SavedResult, sequence_of
 from roost.proto.imap.values import Atom
 from roost.services.imap.bodies import read_small
 from roost.services.imap.context import EXPUNGEISSUED, CommandFailed, SessionContext, flag_atoms
-from roost.services.imap.fetch_data import Wanted, items, send
+from roost.services.imap.fetch_data import SummaryWriter, Wanted, items, send
 from roost.services.imap.messages import refresh
 from roost.services.imap.selected import SelectedMailbox, uid_ranges
 from roost.store.types import Flag, FlagMode, MessageInfo
@@ -73,6 +73,7 @@ async def fetch(ctx: SessionContext, command: Fetch) -> None:
     if not view.read_only and any(_sets_seen(attr) for attr in attrs):
         infos, seen_now = await _set_seen(ctx, view, infos)
     wanted = Wanted.of(attrs)
+    summary = SummaryWriter(ctx, wanted) if SummaryWriter.applies(wanted) else None
     for start in range(0, len(infos), STRUCTURES_PER_READ):
         batch = infos[start : start + STRUCTURES_PER_READ]
         unknown = [info.uid for info in batch if wanted.needs_structure(ctx, info)]
@@ -84,6 +85,10 @@ async def fetch(ctx: SessionContext, command: Fetch) -> None:
             for info in group:
                 seq = view.seq_of(info.uid)
                 if seq is None:
+                    continue
+                if summary is not None:
+                    ctx.core.send(await summary.line(seq, info, kept.get(info.uid)))
+                    await ctx.flush_if_full()
                     continue
                 try:
                     data = await items(ctx, info, wanted, kept.get(info.uid), octets.get(info.uid))

@@ -13,7 +13,9 @@ The attributes come from four places:
   BINARY or RFC822.* is asked for, and streamed when large.
 
 `send` writes ``* n FETCH (...)``, copying streamed literals from the store
-as they are read.
+as they are read. A FETCH of row attributes and the cached three only (what
+a client asks of a whole mailbox when it opens it) is written straight to
+bytes by `SummaryWriter`, with no list of values in between.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from roost.services.imap.cache import CacheKey
 from roost.services.imap.context import CommandFailed, SessionContext, flag_atoms
 from roost.services.imap.messages import message_structure, with_trace
 from roost.services.imap.objectid import email_id, object_id
-from roost.store.types import MessageInfo
+from roost.store.types import Flag, MessageInfo
 
 CACHED = (FetchItem.ENVELOPE, FetchItem.BODYSTRUCTURE, FetchItem.BODY)
 """What depends on the blob alone and is kept written (`roost.services.imap.cache`)."""
@@ -136,8 +138,13 @@ async def items(
                 out.append((info.modseq,))
             case FetchItem.EMAILID:
                 out.append(object_id(email_id(info)))
-            case FetchItem.THREADID | FetchItem.SAVEDATE:
-                out.append(None)  # neither is kept: RFC 8474 §5.2, RFC 8514 §3
+            case FetchItem.THREADID:
+                out.append(None)  # not kept: RFC 8474 §5.2
+            case FetchItem.SAVEDATE:
+                # RFC 8514 §3: NIL when the save date is not known (a message
+                # saved before Roost kept it).
+                saved = info.saved_at
+                out.append(None if saved is None else internal_date(saved))
             case FetchItem.ENVELOPE | FetchItem.BODYSTRUCTURE | FetchItem.BODY:
                 key = wanted.key(ctx, info, attr)
                 found = ctx.deps.fetch_cache.get(key)
@@ -170,6 +177,80 @@ async def items(
             case _:
                 raise CommandFailed("unsupported attribute", condition=Condition.BAD)
     return out
+
+
+_SUMMARY = frozenset(
+    {
+        FetchItem.UID,
+        FetchItem.FLAGS,
+        FetchItem.INTERNALDATE,
+        FetchItem.RFC822_SIZE,
+        FetchItem.MODSEQ,
+        *CACHED,
+    }
+)
+
+
+class SummaryWriter:
+    """``* n FETCH (...)`` of a summary FETCH written straight to bytes: the
+    same octets `items` and `send` give, at a fraction of the Python per
+    message, since each message costs some formatting and cache lookups.
+    FLAGS lists are written once per distinct set of flags."""
+
+    def __init__(self, ctx: SessionContext, wanted: Wanted) -> None:
+        self._ctx = ctx
+        self._wanted = wanted
+        self._utf8 = ctx.core.utf8
+        self._names = [write_data(name) + b" " for name in wanted.names]
+        self._flags: dict[tuple[Flag, frozenset[str]], bytes] = {}
+
+    @staticmethod
+    def applies(wanted: Wanted) -> bool:
+        return not wanted.octets and all(attr in _SUMMARY for attr in wanted.attrs)
+
+    def _flag_list(self, info: MessageInfo) -> bytes:
+        key = (info.flags, info.keywords)
+        written = self._flags.get(key)
+        if written is None:
+            written = write_data(flag_atoms(info.flags, info.keywords), utf8=self._utf8)
+            self._flags[key] = written
+        return written
+
+    async def line(self, seq: int, info: MessageInfo, kept: str | None) -> bytes:
+        """The response for message ``seq``; ``kept`` as for `items`."""
+        ctx = self._ctx
+        out = bytearray(b"* %d FETCH (" % seq)
+        structure: MessageStructure | None = None
+        for index, (attr, name) in enumerate(zip(self._wanted.attrs, self._names, strict=True)):
+            if index:
+                out += b" "
+            out += name
+            if attr is FetchItem.UID:
+                out += b"%d" % info.uid
+            elif attr is FetchItem.FLAGS:
+                out += self._flag_list(info)
+            elif attr is FetchItem.INTERNALDATE:
+                out += b'"' + internal_date(info.internal_date).encode() + b'"'
+            elif attr is FetchItem.RFC822_SIZE:
+                out += b"%d" % info.size
+            elif attr is FetchItem.MODSEQ:
+                out += b"(%d)" % info.modseq
+            else:
+                assert isinstance(attr, FetchItem)
+                key = self._wanted.key(ctx, info, attr)
+                found = ctx.deps.fetch_cache.get(key)
+                if found is None:
+                    if structure is None:
+                        if kept is not None:
+                            structure = with_trace(
+                                MessageStructure.from_json(kept), len(info.trace)
+                            )
+                        else:
+                            structure = await message_structure(ctx, info, None)
+                    found = _write(ctx, key, attr, structure)
+                out += found
+        out += b")\r\n"
+        return bytes(out)
 
 
 def _write(

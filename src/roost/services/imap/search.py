@@ -20,6 +20,12 @@ stopped and behind) is scanned as above, and so is any key the index cannot
 answer (fewer than three characters, or a line break). The index answers
 exactly what the scan would (see `roost.store.search`), so the answer is
 the same either way; only the time differs.
+
+A search made of such text keys, sequence and UID sets, ALL, NOT, OR and
+AND (the usual ``UID SEARCH BODY word``) is answered from UID sets: the
+index's hits, combined as the keys say, and a scan of the messages without
+a current document alone. No row of the mailbox is read, so the time grows
+with the hits, not with the mailbox (`_on_sets`).
 """
 
 from __future__ import annotations
@@ -52,11 +58,10 @@ from roost.proto.imap.search import (
     TextKey,
     UidKey,
 )
-from roost.proto.imap.sequence import sequence_of
+from roost.proto.imap.sequence import STAR, SeqRange, SequenceSet, sequence_of
 from roost.proto.imap.values import Atom, ImapData
-from roost.proto.mime import MessageStructure, decode_header
-from roost.proto.mime.headers import split_fields
-from roost.proto.mime.searchtext import SearchText, message_search_text
+from roost.proto.mime import MessageStructure
+from roost.proto.mime.searchtext import SearchText, header_field_values, message_search_text
 from roost.services.imap.bodies import read_range
 from roost.services.imap.context import SessionContext
 from roost.services.imap.messages import message_structure, refresh
@@ -90,8 +95,8 @@ _INDEX_FIELDS = {
 class _IndexAnswers:
     """What the index said, in the same snapshot as the mailbox's rows."""
 
-    indexed: set[int]
-    """UIDs of the messages that have a current document."""
+    unindexed: set[int]
+    """UIDs of the messages without a current document (scanned)."""
     hits: dict[int, set[int]]
     """By `id()` of a text key: the UIDs of the indexed messages it matches."""
 
@@ -193,8 +198,10 @@ class _Matcher:
             case ObjectIdKey(field="EMAILID", value=value):
                 assert isinstance(info, MessageInfo)
                 return email_id(info) == value
-            case ObjectIdKey() | SaveDateSupportedKey():
-                return False  # no THREADID (RFC 8474 §5.2), no save dates (RFC 8514 §4)
+            case SaveDateSupportedKey():
+                return True  # every mailbox keeps save dates (RFC 8514 §4)
+            case ObjectIdKey():
+                return False  # no THREADID (RFC 8474 §5.2)
             case Not(key=inner):
                 return not self(inner, m)
             case Or(left=left, right=right):
@@ -226,9 +233,19 @@ def _date_of(m: _Message, source: DateSource) -> datetime.date | None:
         sent = m.structure.envelope.date_parsed if m.structure is not None else None
         return sent.date() if sent is not None else None
     if source is DateSource.SAVED:
-        return None
+        return _saved_date(m)
     assert isinstance(m.info, MessageInfo)
     return m.info.internal_date.date()
+
+
+# --- SAVEDATE (RFC 8514 §4): SAVEDBEFORE, SAVEDON, SAVEDSINCE
+
+
+def _saved_date(m: _Message) -> datetime.date:
+    """The save date; a message saved before Roost kept one is searched by
+    its internal date, as RFC 8514 §4 does where save dates are missing."""
+    assert isinstance(m.info, MessageInfo)
+    return (m.info.saved_at or m.info.internal_date).date()
 
 
 def _date_matches(when: datetime.date | None, relation: DateRelation, day: datetime.date) -> bool:
@@ -257,10 +274,7 @@ async def _prepare(ctx: SessionContext, m: _Message, needs: _Needs) -> None:
             header = data[:end]
         else:
             header = b"".join([c async for c in read_range(ctx.store, info, 0, end)])
-        fields: dict[str, list[str]] = {}
-        for name, value in split_fields(header.splitlines(True)):
-            fields.setdefault(name, []).append(decode_header(value))
-        m.fields = fields
+        m.fields = header_field_values(header)
     if data is not None:
         m.text = message_search_text(data, structure)
 
@@ -299,8 +313,8 @@ async def search(ctx: SessionContext, command: Search) -> None:
         )
         _answer(ctx, view, command, [r.uid for r in flagged], _highest(flagged, modseq))
     else:
-        found, modseq = await _matching_uids(ctx, view, criteria)
-        _answer(ctx, view, command, [r.uid for r in found], _highest(found, modseq))
+        uids, highest = await _matching_uids(ctx, view, criteria)
+        _answer(ctx, view, command, uids, highest)
     await refresh(ctx, expunges=command.uid)
     ctx.core.finish(Condition.OK, "SEARCH completed")
 
@@ -374,42 +388,57 @@ async def _index_answers(
     store = ctx.store
     if not keys:
         return None
-    indexed = await store.search.indexed_in(tx, view.id)
-    if not indexed:
-        return None
+    unindexed = await store.search.unindexed_in(tx, view.id)
+    if len(unindexed) >= view.exists:
+        return None  # nothing indexed: the scan answers alone
     hits = {
         id(key): await store.search.matching(tx, view.id, _INDEX_FIELDS[key.field], key.value)
         for key in keys
     }
-    return _IndexAnswers(indexed, hits)
+    return _IndexAnswers(unindexed, hits)
 
 
 async def _matching_uids(
     ctx: SessionContext, view: SelectedMailbox, criteria: SearchKey
-) -> tuple[list[MessageInfo] | list[MessageFlags], bool]:
-    """As `matching`; when the index holds every message and answers every
-    key that is not about flags, from the light rows alone."""
+) -> tuple[list[int], int | None]:
+    """The UIDs `matching` would give, and their highest MODSEQ when the
+    criteria used MODSEQ; from UID sets when the keys allow (`_on_sets`),
+    from the light rows when the index holds every message and answers
+    every key that is not about flags."""
     store = ctx.store
     keys = _indexable_keys(criteria) if ctx.deps.use_index else []
-    light = bool(keys) and _on_flags(criteria, frozenset(id(key) for key in keys))
+    answered = frozenset(id(key) for key in keys)
+    light = bool(keys) and _on_flags(criteria, answered)
+    by_sets = bool(keys) and _on_sets(criteria, answered)
 
     async def read(
         tx: Tx,
     ) -> tuple[list[MessageFlags] | None, list[MessageInfo] | None, _IndexAnswers | None]:
         index = await _index_answers(ctx, tx, view, keys)
+        if by_sets and index is not None:
+            # Only the messages the index cannot answer are read.
+            ranges = [(uid, uid) for uid in sorted(index.unindexed)]
+            scanned = await store.mail.messages(tx, view.id, ranges) if ranges else []
+            return None, scanned, index
         if light and index is not None:
             flags = await store.mail.flags(tx, view.id)
-            if all(row.uid in index.indexed for row in flags):
+            if not any(row.uid in index.unindexed for row in flags):
                 return flags, None, index
         return None, await store.mail.messages(tx, view.id), index
 
     flags, rows, index = await store.read(read)
     if index is not None:
         ctx.count("search_index_used")
+    if by_sets and index is not None:
+        assert rows is not None
+        scanned, _ = await _scan(ctx, view, criteria, rows)
+        return _from_sets(ctx, view, criteria, index, scanned), None
     if flags is not None:
-        return await _scan(ctx, view, criteria, flags, index)
+        light_found, modseq = await _scan(ctx, view, criteria, flags, index)
+        return [r.uid for r in light_found], _highest(light_found, modseq)
     assert rows is not None
-    return await _scan(ctx, view, criteria, rows, index)
+    found, modseq = await _scan(ctx, view, criteria, rows, index)
+    return [r.uid for r in found], _highest(found, modseq)
 
 
 async def matching(
@@ -427,6 +456,69 @@ async def matching(
     if index is not None:
         ctx.count("search_index_used")
     return await _scan(ctx, view, criteria, rows, index)
+
+
+def _on_sets(key: SearchKey, answered: frozenset[int]) -> bool:
+    """Whether a search is text keys in `answered` (by `id()`), sets and ALL,
+    combined by NOT, OR and AND: UID sets answer it (`_from_sets`)."""
+    match key:
+        case AllKey() | SequenceKey() | UidKey():
+            return True
+        case TextKey() if id(key) in answered:
+            return True
+        case Not(key=inner):
+            return _on_sets(inner, answered)
+        case Or(left=left, right=right):
+            return _on_sets(left, answered) and _on_sets(right, answered)
+        case And(keys=keys):
+            return all(_on_sets(inner, answered) for inner in keys)
+    return False
+
+
+_EVERY_UID = SequenceSet((SeqRange(1, STAR),))
+
+
+def _from_sets(
+    ctx: SessionContext,
+    view: SelectedMailbox,
+    criteria: SearchKey,
+    index: _IndexAnswers,
+    scanned: list[MessageInfo],
+) -> list[int]:
+    """The answer to an `_on_sets` search, in UID order: the indexed
+    messages that the keys' UID sets select, and the scanned ones
+    (`scanned`, matched by the scan already)."""
+    everything: set[int] | None = None
+
+    def universe() -> set[int]:
+        nonlocal everything
+        if everything is None:
+            everything = set(view.resolve(_EVERY_UID, uid=True, saved=ctx.saved_uids))
+        return everything
+
+    def uids_of(key: SearchKey) -> set[int]:
+        match key:
+            case AllKey():
+                return universe()
+            case SequenceKey(messages=messages):
+                return set(view.resolve(messages, uid=False, saved=ctx.saved_uids, strict=False))
+            case UidKey(uids=uids):
+                return set(view.resolve(uids, uid=True, saved=ctx.saved_uids))
+            case TextKey():
+                return index.hits[id(key)]
+            case Not(key=inner):
+                return universe() - uids_of(inner)
+            case Or(left=left, right=right):
+                return uids_of(left) | uids_of(right)
+            case And(keys=keys):
+                found = [uids_of(inner) for inner in keys]
+                found.sort(key=len)
+                return set(found[0]).intersection(*found[1:]) if found else universe()
+        raise AssertionError(f"not a search on sets: {key!r}")
+
+    chosen = uids_of(criteria) - index.unindexed
+    chosen.update(row.uid for row in scanned)
+    return sorted(uid for uid in chosen if view.known(uid) and not view.gone(uid))
 
 
 def _indexable_keys(key: SearchKey) -> list[TextKey]:
@@ -463,6 +555,7 @@ async def _scan(
                 key.messages if isinstance(key, SequenceKey) else key.uids,
                 uid=isinstance(key, UidKey),
                 saved=ctx.saved_uids,
+                strict=False,
             )
         )
         for key in needs.sets
@@ -474,7 +567,7 @@ async def _scan(
             continue
         message = _Message(row)
         wanted = needs
-        if index is not None and row.uid in index.indexed:
+        if index is not None and row.uid not in index.unindexed:
             message.indexed = True
             wanted = needs_indexed
         if wanted.structure or wanted.header or wanted.text:

@@ -109,11 +109,15 @@ class SelectedMailbox:
     def known(self, uid: int) -> bool:
         return self._uids.seq_of(uid) is not None
 
-    def resolve(self, messages: MessageSet, *, uid: bool, saved: tuple[int, ...]) -> list[int]:
+    def resolve(
+        self, messages: MessageSet, *, uid: bool, saved: tuple[int, ...], strict: bool = True
+    ) -> list[int]:
         """The UIDs a set names, in UID order (RFC 9051 §6.4.8, RFC 5182 for ``$``).
 
-        A sequence set naming a number past the last message is an error;
-        a UID set simply names the UIDs it covers.
+        A sequence set naming a number past the last message is an error
+        unless not `strict` (a SEARCH key: it then names no message there, as
+        RFC 9051's own ``UID SEARCH 1:5000`` example expects); a UID set
+        simply names the UIDs it covers.
         """
         if isinstance(messages, SavedResult):
             return [u for u in saved if self.known(u)]
@@ -122,9 +126,14 @@ class SelectedMailbox:
             for low, high in messages.resolve(self._uids.last):
                 out.extend(self._uids.between_uids(low, high))
             return out
-        self._check_numbers(messages)
-        for low, high in messages.resolve(len(self._uids)):
-            out.extend(self._uids.between_seqs(low, high))
+        count = len(self._uids)
+        if strict:
+            self._check_numbers(messages)
+        elif count == 0:
+            return out
+        for low, high in messages.resolve(count):
+            if low <= count:
+                out.extend(self._uids.between_seqs(low, min(high, count)))
         return out
 
     def _check_numbers(self, messages: SequenceSet) -> None:

@@ -32,9 +32,9 @@ from datetime import datetime
 
 from roost.core.clock import Clock
 from roost.core.config import IndexingSettings
+from roost.services.indexing.attachments import AttachmentLimits
 from roost.services.indexing.document import read_document
-from roost.store.db import Tx
-from roost.store.search import PendingMessage, SearchDocument
+from roost.store.search import IndexedMessage, PendingMessage, SearchDocument
 from roost.store.store import Store
 from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus, describe
 
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 """Longest sleep between looks at the feed (a commit wakes the loop sooner)."""
 CHANGES_PER_BATCH = 1000
+READ_AHEAD = 4
+"""Messages of a batch read and extracted at once."""
 _GONE = frozenset({"expunge", "mailbox-delete"})
 
 
@@ -51,6 +53,13 @@ class IndexingService:
         self._store = store
         self._settings = settings
         self._clock = clock
+        self._limits = AttachmentLimits(
+            max_octets=settings.attachment_max_bytes,
+            max_chars=settings.attachment_max_chars,
+            archive_max_octets=settings.archive_max_bytes,
+            archive_max_ratio=settings.archive_max_ratio,
+            pdf_max_pages=settings.pdf_max_pages,
+        )
         self._cursor = 0
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -61,6 +70,8 @@ class IndexingService:
         self._last_error: str | None = None
         self._sweep = True
         self._dirty = False
+        self._processing = 0
+        """The mailbox whose messages are being indexed (0: none)."""
         self.counters: Counter[str] = Counter()
 
     @property
@@ -98,6 +109,7 @@ class IndexingService:
                 ("failed_documents", self._failed_total),
                 ("lag_changes", lag),
                 ("lag_s", int(self.lag_s)),
+                ("processing_mailbox", self._processing),
             ),
             detail=detail,
         )
@@ -189,36 +201,58 @@ class IndexingService:
         store = self._store
         after = 0
         done = 0
-        while not self._stopping.is_set():
-            batch = await store.read(
-                store.search.pending,
-                mailbox_id=mailbox_id,
-                after_id=after,
-                limit=self._settings.batch_messages,
-            )
-            if not batch:
-                break
-            results = [await self._document(m) for m in batch]
-            await self._commit(results)
-            after = batch[-1].id
-            done += len(batch)
-            self._last_tick = self._clock.monotonic()
+        # The commit of one batch (its fsync in the writer's thread) runs
+        # while the next batch is read and extracted.
+        committing: asyncio.Future[None] | None = None
+        try:
+            while not self._stopping.is_set():
+                batch = await store.read(
+                    store.search.pending,
+                    mailbox_id=mailbox_id,
+                    after_id=after,
+                    limit=self._settings.batch_messages,
+                )
+                if not batch:
+                    break
+                self._processing = batch[-1].mailbox_id
+                results: list[IndexedMessage] = []
+                for start in range(0, len(batch), READ_AHEAD):
+                    # A few messages at once: one's file is read while
+                    # another's text is extracted.
+                    group = batch[start : start + READ_AHEAD]
+                    results += await asyncio.gather(*(self._document(m) for m in group))
+                if committing is not None:
+                    await committing
+                committing = asyncio.ensure_future(self._commit(results))
+                after = batch[-1].id
+                done += len(batch)
+                self._last_tick = self._clock.monotonic()
+            if committing is not None:
+                await committing
+                committing = None
+        finally:
+            self._processing = 0
+            if committing is not None and not committing.done():
+                committing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await committing
         return done
 
-    async def _document(self, message: PendingMessage) -> tuple[int, SearchDocument | str]:
+    async def _document(self, message: PendingMessage) -> IndexedMessage:
         try:
-            doc: SearchDocument | str = await read_document(self._store, message)
+            doc: SearchDocument | str = await read_document(self._store, message, self._limits)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             doc = describe(exc)
             log.warning("indexing: message %d cannot be indexed: %s", message.id, doc)
         await asyncio.sleep(0)  # text extraction is CPU work: let sessions run
-        return message.id, doc
+        return IndexedMessage(message.id, message.mailbox_id, message.uid, doc)
 
-    async def _commit(self, results: list[tuple[int, SearchDocument | str]]) -> None:
+    async def _commit(self, results: list[IndexedMessage]) -> None:
+        """One unit of work for the batch (a few statements: `put_many`)."""
         try:
-            await self._store.write(self._put_all, results)
+            await self._store.write(self._store.search.put_many, results)
             self._count(results)
         except asyncio.CancelledError:
             raise
@@ -227,29 +261,23 @@ class IndexingService:
             # cannot hold up the others.
             for result in results:
                 try:
-                    await self._store.write(self._put_all, [result])
+                    await self._store.write(self._store.search.put_many, [result])
                     self._count([result])
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("indexing: message %d skipped: %s", result[0], describe(exc))
+                    log.warning(
+                        "indexing: message %d skipped: %s", result.message_id, describe(exc)
+                    )
                     self.counters["skipped"] += 1
                     with contextlib.suppress(Exception):
                         await self._store.write(
-                            self._store.search.put_failed, result[0], describe(exc)
+                            self._store.search.put_failed, result.message_id, describe(exc)
                         )
 
-    async def _put_all(self, tx: Tx, results: list[tuple[int, SearchDocument | str]]) -> None:
-        search = self._store.search
-        for message_id, doc in results:
-            if isinstance(doc, str):
-                await search.put_failed(tx, message_id, doc)
-            else:
-                await search.put(tx, message_id, doc)
-
-    def _count(self, results: list[tuple[int, SearchDocument | str]]) -> None:
-        for _, doc in results:
-            self.counters["failed" if isinstance(doc, str) else "indexed"] += 1
+    def _count(self, results: list[IndexedMessage]) -> None:
+        for item in results:
+            self.counters["failed" if isinstance(item.result, str) else "indexed"] += 1
 
     async def _refresh_counts(self) -> None:
         status = await self._store.read(self._store.search.status)

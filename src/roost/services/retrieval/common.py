@@ -12,6 +12,16 @@ A message is never held whole in memory: it is written, part by part as it
 arrives, to a file in the data folder (`spool/retrieval/`, emptied when the
 service starts, since a file there belongs to a fetch that a crash ended),
 hashed on the way, and that file becomes the queue entry's blob.
+
+A message is fetched only when it fits the owner's quota (`QuotaRoom`):
+its size as the server announces it (IMAP RFC822.SIZE, POP3 LIST), with
+the trace fields it gains here and at delivery, against the quota left
+after what the mailbox holds and what the queue still has to deliver to
+it. One that does not fit is not fetched at all: it stays on the server
+untouched (neither deleted nor marked seen), the account shows why, and a
+later run looks at its size again, fetching it once there is room. Without
+this check the Spool would defer it ("452 4.2.2 mailbox full") until its
+retry schedule ended, and then fail it with nobody told.
 """
 
 from __future__ import annotations
@@ -32,10 +42,14 @@ from typing import BinaryIO, Protocol
 from roost.control.intake import Envelope, Intake
 from roost.core.errors import RoostError
 from roost.store.db import Tx
-from roost.store.retrieval import Retrieval
+from roost.store.retrieval import Retrieval, queued_for
+from roost.store.store import Store
 from roost.store.types import NewRecipient, StagedBlob
 
 STAGING_FOLDER = Path("spool") / "retrieval"
+DELIVERY_TRACE = "Return-Path: <>\r\nDelivered-To: {}\r\n"
+"""The trace fields local delivery prepends to a fetched message (RFC 5321
+§4.4; the null sender): octets the quota is charged for, beyond the message."""
 
 
 class FetchError(Exception):
@@ -206,3 +220,80 @@ async def enqueue_file(
     entry_id = await intake.accept_file(message.path, envelope, known, in_unit)
     job.progress.committed += 1
     return entry_id
+
+
+@dataclass(slots=True)
+class QuotaRoom:
+    """What the owner's mailbox can still take in this run (0: no limit).
+
+    `used_*` start at what the mailbox holds plus what the queue still has
+    to deliver to it, and grow with each message this run admits."""
+
+    quota_bytes: int
+    used_bytes: int
+    quota_messages: int
+    used_messages: int
+    overhead: int
+    """Octets each message gains on its way in (the trace fields of delivery)."""
+    skipped: list[int] = field(default_factory=list)
+    """The announced sizes of the messages that did not fit."""
+    reason: str = ""
+    """The quota as it stood at the first message that did not fit."""
+
+    def admits(self, size: int, trace: int) -> bool:
+        """Whether a message of `size` announced octets, gaining `trace` octets
+        here, fits; it takes its room if so, and is noted as skipped if not."""
+        charged = size + trace + self.overhead
+        over = []
+        if self.quota_bytes and self.used_bytes + charged > self.quota_bytes:
+            over.append(f"{self.used_bytes}/{self.quota_bytes} bytes")
+        if self.quota_messages and self.used_messages + 1 > self.quota_messages:
+            over.append(f"{self.used_messages}/{self.quota_messages} messages")
+        if over:
+            self.skipped.append(size)
+            self.reason = self.reason or ", ".join(over)
+            return False
+        self.used_bytes += charged
+        self.used_messages += 1
+        return True
+
+    def problem(self) -> str | None:
+        """The skipped messages in words, for the account's status."""
+        if not self.skipped:
+            return None
+        why = f"the mailbox is over its quota ({self.reason})"
+        if len(self.skipped) == 1:
+            return (
+                f"message of {self.skipped[0]} bytes skipped: {why}; "
+                "it stays on the server until there is room"
+            )
+        low, high = min(self.skipped), max(self.skipped)
+        sizes = f"{low} bytes" if low == high else f"{low} to {high} bytes"
+        return (
+            f"{len(self.skipped)} messages of {sizes} skipped: {why}; "
+            "they stay on the server until there is room"
+        )
+
+
+async def quota_room(store: Store, job: Job) -> QuotaRoom:
+    """The owner's quota and what counts against it now."""
+    overhead = len(DELIVERY_TRACE.format(job.owner).encode("utf-8"))
+
+    async def work(tx: Tx) -> QuotaRoom:
+        account = await store.directory.account_by_id(tx, job.account.account_id)
+        queued_bytes, queued_count = await queued_for(tx, account.address)
+        return QuotaRoom(
+            account.quota_bytes,
+            account.used_bytes + queued_bytes + queued_count * overhead,
+            account.quota_messages,
+            account.used_messages + queued_count,
+            overhead,
+        )
+
+    return await store.read(work)
+
+
+def problems(*texts: str | None) -> str | None:
+    """The troubles of one run that did not stop it, in one line."""
+    found = [t for t in texts if t]
+    return "; ".join(found) if found else None

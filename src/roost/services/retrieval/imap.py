@@ -8,13 +8,17 @@ run visits each configured remote folder: SELECT (EXAMINE when messages
 stay on the server), and if the folder's UIDVALIDITY differs from the one
 its keys were recorded under, every UID has changed: the keys are carried
 over by fingerprint — a hash of (Message-ID, INTERNALDATE, size), never of
-the Message-ID alone, which senders reuse — so the messages fetched before
-are not fetched again. Then each UID without a key is fetched (its size
-checked first; a large one in parts with `BODY.PEEK[]<offset.length>`,
-RFC 9051 §6.4.5, so no single response is huge) and queued with its key in
-the same unit of work. Only after that commit is it flagged \\Deleted;
-the folder is expunged at the end of the run (UID EXPUNGE, RFC 4315, when
-the server has it, so a user's own \\Deleted marks elsewhere are spared).
+the Message-ID alone, which senders reuse; for a message without a
+Message-ID, a hash of its whole header and size — so the messages fetched
+before are not fetched again (identical copies are matched one for one).
+Then each UID without a key is fetched (its size checked first, against
+`max_message_bytes` and the owner's quota — one that does not fit stays
+on the server, unread and unflagged, see `QuotaRoom`; a large
+one in parts with `BODY.PEEK[]<offset.length>`, RFC 9051 §6.4.5, so no
+single response is huge) and queued with its key in the same unit of work.
+Only after that commit is it flagged \\Deleted; the folder is expunged
+at the end of the run (UID EXPUNGE, RFC 4315, when the server has it, so
+a user's own \\Deleted marks elsewhere are spared).
 With `leave_on_server` and `mark_seen`, the folder is SELECTed instead and
 each message is flagged \\Seen right after its commit.
 
@@ -53,9 +57,12 @@ from roost.services.retrieval.common import (
     FetchOutcome,
     Job,
     MessageFile,
+    QuotaRoom,
     Staging,
     TlsTrust,
     enqueue_file,
+    problems,
+    quota_room,
     received_line,
 )
 from roost.store.db import Tx
@@ -67,6 +74,8 @@ SOURCE = "imap-retrieval"
 META_BATCH = 200
 """UIDs whose sizes and fingerprints are asked for in one FETCH."""
 META_ITEMS = [b"INTERNALDATE", b"RFC822.SIZE", b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+HEADER_ITEM = b"BODY.PEEK[HEADER]"
+"""Asked for only for messages without a Message-ID (their fingerprint)."""
 ALL_FOLDERS = "*"
 INBOX = "INBOX"
 LITERAL_SLACK_OCTETS = 65_536
@@ -130,10 +139,11 @@ class ImapFetcher:
                 names = wanted
             delimiters = {f.name: f.delimiter for f in listed}
             fetched, skipped = 0, 0
+            room = await quota_room(self._store, job)
             for name in names:
                 local = local_folder(spec, name, delimiters.get(name))
                 await self._ensure_local(job, local)
-                done, too_big = await self._folder(client, job, name, local, fetched)
+                done, too_big = await self._folder(client, job, name, local, fetched, room)
                 fetched += done
                 skipped += too_big
         finally:
@@ -147,7 +157,7 @@ class ImapFetcher:
                 f"{skipped} message(s) over the size limit of "
                 f"{self._settings.max_message_bytes} bytes left on the server"
             )
-        return FetchOutcome(fetched, problem)
+        return FetchOutcome(fetched, problems(problem, room.problem()))
 
     async def _ensure_local(self, job: Job, name: str) -> None:
         if name.upper() == INBOX:
@@ -169,6 +179,7 @@ class ImapFetcher:
         folder: str,
         local: str,
         fetched_before: int,
+        quota: QuotaRoom,
     ) -> tuple[int, int]:
         rid = job.account.id
         spec = job.account.spec
@@ -180,7 +191,9 @@ class ImapFetcher:
         keys = await self._store.read(self._store.retrieval.imap_keys, rid, folder)
         if keys and all(k.uidvalidity != uidvalidity for k in keys):
             remote = await asyncio.to_thread(_metadata, client, uids)
-            by_fingerprint = {m.fingerprint: m.uid for m in remote}
+            by_fingerprint: dict[str, list[int]] = {}
+            for m in remote:
+                by_fingerprint.setdefault(m.fingerprint, []).append(m.uid)
             await self._store.write(
                 self._store.retrieval.rekey_imap, rid, folder, uidvalidity, by_fingerprint
             )
@@ -197,7 +210,10 @@ class ImapFetcher:
                 if message.size > self._settings.max_message_bytes:
                     skipped += 1
                     continue
-                await self._one(client, job, folder, local, uidvalidity, message)
+                trace = received_line(job, "IMAP", self._node, self._clock.now())
+                if not quota.admits(message.size, len(trace)):
+                    continue
+                await self._one(client, job, folder, local, uidvalidity, message, trace)
                 fetched += 1
                 to_delete.append(message.uid)
         if not leave and to_delete:
@@ -212,9 +228,9 @@ class ImapFetcher:
         local: str,
         uidvalidity: int,
         message: RemoteMessage,
+        trace: bytes,
     ) -> None:
         rid = job.account.id
-        trace = received_line(job, "IMAP", self._node, self._clock.now())
         limit = self._settings.max_message_bytes + len(trace)
         file = await asyncio.to_thread(self.staging.new, limit)
         try:
@@ -310,25 +326,55 @@ def _metadata(client: imapclient.IMAPClient, uids: Sequence[int]) -> list[Remote
     if not uids:
         return []
     answer = client.fetch(list(uids), META_ITEMS)
-    messages = []
+    found: list[tuple[int, int, bytes, datetime | None]] = []
     for uid in uids:
         items = answer.get(uid)
         if items is None:
             continue  # expunged meanwhile
         size = int(items.get(b"RFC822.SIZE", 0))
         header = next((v for k, v in items.items() if k.startswith(b"BODY[HEADER")), b"")
-        messages.append(
-            RemoteMessage(uid, size, fingerprint(header, items.get(b"INTERNALDATE"), size))
+        found.append((uid, size, header or b"", items.get(b"INTERNALDATE")))
+    # Without a Message-ID, (INTERNALDATE, size) alone would name many
+    # messages alike: those are known by a hash of their whole header.
+    anonymous = [uid for uid, _, header, _ in found if not _message_id(header)]
+    headers: dict[int, bytes] = {}
+    if anonymous:
+        for uid, items in client.fetch(anonymous, [HEADER_ITEM]).items():
+            value = items.get(b"BODY[HEADER]")
+            if isinstance(value, bytes):
+                headers[uid] = value
+    return [
+        RemoteMessage(
+            uid,
+            size,
+            fingerprint(header, when, size)
+            if _message_id(header) or uid not in headers
+            else header_fingerprint(headers[uid], size),
         )
-    return messages
+        for uid, size, header, when in found
+    ]
+
+
+def _message_id(field: bytes) -> bytes:
+    """The Message-ID in a `Message-ID:` header field as fetched ("" if none)."""
+    _, _, value = field.partition(b":")
+    return b"".join(value.split()).lower()
 
 
 def fingerprint(message_id_field: bytes, internal_date: datetime | None, size: int) -> str:
-    """What identifies a message across a UIDVALIDITY change."""
+    """What identifies a message with a Message-ID across a UIDVALIDITY change:
+    the Message-ID with INTERNALDATE and size (never the Message-ID alone,
+    which senders reuse)."""
     message_id = b"".join(message_id_field.split()).lower()
     when = internal_date.isoformat() if internal_date is not None else ""
     text = b"\0".join([message_id, when.encode(), str(size).encode()])
     return hashlib.sha256(text).hexdigest()
+
+
+def header_fingerprint(header: bytes, size: int) -> str:
+    """What identifies a message without a Message-ID: its whole header (its
+    Received lines and Date make it unique in practice) and its size."""
+    return hashlib.sha256(b"header\0" + header + b"\0" + str(size).encode()).hexdigest()
 
 
 def _body(

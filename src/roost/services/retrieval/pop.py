@@ -5,10 +5,12 @@ thread, one call at a time, with the socket's timeout bounding each; the
 rest (the store, the queue) stays on the event loop.
 
 One run: log in (over implicit TLS, STLS per RFC 2595, or plain to
-loopback), ask UIDL and LIST, then for each message whose UIDL was never
-fetched: check its size (a message over `max_message_bytes` is skipped and
-left on the server, with an error on the account, so it is not retried
-forever), RETR it, and queue it with its UIDL in the same unit of work.
+loopback; with USER/PASS, or APOP when the account asks for it), ask
+UIDL and LIST, then for each message whose UIDL was never fetched: check
+its size (a message over `max_message_bytes`, or one the owner's quota
+has no room for, see `QuotaRoom`, is skipped and left on the server, with
+an error on the account, so it is not retried forever), RETR it, and
+queue it with its UIDL in the same unit of work.
 Only after that commit is the message marked for deletion (DELE), and the
 deletions take effect at QUIT (RFC 1939 §6). A message fetched before but
 still on the server (its DELE lost with a dropped connection) is deleted
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import poplib
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +43,8 @@ from roost.services.retrieval.common import (
     Staging,
     TlsTrust,
     enqueue_file,
+    problems,
+    quota_room,
     received_line,
 )
 from roost.store.db import Tx
@@ -47,6 +52,8 @@ from roost.store.retrieval import TlsMode
 from roost.store.store import Store
 
 SOURCE = "pop-retrieval"
+APOP_TIMESTAMP = re.compile(rb"\+OK.[^<]*(<.*>)")
+"""What poplib looks for in the greeting (RFC 1939 §7: the timestamp)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +121,11 @@ class PopFetcher:
                 except poplib.error_proto as exc:
                     raise FetchError(f"the server refused STLS: {_reply(exc)}") from None
             try:
-                client.user(spec.username)
-                client.pass_(job.password)
+                if spec.apop:
+                    _apop(client, spec.username, job.password)
+                else:
+                    client.user(spec.username)
+                    client.pass_(job.password)
             except poplib.error_proto as exc:
                 raise FetchError(f"authentication failed: {_reply(exc)}") from None
         except BaseException:
@@ -141,6 +151,7 @@ class PopFetcher:
             )
         fetched = 0
         skipped: list[str] = []
+        room = await quota_room(self._store, job)
         for message in remote:
             if message.uidl in known:
                 if not leave or message.uidl in expired:
@@ -151,7 +162,10 @@ class PopFetcher:
             if message.size > self._settings.max_message_bytes:
                 skipped.append(message.uidl)
                 continue
-            await self._one(client, job, message)
+            trace = received_line(job, "POP3", self._node, self._clock.now())
+            if not room.admits(message.size, len(trace)):
+                continue
+            await self._one(client, job, message, trace)
             fetched += 1
             if not leave:
                 await asyncio.to_thread(client.dele, message.number)
@@ -164,11 +178,12 @@ class PopFetcher:
                 f"{len(skipped)} message(s) over the size limit of "
                 f"{self._settings.max_message_bytes} bytes left on the server"
             )
-        return FetchOutcome(fetched, problem)
+        return FetchOutcome(fetched, problems(problem, room.problem()))
 
-    async def _one(self, client: poplib.POP3, job: Job, message: RemoteMessage) -> None:
+    async def _one(
+        self, client: poplib.POP3, job: Job, message: RemoteMessage, trace: bytes
+    ) -> None:
         rid = job.account.id
-        trace = received_line(job, "POP3", self._node, self._clock.now())
         # LIST counts CRLF line ends; a message stored with bare LF grows.
         limit = len(trace) + self._settings.max_message_bytes + message.size
         file = await asyncio.to_thread(self.staging.new, limit)
@@ -196,6 +211,17 @@ def _retr(client: poplib.POP3, number: int, sink: MessageFile) -> None:
         if line.startswith(b".."):
             line = line[1:]
         sink.write(line + b"\r\n")
+
+
+def _apop(client: poplib.POP3, username: str, password: str) -> None:
+    """APOP (RFC 1939 §7): the MD5 of the greeting's timestamp and the
+    password goes over the wire, never the password."""
+    if APOP_TIMESTAMP.match(client.getwelcome()) is None:
+        raise FetchError(
+            "the server does not offer APOP (its greeting carries no timestamp); "
+            "turn APOP off for this account"
+        )
+    client.apop(username, password)
 
 
 def _listing(client: poplib.POP3) -> list[RemoteMessage]:

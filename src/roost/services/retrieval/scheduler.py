@@ -12,7 +12,8 @@ is stopped. Each fetch runs as its own task with its own timeouts, so a
 failing or slow account never holds up the others; how it went (messages
 fetched, the error in words) goes to the account's status in the store.
 The schedule itself lives in memory: after a restart every account is due
-at once (within the jitter).
+at once (within the jitter). A manual account is never due by the clock:
+only "retrieve now" fetches it (and it holds no IDLE connection).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -98,6 +100,8 @@ class RetrievalService:
         self._settings = settings
         self._clock = clock
         self._due: dict[int, float] = {}
+        self._asked: set[int] = set()
+        """Accounts someone asked to fetch now, until their fetch starts."""
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._errors: deque[float] = deque()
         self._accounts = 0
@@ -143,6 +147,7 @@ class RetrievalService:
             counters=(
                 *sorted(self.counters.items()),
                 ("accounts", self._accounts),
+                ("fetches_in_flight", len(self._inflight)),
                 ("errors_last_hour", len(self._errors)),
                 *((("idle_connections", self._idle.held),) if self._idle is not None else ()),
             ),
@@ -176,19 +181,24 @@ class RetrievalService:
             for rid in set(self._due) - known:
                 del self._due[rid]
             for account in accounts:
-                if account.id not in self._due:
-                    self._due[account.id] = now + self._jitter()
+                due = self._due.get(account.id)
+                # New, or turned manual or scheduled by an edit since.
+                if due is None or (
+                    (due == math.inf) != account.spec.manual and account.id not in self._asked
+                ):
+                    self._due[account.id] = self._next(account, now + self._jitter())
                 if account.status.run_requested_at is not None and await self._store.write(
                     self._store.retrieval.take_run_request, account.id
                 ):
                     self._due[account.id] = now
+                    self._asked.add(account.id)
                 free = self._settings.max_concurrent - len(self._inflight)
                 if free <= 0:
                     break
                 if account.id not in self._inflight and self._due[account.id] <= now:
                     self._start(account)
             if self._idle is not None and self._settings.idle_max_connections > 0:
-                await self._idle.sync(accounts, self._job)
+                await self._idle.sync([a for a in accounts if not a.spec.manual], self._job)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), TICK_S)
 
@@ -205,6 +215,7 @@ class RetrievalService:
         return Job(account, owner, password, progress or Progress())
 
     def _start(self, account: Retrieval) -> None:
+        self._asked.discard(account.id)
         task = asyncio.create_task(self._run(account), name=f"{self.name}-{account.id}")
         self._inflight[account.id] = task
         task.add_done_callback(lambda _t: self._inflight.pop(account.id, None))
@@ -243,8 +254,16 @@ class RetrievalService:
         # A skipped oversized message is a problem to show, not a reason to back off.
         failures = status.failures if outcome.problem is None else 0
         delay = min(interval * 2 ** min(failures, 32), max(interval, self._settings.backoff_max_s))
-        self._due[account.id] = self._clock.monotonic() + delay + self._jitter()
+        self._due[account.id] = self._next(
+            account, self._clock.monotonic() + delay + self._jitter()
+        )
         return FetchOutcome(outcome.fetched, error)
+
+    @staticmethod
+    def _next(account: Retrieval, when: float) -> float:
+        """When the schedule fetches the account next: never, for a manual one
+        (only "retrieve now" does)."""
+        return math.inf if account.spec.manual else when
 
     async def _owner(self, tx: Tx, account_id: int) -> str:
         return (await self._store.directory.account_by_id(tx, account_id)).address

@@ -11,6 +11,8 @@ the roster (stored, merged with every user of the domain while
 ``[xmpp] domain_roster`` is on; `roost.services.xmpp.roster`), blocking,
 vcard-temp, private storage and carbons. Subscriptions follow RFC 6121
 Appendix A (`roost.services.xmpp.subscription`); offline messages wait in
-the store (XEP-0160). No archive (MAM), PEP, stream management or
-WebSocket yet.
+the store (XEP-0160). The archive (`archive`, XEP-0313), personal
+eventing (`pep`, XEP-0163, with entity capabilities in `caps`,
+XEP-0115), client state indication (XEP-0352, in the session) and
+stream management with resumption (XEP-0198, `resumption`) are built.
 """

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from roost.core.config import XmppServiceSettings
 from roost.proto.xmpp import Jid, JidMalformed
+from roost.store.db import Tx
 from roost.store.store import Store
 
 
@@ -51,6 +52,33 @@ class XmppDirectory:
             return False
         account = await self._store.read(self._store.directory.find_account, str(bare))
         return account is not None and account.enabled
+
+    async def alias_members(self, bare: Jid) -> list[Jid]:
+        """The enabled accounts a mail alias at ``bare`` delivers to (through
+        nested aliases too); empty if ``bare`` is an account or no alias."""
+        if bare.local is None or not self.is_local(bare.domain):
+            return []
+        directory = self._store.directory
+        address = str(bare)
+
+        async def look(tx: Tx) -> list[str]:
+            if await directory.find_account(tx, address) is not None:
+                return []
+            found = [a for a in await directory.aliases(tx, bare.domain) if a.address == address]
+            if not found:
+                return []
+            resolution = await directory.resolve(tx, address, "")
+            return [] if resolution is None else list(resolution.accounts)
+
+        members = []
+        for account in await self._store.read(look):
+            try:
+                jid = Jid.parse(account)
+            except JidMalformed:
+                continue
+            if await self.exists(jid):
+                members.append(jid)
+        return members
 
     async def contacts(self, user: Jid) -> list[Contact]:
         """The roster of ``user`` (RFC 6121 §2.1.2): the domain's other

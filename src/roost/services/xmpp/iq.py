@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import roost
 from roost.core.config import XmppServiceSettings
@@ -34,7 +35,7 @@ from roost.proto.xmpp import (
     error_reply,
     iq_result,
 )
-from roost.services.xmpp import blocking
+from roost.services.xmpp import blocking, caps
 from roost.services.xmpp.roster import (
     ROSTER,
     Rosters,
@@ -62,11 +63,25 @@ SERVER_FEATURES = (DISCO_INFO, DISCO_ITEMS, PING, VERSION, CARBONS, OFFLINE)
 ACCOUNT_FEATURES = (DISCO_INFO, DISCO_ITEMS, blocking.BLOCKING, VCARD, PRIVATE)
 """disco#info of an account's bare JID: what the server does for it."""
 SOFTWARE_NAME = "Roost"
+CAPS_NODE = "urn:x-roost:server"
+"""The XEP-0115 ``node`` of the server's own capabilities (§4: a URI
+naming the software)."""
+CAPS = "http://jabber.org/protocol/caps"
 MAX_ROSTER_NAME_CHARS = 1024
 MAX_JID_CHARS = 1024
 """Roster and block-list JIDs are stored in columns of this size."""
 
 _push_ids = itertools.count(1)
+
+
+class LegacyBookmarks(Protocol):
+    """XEP-0402 §5.3: private storage of ``storage:bookmarks`` kept in PEP."""
+
+    async def legacy_bookmarks(self, owner: Jid) -> Element | None: ...
+
+    async def store_legacy_bookmarks(self, owner: Jid, storage: Element) -> str | None:
+        """Keep them; why not, if they cannot be kept."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +117,13 @@ class ServerIqs:
         self._blocks = blocks
         self._sessions = sessions
         self._config = config
+        self._server_features: tuple[str, ...] = SERVER_FEATURES
+        self._account_features: tuple[str, ...] = ACCOUNT_FEATURES
+        self._account_identities: tuple[dict[str, str], ...] = (
+            {"category": "account", "type": "registered"},
+        )
+        self.bookmarks: LegacyBookmarks | None = None
+        """Where ``storage:bookmarks`` lives instead of private storage."""
         self.on_block: Callable[[Jid, list[Jid]], Awaitable[None]] | None = None
         """Called after a user blocked JIDs (the router sends unavailable)."""
         self.on_remove: Callable[[Jid, Jid, RosterItem], Awaitable[None]] | None = None
@@ -135,6 +157,23 @@ class ServerIqs:
             return error_reply(request.iq.stanza, StanzaErrorCondition.SERVICE_UNAVAILABLE)
         return await handler(request)
 
+    def add(self, namespace: str, name: str, kind: str, handler: Handler) -> None:
+        """Answer IQs of *kind* whose payload is ``{namespace}name`` (an extension's)."""
+        self._handlers[(namespace, name, kind)] = handler
+
+    def advertise(
+        self,
+        *,
+        account: tuple[str, ...] = (),
+        server: tuple[str, ...] = (),
+        account_identity: dict[str, str] | None = None,
+    ) -> None:
+        """Features (and an identity) an extension adds to disco#info (XEP-0030 §3.1)."""
+        self._account_features += account
+        self._server_features += server
+        if account_identity is not None:
+            self._account_identities += (account_identity,)
+
     def push(self, user: Jid, payload: Element, wants: Callable[[ChatState], bool]) -> None:
         """An IQ set from the account to each of its sessions that ``wants`` it
         (RFC 6121 §2.1.6; XEP-0191 §3.3)."""
@@ -162,20 +201,30 @@ class ServerIqs:
 
     # --- disco, ping, version
 
+    def server_info(self, node: str | None = None) -> Element:
+        """The server's disco#info (XEP-0030 §3.1), under ``node`` if given."""
+        identity = {"category": "server", "type": "im", "name": SOFTWARE_NAME}
+        return _info(node, (identity,), self._server_features)
+
+    def server_caps(self) -> Element:
+        """``<c/>`` for the server's stream features (XEP-0115 §6.3), once
+        every extension has advertised its features."""
+        ver = caps.ver_of(self.server_info(), "sha-1")
+        assert ver is not None
+        return Element.of("c", CAPS, {"hash": "sha-1", "node": CAPS_NODE, "ver": ver})
+
     async def _disco_info(self, request: Request) -> Element:
         assert request.iq.payload is not None
-        if request.iq.payload.get("node") is not None:
-            return error_reply(request.iq.stanza, StanzaErrorCondition.ITEM_NOT_FOUND)
-        features: tuple[str, ...]
+        node = request.iq.payload.get("node")
         if request.account is None:
-            identity = {"category": "server", "type": "im", "name": SOFTWARE_NAME}
-            features = SERVER_FEATURES
-        else:
-            identity = {"category": "account", "type": "registered"}
-            features = ACCOUNT_FEATURES
-        children = [Element.of("identity", DISCO_INFO, identity)]
-        children += [Element.of("feature", DISCO_INFO, {"var": var}) for var in features]
-        return _result(request, Element.of("query", DISCO_INFO, (), children))
+            # XEP-0115 §6.2: the info behind the ``ver`` of our stream features.
+            if node is not None and node != f"{CAPS_NODE}#{self.server_caps().get('ver')}":
+                return error_reply(request.iq.stanza, StanzaErrorCondition.ITEM_NOT_FOUND)
+            return _result(request, self.server_info(node))
+        if node is not None:
+            return error_reply(request.iq.stanza, StanzaErrorCondition.ITEM_NOT_FOUND)
+        info = _info(None, self._account_identities, self._account_features)
+        return _result(request, info)
 
     async def _disco_items(self, request: Request) -> Element:
         assert request.iq.payload is not None
@@ -345,6 +394,10 @@ class ServerIqs:
         if isinstance(found, tuple):
             return found[0]
         assert request.account is not None
+        if self.bookmarks is not None and found.matches("storage", "storage:bookmarks"):
+            kept = await self.bookmarks.legacy_bookmarks(request.account)
+            if kept is not None:
+                return _result(request, Element.of("query", PRIVATE, (), [kept]))
         key = _private_key(found)
         stored = await self._store.read(self._store.xmpp.user_xml, str(request.account), key)
         element = (from_text(stored) if stored else None) or found
@@ -358,6 +411,11 @@ class ServerIqs:
         xml = to_text(found)
         if len(xml.encode()) > self._config.max_private_bytes:
             return _refuse(request, StanzaErrorCondition.NOT_ACCEPTABLE, "private XML too large")
+        if self.bookmarks is not None and found.matches("storage", "storage:bookmarks"):
+            refused = await self.bookmarks.store_legacy_bookmarks(request.account, found)
+            if refused is not None:
+                return _refuse(request, StanzaErrorCondition.NOT_ACCEPTABLE, refused)
+            return _result(request, None)
         key = _private_key(found)
         await self._store.write(self._store.xmpp.put_user_xml, str(request.account), key, xml)
         return _result(request, None)
@@ -411,3 +469,11 @@ def ping(to: Jid, sender: str, iq_id: str) -> Element:
     """A server-to-client ping (XEP-0199 §4.2)."""
     attributes = {"type": "get", "id": iq_id, "from": sender, "to": str(to)}
     return Element.of("iq", "jabber:client", attributes, [Element("ping", PING)])
+
+
+def _info(
+    node: str | None, identities: tuple[dict[str, str], ...], features: tuple[str, ...]
+) -> Element:
+    children = [Element.of("identity", DISCO_INFO, i) for i in identities]
+    children += [Element.of("feature", DISCO_INFO, {"var": var}) for var in features]
+    return Element.of("query", DISCO_INFO, {"node": node}, children)

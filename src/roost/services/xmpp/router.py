@@ -7,6 +7,8 @@
 - A local full JID: that session, if bound; else as §8.5.3.2 says
   (messages fall back to the bare JID, IQs get ``service-unavailable``,
   presence is dropped).
+- A mail alias of the directory (a bare JID that is no account): a
+  message goes to each member account's bare JID, as below.
 - A local bare JID (§8.5.2): a chat or normal message to the available
   resources of the highest non-negative priority, a headline to all of
   them; with none, a chat or normal message is kept offline (XEP-0160,
@@ -43,13 +45,16 @@ from roost.proto.xmpp import (
     Element,
     Iq,
     Jid,
+    JidMalformed,
     Message,
     Presence,
     StanzaErrorCondition,
     error_reply,
 )
 from roost.services.xmpp import subscription
+from roost.services.xmpp.archive import Archive
 from roost.services.xmpp.blocking import Blocks, blocked_error
+from roost.services.xmpp.caps import CapsCache
 from roost.services.xmpp.iq import CARBONS, Request, ServerIqs
 from roost.services.xmpp.roster import Rosters, from_text, item_or_blank, to_text
 from roost.services.xmpp.sessions import Outlet, SessionManager
@@ -75,6 +80,8 @@ class Accounts(Protocol):
 
     async def exists(self, bare: Jid) -> bool: ...
 
+    async def alias_members(self, bare: Jid) -> list[Jid]: ...
+
 
 class Router:
     def __init__(
@@ -87,8 +94,12 @@ class Router:
         store: Store,
         config: XmppServiceSettings,
         counters: dict[str, int],
+        archive: Archive,
+        caps: CapsCache,
     ) -> None:
         self._sessions = sessions
+        self._caps = caps
+        self._archive = archive
         self._accounts = accounts
         self._iqs = iqs
         self._rosters = rosters
@@ -151,6 +162,14 @@ class Router:
         if to.local is None:
             self._bounce(sender, stanza, _UNAVAILABLE)
             return
+        if to.resource is None and kind in ("chat", "normal", "headline"):
+            members = await self._accounts.alias_members(to)
+            if members:
+                await self._to_alias(sender, stanza, kind, members)
+                return
+        if self._archive.enabled and kind in ("chat", "normal") and _worth_keeping(stanza):
+            local = await self._accounts.exists(to.bare)
+            stanza = await self._archive.record(sender.jid, to, stanza, local)
         self._carbon_sent(sender, stanza, kind)
         if to.resource is not None:
             target = self._sessions.get(to)
@@ -165,7 +184,28 @@ class Router:
                 return
         await self._to_bare(sender, stanza, to.bare, kind)
 
-    async def _to_bare(self, sender: Outlet, stanza: Element, bare: Jid, kind: str) -> None:
+    async def _to_alias(
+        self, sender: Outlet, stanza: Element, kind: str, members: list[Jid]
+    ) -> None:
+        """A message to a mail alias goes to each member (the accounts the
+        alias delivers mail to) as if sent to the member's bare JID: its
+        online resources, else offline storage. Each copy is addressed to
+        the member; the sender hears of no member's failure."""
+        assert sender.jid is not None
+        self._count("alias_messages")
+        for member in members:
+            if member == sender.jid.bare or await self._blocks.blocks(member, sender.jid):
+                continue
+            copy = stanza.with_attribute("to", str(member))
+            if self._archive.enabled and kind in ("chat", "normal") and _worth_keeping(copy):
+                copy = await self._archive.record(sender.jid, member, copy, True)
+            await self._to_bare(sender, copy, member, kind, quiet=True)
+
+    async def _to_bare(
+        self, sender: Outlet, stanza: Element, bare: Jid, kind: str, *, quiet: bool = False
+    ) -> None:
+        """*quiet*: one of several recipients (an alias's), whose failure
+        the sender is not told about."""
         candidates = [s for s in self._sessions.available(bare) if s.priority >= 0]
         if kind in ("chat", "normal") and candidates:
             best = max(s.priority for s in candidates)
@@ -184,14 +224,17 @@ class Router:
             if await self._keep_offline(bare, stanza):
                 return
         self._count("undeliverable")
-        self._bounce(sender, stanza, _UNAVAILABLE)
+        if not quiet:
+            self._bounce(sender, stanza, _UNAVAILABLE)
 
     async def _keep_offline(self, bare: Jid, stanza: Element) -> bool:
         stamp = self._store.clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         delay = Element.of(
             "delay", DELAY, {"from": bare.domain, "stamp": stamp}, ["Offline Storage"]
         )
-        kept = stanza.with_children([*stanza.children, delay])
+        # Back from a session that never acknowledged it: the first stamp holds.
+        stamped = stanza.find("delay", DELAY) is not None
+        kept = stanza if stamped else stanza.with_children([*stanza.children, delay])
         stored = await self._store.write(
             self._store.xmpp.store_offline,
             str(bare),
@@ -405,7 +448,7 @@ class Router:
             else:
                 self._deliver_all(to, gone, available_only=True)
 
-    async def _watchers(self, user: Jid) -> set[Jid]:
+    async def watchers(self, user: Jid) -> set[Jid]:
         """Who receives the user's presence broadcast (RFC 6121 §4.2.2)."""
         found = await self._rosters.watchers(user)
         if self._accounts.domain_roster(user.domain):
@@ -419,7 +462,7 @@ class Router:
         and its watchers'."""
         assert sender.jid is not None
         user = sender.jid.bare
-        users = [user, *await self._watchers(user)]
+        users = [user, *await self.watchers(user)]
         return [s for u in users for s in self._sessions.available(u)]
 
     async def _broadcast(self, sender: Outlet, stanza: Element, *, initial: bool) -> None:
@@ -445,6 +488,7 @@ class Router:
                 sender.reply(_presence("subscribe", contact, sender.jid))
         if sender.priority >= 0:
             await self._deliver_offline(sender)
+        await self._caps.observe(sender, stanza, sender.jid.domain)
 
     def _deliver_directed(self, to: Jid, stanza: Element) -> None:
         if to.resource is not None:
@@ -484,6 +528,7 @@ class Router:
 
     async def departed(self, session: Outlet) -> None:
         """The session ended: unavailable to whoever saw it (§4.5.2)."""
+        self._caps.forget(session)
         if not session.available or session.jid is None:
             return
         unavailable = _presence("unavailable", session.jid, None)
@@ -496,6 +541,50 @@ class Router:
             self._deliver_directed(to, unavailable)
         session.chat.directed.clear()
 
+    async def unacknowledged(self, session: Outlet, stanzas: Iterable[Element]) -> None:
+        """XEP-0198 §5: a stream-managed session ended for good with
+        ``stanzas`` never acknowledged. A chat or normal message with
+        content goes to offline storage (keeping the stamp of one that came
+        from there before); an IQ request, or a message offline storage
+        refuses, goes back to its sender as ``recipient-unavailable``;
+        presence and the rest are dropped."""
+        jid = session.jid
+        if jid is None:
+            return
+        for stanza in stanzas:
+            if await self._keep_unacknowledged(jid.bare, stanza):
+                self._count("unacked_stored")
+            elif _bounceable(stanza):
+                self._return(jid, stanza)
+
+    async def _keep_unacknowledged(self, bare: Jid, stanza: Element) -> bool:
+        kind = stanza.get("type") or "normal"
+        keep = stanza.name == "message" and kind in ("chat", "normal") and _worth_keeping(stanza)
+        return keep and await self._keep_offline(bare, stanza)
+
+    def _return(self, recipient: Jid, stanza: Element) -> None:
+        """Send a ``recipient-unavailable`` error to a stanza's local sender."""
+        sender = stanza.get("from")
+        if sender is None:
+            return
+        try:
+            origin = Jid.parse(sender)
+        except JidMalformed:
+            return
+        if origin.domain == recipient.domain and origin.local is None:
+            return  # the server's own stanza (a ping, a caps query)
+        error = error_reply(
+            stanza.with_attribute("to", str(recipient)),
+            StanzaErrorCondition.RECIPIENT_UNAVAILABLE,
+        )
+        targets = [self._sessions.get(origin)] if origin.resource else []
+        if not targets or targets[0] is None:
+            targets = list(self._sessions.available(origin.bare))
+        for target in targets:
+            if target is not None:
+                self._deliver(target, error)
+        self._count("unacked_bounced")
+
     # IQs (RFC 6120 §8.2.3, RFC 6121 §8.5).
 
     async def iq(self, sender: Outlet, event: Iq) -> None:
@@ -506,6 +595,8 @@ class Router:
         to = event.to
         asks = event.type in ("get", "set")
         if to is None or to == sender.jid.bare or to.local is None:
+            if not asks and to is not None and to.local is None:
+                await self._caps.answered(sender, stanza)
             if asks:
                 account = None if to is not None and to.local is None else sender.jid.bare
                 request = Request(event, sender.jid, account, sender)
@@ -536,6 +627,14 @@ def _worth_keeping(stanza: Element) -> bool:
     if stanza.find("store", HINTS) is not None:
         return True
     return stanza.find("body", CLIENT) is not None or stanza.find("subject", CLIENT) is not None
+
+
+def _bounceable(stanza: Element) -> bool:
+    """Does a stanza that was never delivered earn an error (RFC 6120 §8.3.1)?"""
+    kind = stanza.get("type")
+    if stanza.name == "iq":
+        return kind in ("get", "set")
+    return stanza.name == "message" and kind not in ("error", "groupchat", "headline")
 
 
 def _carbon_eligible(stanza: Element, kind: str) -> bool:

@@ -1,14 +1,17 @@
-"""The XMPP service: client streams over TCP, two kinds of listener.
+"""The XMPP service: client streams over TCP and over WebSocket.
 
 - XMPP (5222): plaintext with STARTTLS (RFC 6120 §5), required before
   SASL except from loopback where the development profile allows
   passwords in the clear.
 - XMPPS (5223): direct TLS (XEP-0368).
+- XMPP over WebSocket (RFC 7395) at ``/xmpp-websocket`` on the web
+  listener, announced by XEP-0156 host-meta; its routes answer 503 while
+  the service is stopped, and a stop ends its WebSocket sessions too.
 
 Rosters, subscriptions, offline messages, vCards, private XML and block
-lists are kept in the store's XMPP role. The WebSocket transport
-(RFC 7395), the archive (MAM), PEP and stream management arrive later;
-see issue 9.
+lists, the archive (MAM) and PEP nodes are kept in the store's XMPP
+role. Stream management (XEP-0198) with resumption: see
+`roost.services.xmpp.resumption`.
 """
 
 from __future__ import annotations
@@ -25,14 +28,19 @@ from roost.net.interfaces import Connection, SessionHandler
 from roost.net.listener import Listener, ListenerLimits
 from roost.net.probe import open_probe, probe_target
 from roost.net.server import Server
+from roost.net.web_routes import RouteGate, WebRoutes
 from roost.proto.sasl import SaslConfig
+from roost.services.xmpp import archive, pep
 from roost.services.xmpp.blocking import Blocks
+from roost.services.xmpp.caps import CapsCache
 from roost.services.xmpp.directory import XmppDirectory
 from roost.services.xmpp.iq import ServerIqs
+from roost.services.xmpp.resumption import ParkingLot
 from roost.services.xmpp.roster import Rosters
 from roost.services.xmpp.router import Router
 from roost.services.xmpp.session import SessionDeps, XmppSession
 from roost.services.xmpp.sessions import ConflictPolicy, SessionManager
+from roost.services.xmpp.websocket import WEBSOCKET_PATH, WebSocketSessions
 from roost.store.store import Store
 from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus
 
@@ -45,6 +53,7 @@ PROBE_MAX_OCTETS = 65_536
 
 TRANSPORTS = {"xmpp": "starttls", "xmpps": "direct_tls"}
 """Listener kind to the transport name the Services page shows."""
+WEBSOCKET = "websocket"
 
 
 class XmppService:
@@ -56,11 +65,15 @@ class XmppService:
         tls_context: ssl.SSLContext | None,
         sasl_secret: bytes,
         clock: Clock,
+        web_routes: WebRoutes | None = None,
     ) -> None:
+        """*web_routes*: where the WebSocket and host-meta routes go; without
+        it (a test that builds the service alone) XMPP serves TCP only."""
         self._config = config
         self._tls = tls_context
         self.counters: dict[str, int] = {}
         xmpp = config.xmpp
+        self.parking = ParkingLot()
         self.sessions = SessionManager(ConflictPolicy(xmpp.resource_conflict), xmpp.max_resources)
         self.directory = XmppDirectory(store, xmpp, config.node)
         self._store = store
@@ -68,9 +81,31 @@ class XmppService:
         rosters = Rosters(store, self.directory)
         blocks = Blocks(store)
         iqs = ServerIqs(store, rosters, blocks, self.sessions, xmpp)
+        self._archive = archive.Archive(store, xmpp, self.counters)
+        if self._archive.enabled:
+            iqs.add(archive.MAM, "query", "get", self._archive.form)
+            iqs.add(archive.MAM, "query", "set", self._archive.query)
+            iqs.advertise(account=archive.FEATURES)
+        self._pruner: asyncio.Task[None] | None = None
+        self.caps = CapsCache(xmpp.caps_cache_entries, self.counters)
         router = Router(
-            self.sessions, self.directory, iqs, rosters, blocks, store, xmpp, self.counters
+            self.sessions,
+            self.directory,
+            iqs,
+            rosters,
+            blocks,
+            store,
+            xmpp,
+            self.counters,
+            self._archive,
+            self.caps,
         )
+        events = pep.Pep(store, self.sessions, xmpp, router.watchers, self.counters)
+        iqs.add(pep.PUBSUB, "pubsub", "set", events.set)
+        iqs.add(pep.PUBSUB, "pubsub", "get", events.get)
+        iqs.advertise(account=pep.FEATURES, account_identity=pep.IDENTITY)
+        iqs.bookmarks = events
+        self.caps.on_learned = events.learned
         self._deps = SessionDeps(
             config=xmpp,
             auth=auth,
@@ -83,8 +118,14 @@ class XmppService:
             router=router,
             clock=clock,
             counters=self.counters,
+            parking=self.parking,
+            features=(iqs.server_caps(),),
         )
         self._servers: list[Server] = []
+        self._websockets = WebSocketSessions(xmpp, self._websocket_session)
+        self._gate: RouteGate | None = None
+        if web_routes is not None:
+            self._gate = web_routes.register(self.name, self.title, self._websockets.routes())
 
     @property
     def name(self) -> str:
@@ -124,6 +165,15 @@ class XmppService:
                 await server.stop(0)
             raise
         self._servers = servers
+        if self._archive.enabled:
+            self._pruner = asyncio.create_task(self._archive.prune_forever(), name="xmpp-prune")
+        self._websockets.start()
+        if self._gate is not None:
+            self._gate.open()
+
+    async def _websocket_session(self, conn: Connection) -> None:
+        self.counters["connections"] = self.counters.get("connections", 0) + 1
+        await XmppSession(self._deps, conn, WEBSOCKET).run()
 
     def _handler(self, transport: str) -> SessionHandler:
         async def handle(conn: Connection) -> None:
@@ -133,8 +183,17 @@ class XmppService:
         return handle
 
     async def stop(self, grace_s: float) -> None:
+        if self._gate is not None:
+            self._gate.close()
+        pruner, self._pruner = self._pruner, None
+        if pruner is not None:
+            pruner.cancel()
+            await asyncio.wait([pruner])
         servers, self._servers = self._servers, []
-        await asyncio.gather(*(server.stop(grace_s) for server in servers))
+        self.parking.expire_all()  # parked sessions end now, their stanzas kept or bounced
+        await asyncio.gather(
+            self._websockets.stop(grace_s), *(server.stop(grace_s) for server in servers)
+        )
 
     @property
     def addresses(self) -> dict[str, list[str]]:
@@ -142,9 +201,16 @@ class XmppService:
 
     def status(self) -> ServiceStatus:
         listeners = tuple(str(a) for s in self._servers for a in s.addresses)
-        sessions = sum(s.active_sessions for s in self._servers)
+        if self._gate is not None and self._gate.is_open:
+            listeners += (f"web listener {WEBSOCKET_PATH}",)
+        by_transport = {
+            f"sessions_{TRANSPORTS[s.listener.name.removeprefix('xmpp-')]}": s.active_sessions
+            for s in self._servers
+        }
+        by_transport[f"sessions_{WEBSOCKET}"] = self._websockets.count
+        sessions = sum(by_transport.values())
         bound = {f"bound_{name}": count for name, count in self.sessions.by_transport().items()}
-        counters = {**self.counters, **bound}
+        counters = {**self.counters, **by_transport, **bound}
         if self._offline_waiting is not None:
             counters["offline_waiting"] = self._offline_waiting
         return ServiceStatus(

@@ -11,6 +11,18 @@ Delivery (`deliver`) never waits: it appends to a bounded outbound queue
 has stopped reading; it is disconnected at once, so that neither the
 router nor the sender ever waits on it.
 
+XEP-0352 client state: while the client says it is inactive, presence,
+chat states and PEP events wait (up to ``[xmpp] csi_queue_stanzas``) as
+Prosody's mod_csi_simple holds them; anything important (a message with a
+body, an IQ, a subscription) sends them first, in order, then itself.
+
+XEP-0198 stream management: the core counts and acknowledges; a session
+that enabled resumption and lost its connection parks for ``[xmpp]
+resume_timeout_s`` (`roost.services.xmpp.resumption`), still bound and
+still receiving, until a new stream resumes it or the time is up; then
+what the client never acknowledged goes to offline storage or back to
+its senders (`Router.unacknowledged`).
+
 Timers: before binding, a client has ``login_timeout_s``; afterwards a
 client silent for ``ping_after_s`` is pinged (XEP-0199 §4.2) and closed
 with ``connection-timeout`` if it then stays silent for
@@ -36,6 +48,7 @@ from roost.core.config import XmppServiceSettings
 from roost.core.errors import AuthenticationFailed, RoostError, Throttled
 from roost.net.errors import IdleTimeout, NetError, SessionEnded, ShuttingDown
 from roost.net.interfaces import Connection
+from roost.net.websocket import WebSocketConnection
 from roost.proto.sasl import FailureReason, SaslConfig, ScramAlgorithm
 from roost.proto.xmpp import (
     Authenticated,
@@ -48,10 +61,14 @@ from roost.proto.xmpp import (
     Jid,
     JidMalformed,
     Message,
+    Nonza,
     PasswordLogin,
     Presence,
     SaslCondition,
     ScramKeysRequested,
+    SmEnableRequested,
+    SmResumeRequested,
+    SmSnapshot,
     StanzaErrorCondition,
     StartTlsRequested,
     StreamClosed,
@@ -64,12 +81,16 @@ from roost.proto.xmpp import (
 )
 from roost.services.xmpp.directory import XmppDirectory
 from roost.services.xmpp.iq import ping
+from roost.services.xmpp.resumption import ParkingLot
 from roost.services.xmpp.router import Router
 from roost.services.xmpp.sessions import Bound, ChatState, SessionManager
 
 log = logging.getLogger(__name__)
 
 READ_OCTETS = 64 * 1024
+TAKEOVER_WAIT_S = 10.0
+"""A ``<resume/>`` for a session whose old connection still looks alive
+aborts that connection and waits this long for the session to park."""
 
 _CREDENTIAL_FAILURES = frozenset(
     {FailureReason.BAD_CREDENTIALS, FailureReason.UNKNOWN_USER, FailureReason.AUTHZID_NOT_ALLOWED}
@@ -78,9 +99,11 @@ _ENDINGS = (StreamClosed, StreamFailed, ConnectionLost)
 _STANZAS = (Message, Presence, Iq)
 _ping_ids = itertools.count(1)
 
+CSI = "urn:xmpp:csi:0"
 STREAM_FEATURES = (
     Element("ver", "urn:xmpp:features:rosterver"),  # RFC 6121 §2.6.1
     Element("sub", "urn:xmpp:features:pre-approval"),  # RFC 6121 §3.4.1
+    Element("csi", CSI),  # XEP-0352 §3
 )
 
 
@@ -97,6 +120,10 @@ class SessionDeps:
     router: Router
     clock: Clock
     counters: dict[str, int]
+    parking: ParkingLot
+    features: tuple[Element, ...] = ()
+    """Stream features of the service beside those of the session
+    (the server's own XEP-0115 caps)."""
 
 
 class XmppSession:
@@ -105,8 +132,12 @@ class XmppSession:
         self._conn = conn
         self._client = conn.peer[0]
         self._transport = transport
+        # Over WebSocket (RFC 7395) input and output are whole messages.
+        self._ws = conn if isinstance(conn, WebSocketConnection) else None
         self._core: XmppServerConnection | None = None
         self._queue: deque[Element] = deque()
+        self._held: list[Element] = []
+        """XEP-0352: what waits while the client is inactive."""
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._kick: StreamErrorCondition | None = None
@@ -118,6 +149,13 @@ class XmppSession:
         self._presence: Element | None = None
         self._chat = ChatState()
         self._deadline = 0.0
+        # XEP-0198 resumption (see the module docstring).
+        self._resume_id: str | None = None
+        self._lost = False
+        self._parked = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self._adopted = False
+        self._snapshot: SmSnapshot | None = None
 
     # --- what the router sees (`roost.services.xmpp.sessions.Outlet`)
 
@@ -159,12 +197,39 @@ class XmppSession:
     def deliver(self, stanza: Element) -> bool:
         if self._closed or self._kick is not None:
             return False
+        if self._chat.inactive:
+            if not _important(stanza):
+                self._held.append(stanza)
+                if len(self._held) < self._deps.config.csi_queue_stanzas:
+                    self._count("csi_held")
+                    return True
+                stanza = self._held.pop()
+            # mod_csi_simple: what was held goes first, in order.
+            held, self._held = self._held, []
+            for earlier in held:
+                if not self._enqueue(earlier):
+                    return False
+        return self._enqueue(stanza)
+
+    def _client_state(self, element: Element) -> None:
+        """XEP-0352 §4: ``<active/>`` sends what was held."""
+        if element.name == "inactive":
+            self._chat.inactive = True
+        elif element.name == "active":
+            self._chat.inactive = False
+            held, self._held = self._held, []
+            for stanza in held:
+                if not self._enqueue(stanza):
+                    return
+
+    def _enqueue(self, stanza: Element) -> bool:
         if len(self._queue) >= self._deps.config.outbound_queue_stanzas:
             self._count("stalled_closed")
             log.info("%s: %s stopped reading; disconnected", self._conn.session_id, self.jid)
             self._closed = True
             self._queue.clear()
             self._conn.abort()
+            self._wakeup.set()  # a parked session ends too
             return False
         self._queue.append(stanza)
         self._wake.set()
@@ -177,6 +242,11 @@ class XmppSession:
     def replaced(self) -> None:
         self._kick = StreamErrorCondition.CONFLICT
         self._wake.set()
+        self._wakeup.set()
+
+    def expire(self) -> None:
+        """Stop waiting to be resumed (`roost.services.xmpp.resumption`)."""
+        self._wakeup.set()
 
     # --- the loop
 
@@ -192,23 +262,28 @@ class XmppSession:
             log.error("%s: cannot read the hosted domains: %s", self._conn.session_id, exc)
             return
         self._core = XmppServerConnection(
-            self._settings(domains), sasl=deps.sasl, tls=self._conn.is_tls
+            self._settings(domains),
+            sasl=deps.sasl,
+            tls=self._conn.is_tls,
+            websocket=self._ws is not None,
         )
         self._deadline = deps.clock.monotonic() + deps.config.login_timeout_s
         writer = asyncio.create_task(self._write_loop(), name=f"xmpp-out-{self._conn.session_id}")
+        core = self._core
         try:
-            await self._read_loop(self._core)
+            await self._read_loop(core)
+            writer.cancel()
+            await asyncio.wait([writer])
+            await self._park(core)
         finally:
             self._closed = True
+            deps.parking.remove(self._resume_id, self)
             deps.auth.sessions.close(self._signed_in)
             writer.cancel()
             await asyncio.wait([writer])
-            deps.sessions.remove(self)
-            try:
-                await deps.router.departed(self)
-            except (RoostError, OSError, SQLAlchemyError) as exc:
-                log.error("%s: cannot announce the departure: %s", self._conn.session_id, exc)
             self._conn.close()
+            if not self._adopted:
+                await self._end(core)
             log.info(
                 "%s: XMPP session from %s jid=%s transport=%s ended",
                 self._conn.session_id,
@@ -216,6 +291,36 @@ class XmppSession:
                 self.jid or "-",
                 self._transport,
             )
+
+    async def _park(self, core: XmppServerConnection) -> None:
+        """XEP-0198 §5: a session that may be resumed and lost its
+        connection waits for a new stream to adopt it, or for its time."""
+        snapshot = core.sm_snapshot()
+        if snapshot is None or not self._lost or self._closed or self._kick is not None:
+            return
+        self._conn.close()
+        self._snapshot = snapshot
+        self._parked.set()
+        self._count("sessions_parked")
+        log.info("%s: %s parked for resumption", self._conn.session_id, self.jid)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), self._deps.config.resume_timeout_s)
+        if not self._adopted:
+            self._count("sessions_expired")
+
+    async def _end(self, core: XmppServerConnection) -> None:
+        """The session is over for good: unbind, hand on what the client
+        never acknowledged, and tell whoever saw it that it left."""
+        deps = self._deps
+        deps.sessions.remove(self)
+        pending = [*core.sm_unacked(), *self._queue] if core.stream_managed else []
+        self._queue.clear()
+        try:
+            if pending:
+                await deps.router.unacknowledged(self, pending)
+            await deps.router.departed(self)
+        except (RoostError, OSError, SQLAlchemyError) as exc:
+            log.error("%s: cannot announce the departure: %s", self._conn.session_id, exc)
 
     def _settings(self, domains: tuple[str, ...]) -> XmppSettings:
         config = self._deps.config
@@ -231,7 +336,10 @@ class XmppSession:
             max_stanza_octets=config.max_stanza_bytes,
             max_depth=config.max_depth,
             max_auth_failures=config.max_auth_failures,
-            features_after_auth=STREAM_FEATURES,
+            features_after_auth=(*STREAM_FEATURES, *self._deps.features),
+            nonza_namespaces=frozenset({CSI}),
+            stream_management=True,
+            max_unacked_stanzas=config.max_unacked_stanzas,
         )
 
     async def _read_loop(self, core: XmppServerConnection) -> None:
@@ -242,6 +350,8 @@ class XmppSession:
                     return
                 continue
             await self._handle(core, event)
+            if isinstance(event, ConnectionLost):
+                self._lost = True
             if isinstance(event, _ENDINGS) or core.closing:
                 await self._flush(core)
                 return
@@ -252,10 +362,21 @@ class XmppSession:
 
     async def _flush(self, core: XmppServerConnection) -> None:
         async with self._write_lock:
-            out = core.data_to_send()
-            if out and not self._closed:
-                self._conn.write(out)
+            if self._write_out(core) and not self._closed:
                 await self._conn.drain()
+
+    def _write_out(self, core: XmppServerConnection) -> bool:
+        """Hand what the core queued to the connection; False if nothing was."""
+        if self._ws is not None:
+            messages = core.messages_to_send()
+            if not self._closed:
+                for message in messages:
+                    self._ws.write(message)
+            return bool(messages)
+        out = core.data_to_send()
+        if out and not self._closed:
+            self._conn.write(out)
+        return bool(out)
 
     async def _flush_and_read(self, core: XmppServerConnection) -> bool:
         """Send what the core queued, then read; False when the session is over."""
@@ -263,9 +384,13 @@ class XmppSession:
             await self._flush(core)
             if core.closing:
                 return False
-            data = await self._conn.read(
-                READ_OCTETS, timeout_s=self._read_timeout(core), between_commands=True
-            )
+            timeout_s = self._read_timeout(core)
+            if self._ws is not None:
+                data = await self._ws.read_message(timeout_s=timeout_s, between_commands=True)
+            else:
+                data = await self._conn.read(
+                    READ_OCTETS, timeout_s=timeout_s, between_commands=True
+                )
         except IdleTimeout:
             return await self._silent(core)
         except SessionEnded as ended:
@@ -277,9 +402,13 @@ class XmppSession:
             await self._final_flush(core)
             return False
         except NetError:
+            self._lost = True
             return False
         self._ping_sent = False
-        core.receive_data(data)
+        if self._ws is not None and data:
+            core.receive_message(data)
+        else:
+            core.receive_data(data)
         return True
 
     def _read_timeout(self, core: XmppServerConnection) -> float:
@@ -323,7 +452,11 @@ class XmppSession:
                         if not core.send(self._queue.popleft()):
                             self._queue.clear()
                             return
-                        self._conn.write(core.data_to_send())
+                        self._write_out(core)
+                        if core.closing:  # too many unacknowledged (XEP-0198)
+                            self._closed = True
+                            self._conn.close()
+                            return
                         await self._conn.drain()
             except NetError:
                 self._conn.abort()
@@ -345,8 +478,14 @@ class XmppSession:
                 self._auth_failed(reason, user)
             case BindRequested(resource=resource):
                 await self._bind(core, resource)
+            case SmEnableRequested(resume=resume):
+                self._enable_sm(core, resume=resume)
+            case SmResumeRequested(previd=previd):
+                await self._resume(core, previd)
             case Message() | Presence() | Iq():
                 await self._route(event)
+            case Nonza(element=element) if element.namespace == CSI and core.jid is not None:
+                self._client_state(element)
             case StreamFailed(condition=condition, detail=detail):
                 self._count("stream_errors")
                 log.info("%s: stream error %s: %s", self._conn.session_id, condition, detail)
@@ -461,6 +600,91 @@ class XmppSession:
             outcome.replaced.replaced()
         core.bind_accepted(outcome.resource)
         log.info("%s: bound %s", self._conn.session_id, core.jid)
+
+    def _enable_sm(self, core: XmppServerConnection, *, resume: bool) -> None:
+        timeout_s = self._deps.config.resume_timeout_s
+        if resume and timeout_s > 0 and self._resume_id is None:
+            self._resume_id = self._deps.parking.add(self)
+            core.sm_enabled(self._resume_id, int(timeout_s))
+        else:
+            core.sm_enabled(None)
+        self._count("sm_enabled")
+
+    async def _resume(self, core: XmppServerConnection, previd: str) -> None:
+        """XEP-0198 §5: adopt the parked session ``previd`` of this account."""
+        found = self._deps.parking.get(previd, core.user_jid)
+        old = found if isinstance(found, XmppSession) else None
+        if old is not None and not old._parked.is_set() and not old._closed:
+            # The client knows its old connection is dead before we do.
+            old._conn.abort()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(old._parked.wait(), TAKEOVER_WAIT_S)
+        usable = old is not None and old._parked.is_set() and not old._wakeup.is_set()
+        if old is None or not usable or old._snapshot is None or old.jid is None:
+            self._count("resume_failed")
+            core.sm_resume_failed()
+            return
+        if not core.sm_resumed(old.jid, old._snapshot):
+            self._count("resume_failed")
+            return
+        self._adopt(old)
+        self._count("sessions_resumed")
+        log.info("%s: resumed %s", self._conn.session_id, core.jid)
+
+    def _adopt(self, old: XmppSession) -> None:
+        self._presence, self._available, self._priority = (
+            old._presence,
+            old._available,
+            old._priority,
+        )
+        self._chat, self._held = old._chat, old._held
+        self._queue.extend(old._queue)
+        old._queue.clear()
+        self._resume_id, old._resume_id = old._resume_id, None
+        self._deps.sessions.adopt(old, self)
+        if self._resume_id is not None:
+            self._deps.parking.move(self._resume_id, self)
+        old._adopted = True
+        old._wakeup.set()
+        if self._queue:
+            self._wake.set()
+
+
+_STATE_CHILDREN = frozenset({"active", "inactive", "gone", "composing", "paused"})
+CHAT_STATES = "http://jabber.org/protocol/chatstates"
+PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
+
+
+def _important(stanza: Element) -> bool:
+    """Must this go to an inactive client at once (XEP-0352 §5, as
+    Prosody's mod_csi_simple judges)? Everything but available and
+    unavailable presence, chat states without a body, and PEP events is;
+    a message with a body (a carbon copy's too) always is."""
+    if stanza.name == "presence":
+        return stanza.get("type") not in (None, "unavailable")
+    if stanza.name != "message":
+        return True
+    if _has_body(stanza):
+        return True
+    if stanza.find("event", PUBSUB_EVENT) is not None:
+        return False
+    return not any(
+        child.namespace == CHAT_STATES and child.name in _STATE_CHILDREN
+        for child in stanza.elements()
+    )
+
+
+def _has_body(message: Element) -> bool:
+    """A body in the message or in a message it forwards (XEP-0280 copies)."""
+    if message.find("body", message.namespace) is not None:
+        return True
+    return any(
+        _has_body(inner)
+        for wrapper in message.elements()
+        for forwarded in wrapper.elements()
+        for inner in forwarded.elements()
+        if inner.name == "message"
+    )
 
 
 def _address(user: str, domain: str) -> str:

@@ -36,6 +36,12 @@ class ChatState:
     """XEP-0280 §4: the session enabled carbons."""
     directed: set[Jid] = field(default_factory=set)
     """Where the session sent directed presence (RFC 6121 §4.6.3)."""
+    caps_ver: str | None = None
+    """The XEP-0115 ``ver`` of the client's last presence."""
+    features: frozenset[str] | None = None
+    """The client's disco#info features once known (XEP-0115)."""
+    inactive: bool = False
+    """XEP-0352: the client said it is inactive."""
 
 
 class Outlet(Protocol):
@@ -136,6 +142,15 @@ class SessionManager:
         del resources[jid.resource]
         if not resources:
             del self._by_bare[jid.bare]
+
+    def adopt(self, old: Outlet, new: Outlet) -> None:
+        """XEP-0198 §5: ``new`` resumed ``old`` under the same full JID."""
+        jid = old.jid
+        if jid is None or jid.resource is None:
+            return
+        resources = self._by_bare.setdefault(jid.bare, {})
+        if resources.get(jid.resource) in (old, None):
+            resources[jid.resource] = new
 
     def get(self, full: Jid) -> Outlet | None:
         if full.resource is None:

@@ -9,8 +9,6 @@ admin and gives this browser a new one.
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -19,11 +17,9 @@ from roost.core.errors import AuthenticationFailed, InvalidName, Throttled
 from roost.web.admin.console import (
     CSRF_MESSAGE,
     SIGN_IN,
-    SIGNIN_COOKIE,
     AdminRequest,
     Console,
     PageError,
-    cookie_name,
     safe_next,
     status_of,
 )
@@ -47,22 +43,13 @@ def signin_routes(console: Console) -> list[BaseRoute]:
         notice: str = "",
         status: int = 200,
     ) -> Response:
-        token = console.signin_token(request)
-        response = console.render(
-            request,
-            "sign_in.html",
-            {
-                "csrf": token,
-                "name": name,
-                "next": next_page,
-                "message": message,
-                "notice": notice,
-            },
-            session=None,
-            status=status,
-        )
-        console.set_signin_cookie(response, request, token)
-        return response
+        context: dict[str, object] = {
+            "name": name,
+            "next": next_page,
+            "message": message,
+            "notice": notice,
+        }
+        return console.sign_in_form(request, context, status)
 
     async def sign_in_page(request: Request) -> Response:
         lookup = await access.lookup(console.current_cookie(request), activity=False)
@@ -74,15 +61,12 @@ def signin_routes(console: Console) -> list[BaseRoute]:
 
     async def sign_in(request: Request) -> Response:
         try:
-            if not console.same_origin(request):
-                raise PageError(403, CSRF_MESSAGE)
-            form = await console.read_form(request)
+            form, token_ok = await console.read_signin_form(request)
         except PageError as exc:
             return form_page(request, message=exc.message, status=exc.status)
         name = form.get("name")
         next_page = safe_next(form.get("next"))
-        expected = request.cookies.get(cookie_name(request, SIGNIN_COOKIE), "")
-        if not expected or not hmac.compare_digest(form.get("csrf").encode(), expected.encode()):
+        if not token_ok:
             return form_page(
                 request, name=name, next_page=next_page, message=CSRF_MESSAGE, status=403
             )

@@ -28,8 +28,10 @@ def webmail_routes(web: WebContext, access: WebmailAccess) -> list[BaseRoute]:
     mail = Webmail(web, access)
     settings = access.settings
     folders = MailFolders(web.store, settings.max_folders)
-    messages = MailList(web.store, settings.page_size, settings.summary_batch)
-    view = MailView(web.store, settings.max_view_chars)
+    messages = MailList(
+        web.store, settings.page_size, settings.summary_batch, settings.max_conversation
+    )
+    view = MailView(web.store, settings.max_view_chars, settings.max_image_senders)
 
     async def not_found(request: Request) -> Response:
         lookup = await access.lookup(mail.current_cookie(request), activity=False)
@@ -41,7 +43,7 @@ def webmail_routes(web: WebContext, access: WebmailAccess) -> list[BaseRoute]:
         *signin_routes(mail),
         *mailbox_routes(mail, folders, messages),
         *folder_routes(mail, folders),
-        *reading_routes(mail, view, access),
+        *reading_routes(mail, view, messages, access),
         Route("/mail/static/{name}", mail.static_file, methods=["GET"]),
         Route("/mail/{rest:path}", not_found),
     ]

@@ -6,6 +6,12 @@ zone, which the page's script reports in a cookie (`roost_tz`, an IANA name
 checked against the time zone database; UTC until it is known). Every action
 takes the ticked UIDs, or every message of the folder when "all N in this
 folder" is ticked, and goes through `roost.control.mail_list`.
+
+The page carries a token of the state of the user's folders (UIDNEXT,
+HIGHESTMODSEQ and the count of each); its script asks `/mail/state` for the
+current one every `list_poll_s` seconds and, when it differs, fetches the
+page again and swaps the list in, so mail that arrives and changes made over
+IMAP show within seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from roost.control.mail_folders import MailFolders
@@ -26,6 +32,7 @@ from roost.store.types import Flag, SpecialUse
 from roost.web.webmail.pages import HOME, MailRequest, PageError, Webmail
 
 TZ_COOKIE = "roost_tz"
+STATE_URL = "/mail/state"
 MAX_TZ_CHARS = 64
 MAX_UID = 2**32 - 1
 DONE = {
@@ -113,6 +120,12 @@ def chosen_uids(page: MailRequest) -> list[int] | None:
 
 
 def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> list[BaseRoute]:
+    async def list_state(account_id: int) -> str:
+        """The folders' state, and whether a folder is still being summarised (its
+        end changes the token too, so a list waiting for it fills in)."""
+        token = await folders.state(account_id)
+        return token + ("-sorting" if messages.summarising(account_id) else "")
+
     async def home(page: MailRequest) -> Response:
         query = page.request.query_params
         found = await folders.folders(page.session.account_id)
@@ -135,6 +148,7 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
             descending=descending == "desc",
             cursor=query.get("after") or None,
         )
+        state = await list_state(page.session.account_id)
         zone = user_zone(page.request)
         now = mail.web.store.clock.now()
         base = {"folder": current.name, "sort": key.value, "order": descending}
@@ -149,6 +163,7 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
                 "home": HOME,
                 "rows": [row_of(m, now, zone) for m in listing.messages],
                 "total": listing.total,
+                "waiting": listing.waiting,
                 "sort": key.value,
                 "order": descending,
                 "first_url": f"{HOME}?{urlencode(base)}",
@@ -171,9 +186,18 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
                 },
                 "emptiable": current.special_use in (SpecialUse.TRASH, SpecialUse.JUNK),
                 "zone": str(zone),
+                "state": state,
+                "state_url": STATE_URL,
+                "poll_ms": int(mail.settings.list_poll_s * 1000),
             },
             session=page.session,
         )
+
+    async def state(page: MailRequest) -> Response:
+        """The token of the user's folders: the list's script asks for it every
+        `list_poll_s` and fetches the page again when it changed."""
+        token = await list_state(page.session.account_id)
+        return JSONResponse({"state": token}, headers={"Cache-Control": "no-store"})
 
     def back(folder: str, note: str) -> Response:
         return RedirectResponse(
@@ -214,6 +238,7 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
 
     return [
         Route(HOME, mail.page(home), methods=["GET"]),
+        Route(STATE_URL, mail.page(state), methods=["GET"]),
         Route("/mail/messages/action", mail.page(action), methods=["POST"]),
         Route("/mail/messages/empty", mail.page(empty), methods=["POST"]),
     ]

@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from roost.control.mail_view import MailView, content_disposition, frame_csp
+from roost.control.mail_list import Conversation, MailList
+from roost.control.mail_view import MailView, content_disposition, frame_csp, sender_address
 from roost.control.webmail_access import WebmailAccess
 from roost.core.errors import RoostError
 from roost.store.types import Flag
 from roost.store.webmail_sessions import WebmailSession
-from roost.web.webmail.messages import MAX_UID, user_zone
+from roost.web.webmail.messages import MAX_UID, Row, row_of, user_zone
 from roost.web.webmail.pages import HOME, MailRequest, PageError, Webmail
 
 PART_HEADERS = {
@@ -40,6 +43,8 @@ PART_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 MAX_PART_INDEX = 100_000
+MAX_SHOWN_DEPTH = 8
+"""Replies deeper than this are indented no further."""
 
 
 def _uid(text: str) -> int:
@@ -72,15 +77,20 @@ def part_response(data: bytes, media_type: str, disposition: str) -> Response:
     )
 
 
-def reading_routes(mail: Webmail, view: MailView, access: WebmailAccess) -> list[BaseRoute]:
+def reading_routes(
+    mail: Webmail, view: MailView, messages: MailList, access: WebmailAccess
+) -> list[BaseRoute]:
     def address(page: MailRequest) -> tuple[str, int]:
         query = page.request.query_params
         return query.get("folder", "INBOX"), _uid(query.get("uid", ""))
 
     async def read(page: MailRequest) -> Response:
         folder, uid = address(page)
-        images = page.request.query_params.get("images") == "1"
         loaded = await view.load(page.session.account_id, folder, uid)
+        sender = sender_address(loaded.structure)
+        always = await view.images_allowed(page.session.account_id, sender)
+        images = always or page.request.query_params.get("images") == "1"
+        conversation = await messages.conversation(page.session.account_id, folder, uid)
         shown = view.view(
             loaded, lambda index: inline_url(page.session, folder, uid, index), images=images
         )
@@ -88,6 +98,7 @@ def reading_routes(mail: Webmail, view: MailView, access: WebmailAccess) -> list
             await view.mark_seen(page.session.account_id, folder, uid)
         here = {"folder": folder, "uid": uid}
         zone = user_zone(page.request)
+        now = mail.web.store.clock.now()
         return mail.render(
             "message.html",
             {
@@ -99,6 +110,12 @@ def reading_routes(mail: Webmail, view: MailView, access: WebmailAccess) -> list
                 + urlencode({**here, **({"images": "1"} if images else {})}),
                 "images_url": "/mail/message?" + urlencode({**here, "images": "1"}),
                 "images": images,
+                "sender": sender,
+                "always": always,
+                "conversation": _conversation_rows(conversation, folder, now, zone),
+                "conversation_capped": conversation.capped,
+                "conversation_complete": conversation.complete,
+                "uid": uid,
                 "source_url": "/mail/message/source?" + urlencode(here),
                 "part_base": "/mail/message/part?" + urlencode(here),
                 "headers": view.headers(loaded),
@@ -111,8 +128,10 @@ def reading_routes(mail: Webmail, view: MailView, access: WebmailAccess) -> list
 
     async def body(page: MailRequest) -> Response:
         folder, uid = address(page)
-        images = page.request.query_params.get("images") == "1"
         loaded = await view.load(page.session.account_id, folder, uid)
+        images = page.request.query_params.get("images") == "1" or await view.images_allowed(
+            page.session.account_id, sender_address(loaded.structure)
+        )
         shown = view.view(
             loaded, lambda index: inline_url(page.session, folder, uid, index), images=images
         )
@@ -183,12 +202,47 @@ def reading_routes(mail: Webmail, view: MailView, access: WebmailAccess) -> list
             found.data, found.media_type, content_disposition("inline", found.filename)
         )
 
+    async def image_sender(page: MailRequest) -> Response:
+        """ "Always show images from this sender", and its undoing (a per-user setting)."""
+        folder, uid = page.form.get("folder"), _uid(page.form.get("uid"))
+        sender = page.form.get("sender")
+        if page.form.get("allow") == "yes":
+            await view.allow_images(page.session.account_id, sender)
+        else:
+            await view.forbid_images(page.session.account_id, sender)
+        target = "/mail/message?" + urlencode({"folder": folder, "uid": uid})
+        return RedirectResponse(target, status_code=303)
+
     return [
         Route("/mail/message", mail.page(read), methods=["GET"]),
+        Route("/mail/images/sender", mail.page(image_sender), methods=["POST"]),
         Route("/mail/message/body", mail.page(body), methods=["GET"]),
         Route("/mail/message/part", mail.page(part), methods=["GET"]),
         Route("/mail/message/source", mail.page(source), methods=["GET"]),
         Route("/mail/inline", inline, methods=["GET"]),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    row: Row
+    depth: int
+    url: str
+
+
+def _conversation_rows(
+    conversation: Conversation, folder: str, now: datetime, zone: tzinfo
+) -> list[ConversationRow]:
+    """The conversation as the read pane lists it; nothing when the message is alone."""
+    if len(conversation.entries) < 2:
+        return []
+    return [
+        ConversationRow(
+            row_of(e.message, now, zone),
+            min(e.depth, MAX_SHOWN_DEPTH),
+            "/mail/message?" + urlencode({"folder": folder, "uid": e.message.uid}),
+        )
+        for e in conversation.entries
     ]
 
 

@@ -10,8 +10,6 @@ new webmail session.
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -21,11 +19,9 @@ from roost.web.webmail.pages import (
     CSRF_MESSAGE,
     HOME,
     SIGN_IN,
-    SIGNIN_COOKIE,
     MailRequest,
     PageError,
     Webmail,
-    cookie_name,
     is_tls,
     safe_next,
     status_of,
@@ -53,21 +49,13 @@ def signin_routes(mail: Webmail) -> list[BaseRoute]:
         notice: str = "",
         status: int = 200,
     ) -> Response:
-        token = mail.signin_token(request)
-        response = mail.render(
-            "sign_in.html",
-            {
-                "csrf": token,
-                "address": address,
-                "next": next_page,
-                "message": message,
-                "notice": notice,
-            },
-            session=None,
-            status=status,
-        )
-        mail.set_signin_cookie(response, request, token)
-        return response
+        context: dict[str, object] = {
+            "address": address,
+            "next": next_page,
+            "message": message,
+            "notice": notice,
+        }
+        return mail.sign_in_form(request, context, status)
 
     async def sign_in_page(request: Request) -> Response:
         lookup = await access.lookup(mail.current_cookie(request), activity=False)
@@ -79,15 +67,12 @@ def signin_routes(mail: Webmail) -> list[BaseRoute]:
 
     async def sign_in(request: Request) -> Response:
         try:
-            if not mail.same_origin(request):
-                raise PageError(403, CSRF_MESSAGE)
-            form = await mail.read_form(request)
+            form, token_ok = await mail.read_signin_form(request)
         except PageError as exc:
             return form_page(request, message=exc.message, status=exc.status)
         address = form.get("address")
         next_page = safe_next(form.get("next"))
-        expected = request.cookies.get(cookie_name(request, SIGNIN_COOKIE), "")
-        if not expected or not hmac.compare_digest(form.get("csrf").encode(), expected.encode()):
+        if not token_ok:
             return form_page(
                 request, address=address, next_page=next_page, message=CSRF_MESSAGE, status=403
             )

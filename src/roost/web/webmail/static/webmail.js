@@ -18,66 +18,160 @@ document.addEventListener("submit", (event) => {
   }
 });
 
-document.addEventListener("DOMContentLoaded", () => {
-  const list = document.getElementById("list");
-  if (!list) {
+// The message list. Rows are looked up when a key is pressed, not kept: the list
+// replaces its rows by itself when the folder changes (see the poll below).
+const list = () => document.getElementById("list");
+const boxes = () => {
+  const form = list();
+  return form ? Array.from(form.querySelectorAll('input[name="uid"]')) : [];
+};
+const rows = () => {
+  const form = list();
+  return form ? Array.from(form.querySelectorAll("tbody tr")) : [];
+};
+let currentUid = null;
+
+document.addEventListener("change", (event) => {
+  if (event.target instanceof HTMLInputElement && event.target.id === "tick-page") {
+    for (const box of boxes()) {
+      box.checked = event.target.checked;
+    }
+  }
+});
+
+const focusRow = (step) => {
+  const all = rows();
+  if (!all.length) {
     return;
   }
-  const boxes = () => Array.from(list.querySelectorAll('input[name="uid"]'));
-  const tickPage = document.getElementById("tick-page");
-  if (tickPage) {
-    tickPage.addEventListener("change", () => {
-      for (const box of boxes()) {
-        box.checked = tickPage.checked;
-      }
-    });
+  let at = all.findIndex((row) => row.dataset.uid === currentUid);
+  for (const row of all) {
+    row.classList.remove("current-row");
   }
-  // Keyboard: j/k move, x ticks, and the toolbar's keys act on the ticked rows.
-  const rows = Array.from(list.querySelectorAll("tbody tr"));
-  let at = -1;
-  const focus = (index) => {
-    if (!rows.length) {
-      return;
-    }
-    if (at >= 0) {
-      rows[at].classList.remove("current-row");
-    }
-    at = Math.max(0, Math.min(rows.length - 1, index));
-    rows[at].classList.add("current-row");
-    rows[at].scrollIntoView({ block: "nearest" });
-  };
-  const keys = new Map();
-  for (const button of list.querySelectorAll("button[data-key]")) {
-    keys.set(button.dataset.key, button);
+  at = at < 0 ? (step > 0 ? 0 : all.length - 1) : Math.max(0, Math.min(all.length - 1, at + step));
+  all[at].classList.add("current-row");
+  all[at].scrollIntoView({ block: "nearest" });
+  currentUid = all[at].dataset.uid;
+};
+const currentRow = () => rows().find((row) => row.dataset.uid === currentUid);
+
+// Keyboard (listed in docs/webmail.md and on the page): j/k move, x ticks, o or
+// Enter opens, and the toolbar's keys act on the ticked rows or the current one.
+document.addEventListener("keydown", (event) => {
+  const target = event.target;
+  if (!list() || event.ctrlKey || event.metaKey || event.altKey) {
+    return;
   }
-  document.addEventListener("keydown", (event) => {
-    const target = event.target;
-    if (event.ctrlKey || event.metaKey || event.altKey) {
-      return;
+  if (target instanceof HTMLInputElement && target.type !== "checkbox") {
+    return;
+  }
+  if (target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) {
+    return;
+  }
+  const button = list().querySelector(`button[data-key="${CSS.escape(event.key)}"]`);
+  if (event.key === "j") {
+    focusRow(1);
+  } else if (event.key === "k") {
+    focusRow(-1);
+  } else if (event.key === "x" && currentRow()) {
+    const box = currentRow().querySelector('input[name="uid"]');
+    box.checked = !box.checked;
+  } else if ((event.key === "o" || event.key === "Enter") && currentRow()) {
+    currentRow().querySelector("td.subject a").click();
+  } else if (button) {
+    if (currentRow() && !boxes().some((box) => box.checked)) {
+      currentRow().querySelector('input[name="uid"]').checked = true;
     }
-    if (target instanceof HTMLInputElement && target.type !== "checkbox") {
-      return;
+    if (boxes().some((box) => box.checked)) {
+      button.click();
     }
-    if (target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) {
-      return;
-    }
-    if (event.key === "j") {
-      focus(at + 1);
-    } else if (event.key === "k") {
-      focus(at - 1);
-    } else if (event.key === "x" && at >= 0) {
-      const box = rows[at].querySelector('input[name="uid"]');
-      box.checked = !box.checked;
-    } else if (keys.has(event.key)) {
-      if (at >= 0 && !boxes().some((box) => box.checked)) {
-        rows[at].querySelector('input[name="uid"]').checked = true;
-      }
-      if (boxes().some((box) => box.checked)) {
-        keys.get(event.key).click();
-      }
-    } else {
-      return;
-    }
-    event.preventDefault();
+  } else {
+    return;
+  }
+  event.preventDefault();
+});
+
+// The list follows its folders: it asks for their state every few seconds (a
+// request that does not keep the session alive) and, when it changed, fetches
+// this page again and swaps its parts in, keeping what was ticked.
+const SWAPPED = ["nav.folders", "p.counts", "p.waiting", "#list", "nav.pages"];
+
+const busy = () => {
+  const active = document.activeElement;
+  const form = list();
+  return (
+    form !== null &&
+    form.contains(active) &&
+    (active instanceof HTMLSelectElement || (active instanceof HTMLInputElement && active.type !== "checkbox"))
+  );
+};
+
+const refresh = async (mailbox) => {
+  const response = await fetch(location.href, {
+    headers: { Accept: "text/html", "X-Roost-Background": "1" },
+    credentials: "same-origin",
   });
+  if (!response.ok) {
+    return;
+  }
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  const next = fresh.getElementById("mailbox");
+  if (!next) {
+    return;
+  }
+  const ticked = new Set(boxes().filter((box) => box.checked).map((box) => box.value));
+  const all = document.getElementById("all-in-folder");
+  const allTicked = all instanceof HTMLInputElement && all.checked;
+  for (const selector of SWAPPED) {
+    const old = mailbox.querySelector(selector);
+    const made = next.querySelector(selector);
+    if (old && made) {
+      old.replaceWith(document.importNode(made, true));
+    } else if (old) {
+      old.remove();
+    } else if (made && list()) {
+      list().before(document.importNode(made, true));
+    }
+  }
+  for (const box of boxes()) {
+    box.checked = ticked.has(box.value);
+  }
+  const allAgain = document.getElementById("all-in-folder");
+  if (allAgain instanceof HTMLInputElement) {
+    allAgain.checked = allTicked;
+  }
+  const row = currentRow();
+  if (row) {
+    row.classList.add("current-row");
+  }
+  mailbox.dataset.state = next.dataset.state;
+};
+
+document.addEventListener("DOMContentLoaded", () => {
+  const mailbox = document.getElementById("mailbox");
+  if (!mailbox || !mailbox.dataset.stateUrl) {
+    return;
+  }
+  const every = Number(mailbox.dataset.pollMs) || 4000;
+  const poll = async () => {
+    try {
+      const response = await fetch(mailbox.dataset.stateUrl, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      if (response.status === 401) {
+        return; // signed out: the next click shows the sign-in page
+      }
+      if (response.ok) {
+        const { state } = await response.json();
+        if (state !== mailbox.dataset.state && !busy()) {
+          await refresh(mailbox);
+        }
+      }
+    } catch (error) {
+      // The server is away for a moment (a restart): ask again at the next tick.
+    }
+    window.setTimeout(poll, every);
+  };
+  window.setTimeout(poll, every);
 });

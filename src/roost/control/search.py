@@ -1,0 +1,328 @@
+"""Mail search for the webmail and the API: a query language over the
+full-text index, ranked results with highlighted snippets, paging.
+
+The query language (case-insensitive operators, everything else literal):
+
+    quarterly report          messages holding both words (AND), each word
+                              anywhere: header, body or attachment text
+    "quarterly report"        the phrase, as typed (a substring)
+    from:ann  to:bob          a word (or "phrase") in From / To or Cc
+    subject:"budget 2025"     in Subject
+    has:attachment            with at least one attachment
+    in:Archive                one folder (default: every folder)
+    before:2025-06-01         received before that day (UTC)
+    after:2025-01-01          received on or after that day
+
+Matching is the index's: a case-insensitive substring of at least
+`MIN_INDEXED_CHARS` characters (`roost.store.search`), so `JDG2-04711`
+and part of a word match. An operator Roost does not know (`foo:bar`)
+and FTS syntax (`AND`, `*`, `NEAR(`) are taken literally, as words;
+an unbalanced quote, an empty or too short word, a bad date or an
+unknown folder is a `QueryError` whose message says what to fix.
+
+Only indexed messages are searched: the answer says how many messages of
+the searched folders are not indexed yet (`SearchPage.unindexed`) and how
+far the indexer is behind, so a page can say "12 new messages are not
+searched yet" rather than pretend. IMAP SEARCH, which must be complete,
+scans those instead (`services/imap/search.py`).
+
+Ranking: a subject hit counts 4, From/To/Cc 2, the body 1, an
+attachment 1; ties go to the newer message. Snippets come from the
+message's own searchable text (`roost.proto.mime.searchtext`), as
+segments marked hit or not, so that a face escapes them itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+
+from roost.core.errors import RoostError
+from roost.proto.mime import parse_bytes
+from roost.proto.mime.searchtext import message_search_text
+from roost.store.db import Tx
+from roost.store.search import MIN_INDEXED_CHARS, SearchField, indexable
+from roost.store.store import Store
+from roost.store.types import Mailbox, MessageInfo
+
+MAX_QUERY_CHARS = 1000
+MAX_TERMS = 16
+MAX_PER_PAGE = 100
+SNIPPET_CHARS = 200
+SNIPPET_READ_OCTETS = 2 * 1024 * 1024
+"""Octets of a message read to show it in the results."""
+SNIPPET_SOURCE_CHARS = 200_000
+"""Body text looked at for a snippet: the start of a long message is enough."""
+_OPERATORS = frozenset({"from", "to", "subject", "has", "in", "before", "after"})
+_TOKEN = re.compile(r'\s*(?:(?P<op>[A-Za-z]+):)?(?:"(?P<phrase>[^"]*)"|(?P<word>[^\s"]+))?')
+_WEIGHTS = {
+    SearchField.SUBJECT: 4,
+    SearchField.FROM: 2,
+    SearchField.TO: 2,
+    SearchField.CC: 2,
+    SearchField.BODY: 1,
+    SearchField.ATTACHMENTS: 1,
+}
+
+
+class QueryError(RoostError):
+    """A search query that cannot be run, with what to change in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str
+    fields: tuple[SearchField, ...]
+    """Where it may match (any of them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    terms: tuple[Term, ...] = ()
+    has_attachment: bool = False
+    folder: str | None = None
+    before: datetime.date | None = None
+    after: datetime.date | None = None
+
+
+_ANYWHERE = (
+    SearchField.SUBJECT,
+    SearchField.FROM,
+    SearchField.TO,
+    SearchField.CC,
+    SearchField.HEADER,
+    SearchField.BODY,
+    SearchField.ATTACHMENTS,
+)
+_FIELDS = {
+    "from": (SearchField.FROM,),
+    "to": (SearchField.TO, SearchField.CC),
+    "subject": (SearchField.SUBJECT,),
+}
+
+
+def parse_query(text: str) -> Query:
+    """The query in `text`; raises `QueryError` with what is wrong."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    if text.count('"') % 2:
+        raise QueryError('a quote (") is not closed: close it, or leave it out')
+    terms: list[Term] = []
+    has_attachment = False
+    folder = None
+    before = after = None
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        assert m is not None  # every part of the pattern is optional
+        if m.end() == pos:
+            break
+        pos = m.end()
+        op = (m.group("op") or "").lower()
+        value = m.group("phrase") if m.group("phrase") is not None else m.group("word")
+        if op and op not in _OPERATORS:
+            # Not ours (a URL's "https:", "foo:bar"): the whole token is a word.
+            value = f"{m.group('op')}:{value or ''}"
+            op = ""
+        if value is None or value == "":
+            if op:
+                raise QueryError(f"{op}: needs a value (like {op}:word)")
+            continue
+        match op:
+            case "has":
+                if value.lower() not in ("attachment", "attachments"):
+                    raise QueryError(f"has:{value} is not known; has:attachment is")
+                has_attachment = True
+            case "in":
+                folder = value
+            case "before" | "after":
+                day = _date(op, value)
+                before, after = (day, after) if op == "before" else (before, day)
+            case _:
+                if len(value.casefold()) < MIN_INDEXED_CHARS:
+                    raise QueryError(
+                        f"{value!r} is too short: words of fewer than {MIN_INDEXED_CHARS} "
+                        "characters are not searched"
+                    )
+                if not indexable(value):
+                    raise QueryError(f"{value!r} holds a line break or a control character")
+                terms.append(Term(value, _FIELDS.get(op, _ANYWHERE)))
+    if len(terms) > MAX_TERMS:
+        raise QueryError(f"at most {MAX_TERMS} words or phrases are searched at once")
+    query = Query(tuple(terms), has_attachment, folder, before, after)
+    if not terms and not has_attachment and before is None and after is None:
+        raise QueryError("the query is empty: type a word, a phrase or an operator")
+    return query
+
+
+def _date(op: str, value: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f"{op}:{value} is not a date (write {op}:2025-06-30)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    text: str
+    hit: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    mailbox: str
+    uid: int
+    score: int
+    internal_date: datetime.datetime
+    size: int
+    subject: str
+    sender: str
+    snippet: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: tuple[SearchHit, ...]
+    total: int
+    page: int
+    per_page: int
+    unindexed: int
+    """Messages of the searched folders without a current document: not searched."""
+    lag_changes: int
+    """Changes the indexer has not handled yet."""
+
+
+class MailSearch:
+    """Runs a `Query` over one account's indexed mail."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def search(
+        self, account_id: int, query: Query, *, page: int = 1, per_page: int = 20
+    ) -> SearchPage:
+        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+            raise QueryError(f"page counts from 1, and per_page from 1 to {MAX_PER_PAGE}")
+        store = self._store
+
+        async def read(tx: Tx) -> tuple[list[tuple[Mailbox, MessageInfo, int]], int, int]:
+            boxes = await self._folders(tx, account_id, query.folder)
+            found: list[tuple[Mailbox, MessageInfo, int]] = []
+            unindexed = 0
+            for box in boxes:
+                missing = await store.search.unindexed_in(tx, box.id)
+                unindexed += len(missing)
+                scores = await self._scores(tx, box.id, query, missing)
+                if not scores:
+                    continue
+                ranges = [(uid, uid) for uid in sorted(scores)]
+                rows = await store.mail.messages(tx, box.id, ranges)
+                if query.has_attachment:
+                    keep = await store.search.with_attachments(tx, box.id, [r.uid for r in rows])
+                    rows = [r for r in rows if r.uid in keep]
+                found += [(box, r, scores[r.uid]) for r in rows if _in_dates(r, query)]
+            latest = await store.changes.latest(tx)
+            lag = max(0, latest - await store.search.cursor(tx))
+            return found, unindexed, lag
+
+        found, unindexed, lag = await store.read(read)
+        found.sort(key=lambda item: (-item[2], -item[1].internal_date.timestamp(), -item[1].uid))
+        chosen = found[(page - 1) * per_page : page * per_page]
+        hits = [await self._hit(box, info, score, query) for box, info, score in chosen]
+        return SearchPage(tuple(hits), len(found), page, per_page, unindexed, lag)
+
+    async def _folders(self, tx: Tx, account_id: int, name: str | None) -> list[Mailbox]:
+        boxes = await self._store.mail.mailboxes(tx, account_id)
+        if name is None:
+            return boxes
+        wanted = name.casefold()
+        chosen = [b for b in boxes if b.name.casefold() == wanted]
+        if not chosen:
+            raise QueryError(f"there is no folder named {name!r}")
+        return chosen
+
+    async def _scores(
+        self, tx: Tx, mailbox_id: int, query: Query, missing: set[int]
+    ) -> dict[int, int]:
+        """UID -> score of the mailbox's indexed messages every term matches."""
+        search = self._store.search
+        scores: dict[int, int] | None = None
+        for term in query.terms:
+            found: dict[int, int] = {}
+            for field in term.fields:
+                for uid in await search.matching(tx, mailbox_id, field, term.text):
+                    found[uid] = found.get(uid, 0) + _WEIGHTS.get(field, 0)
+            if scores is None:
+                scores = found
+            else:
+                scores = {uid: s + found[uid] for uid, s in scores.items() if uid in found}
+            if not scores:
+                return {}
+        if scores is None:  # filters alone: every indexed message
+            indexed = await search.indexed_in(tx, mailbox_id)
+            scores = dict.fromkeys(indexed - missing, 0)
+        return scores
+
+    async def _hit(self, box: Mailbox, info: MessageInfo, score: int, query: Query) -> SearchHit:
+        # The start of the message is enough for its envelope and first
+        # text; a 100 MB attachment further on is never read.
+        head = bytearray()
+        # Left early, the generator is closed by the loop's async-generator
+        # hooks (its file with it).
+        async for chunk in self._store.message_chunks(info):
+            head += chunk
+            if len(head) >= SNIPPET_READ_OCTETS:
+                break
+        data = bytes(head[:SNIPPET_READ_OCTETS])
+        structure = parse_bytes(data)
+        text = message_search_text(data, structure, max_chars=SNIPPET_SOURCE_CHARS)
+        envelope = structure.envelope
+        sender = ""
+        senders = envelope.from_.mailboxes() if envelope.from_ is not None else ()
+        if senders:
+            sender = senders[0].display_name or senders[0].addr_spec
+        return SearchHit(
+            mailbox=box.name,
+            uid=info.uid,
+            score=score,
+            internal_date=info.internal_date,
+            size=info.size,
+            subject=envelope.subject_text or "",
+            sender=sender,
+            snippet=snippet(text.body or text.header, [t.text for t in query.terms]),
+        )
+
+
+def _in_dates(info: MessageInfo, query: Query) -> bool:
+    day = info.internal_date.date()
+    if query.before is not None and day >= query.before:
+        return False
+    return not (query.after is not None and day < query.after)
+
+
+def snippet(text: str, needles: list[str], chars: int = SNIPPET_CHARS) -> tuple[Segment, ...]:
+    """About `chars` characters of `text` around the first hit, with every
+    hit of every needle marked (case-insensitive)."""
+    flat = " ".join(text.split())
+    wanted = [n for n in needles if n]
+    if not wanted:
+        return (Segment(flat[:chars], False),) if flat else ()
+    pattern = re.compile("|".join(re.escape(n) for n in wanted), re.IGNORECASE)
+    first = pattern.search(flat)
+    start = 0 if first is None else max(0, first.start() - chars // 3)
+    window = flat[start : start + chars]
+    out: list[Segment] = []
+    if start:
+        out.append(Segment("…", False))
+    pos = 0
+    for m in pattern.finditer(window):
+        if m.start() > pos:
+            out.append(Segment(window[pos : m.start()], False))
+        out.append(Segment(m.group(), True))
+        pos = m.end()
+    if pos < len(window):
+        out.append(Segment(window[pos:], False))
+    if start + chars < len(flat):
+        out.append(Segment("…", False))
+    return tuple(out)

@@ -1,0 +1,86 @@
+"""Mail search under /api/v1/search (the query language: `roost.control.search`).
+
+GET /api/v1/search?user=ADDRESS&q=QUERY[&page=N&per_page=N]
+
+The answer: `hits` (folder, UID, score, date, size, subject, sender, and a
+snippet as segments with `hit` marking the matched text, for the face to
+escape and highlight), `total`, `page`, `per_page`, and `index`: how many
+messages of the searched folders are not indexed yet (they are not
+searched), how many changes the indexer is behind, and the Indexing
+service's state, so that a page says when the answer may be incomplete.
+A query that cannot be run is a 400 whose `error` says what to change.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from roost.control.directory import Actor
+from roost.control.search import MailSearch, QueryError, parse_query
+from roost.store.settings import JsonValue
+from roost.web.api_common import endpoint
+from roost.web.api_index import SERVICE, indexing_state
+from roost.web.context import WebContext
+
+
+def _number(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def search_routes(web: WebContext) -> list[Route]:
+    store = web.store
+    searcher = MailSearch(store)
+
+    async def search(request: Request, actor: Actor) -> JsonValue:
+        user = request.query_params.get("user")
+        if not user:
+            raise QueryError("user=ADDRESS is required")
+        query = parse_query(request.query_params.get("q", ""))
+        account = await store.read(store.directory.account, user)
+        page = await searcher.search(
+            account.id,
+            query,
+            page=_number(request, "page", 1),
+            per_page=_number(request, "per_page", 20),
+        )
+        state = indexing_state(web)
+        complete = page.unindexed == 0 and state == "running"
+        note = ""
+        if page.unindexed:
+            note = f"{page.unindexed} messages are not indexed yet and were not searched"
+        if state != "running":
+            note = f"{SERVICE.title()} is {state}" + (f"; {note}" if note else "")
+        return {
+            "total": page.total,
+            "page": page.page,
+            "per_page": page.per_page,
+            "index": {
+                "complete": complete,
+                "unindexed": page.unindexed,
+                "lag_changes": page.lag_changes,
+                "indexing": state,
+                "note": note,
+            },
+            "hits": [
+                {
+                    "folder": hit.mailbox,
+                    "uid": hit.uid,
+                    "score": hit.score,
+                    "date": hit.internal_date.isoformat(),
+                    "size": hit.size,
+                    "subject": hit.subject,
+                    "from": hit.sender,
+                    "snippet": [{"text": s.text, "hit": s.hit} for s in hit.snippet],
+                }
+                for hit in page.hits
+            ],
+        }
+
+    return [Route("/api/v1/search", endpoint(web, search))]

@@ -1,0 +1,123 @@
+"""Webmail search (`roost.control.search`): the query language, its errors
+in words, ranking, snippets, paging, filters, and an honest answer while
+messages are not indexed yet."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from roost.control.search import MailSearch, QueryError, parse_query, snippet
+from roost.core.clock import ManualClock
+from roost.store.search import SearchField
+from roost.store.store import Store
+from tests.contract.test_store_mail import make_account
+from tests.unit.test_indexing_attachments import docx, message
+from tests.unit.test_indexing_service import deliver, running, settled
+
+
+def mail(subject: str, body: str, sender: str = "ann@example.net") -> bytes:
+    return (
+        f"From: Ann <{sender}>\r\nTo: bob@example.org\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+def test_operators_words_and_phrases() -> None:
+    query = parse_query(
+        'budget "quarterly report" from:ann to:"Bob B" subject:plan has:attachment '
+        "in:Archive before:2025-06-01 after:2025-01-01"
+    )
+    assert [t.text for t in query.terms] == ["budget", "quarterly report", "ann", "Bob B", "plan"]
+    assert query.terms[2].fields == (SearchField.FROM,)
+    assert query.terms[3].fields == (SearchField.TO, SearchField.CC)
+    assert query.has_attachment and query.folder == "Archive"
+    assert (query.before, query.after) == (datetime.date(2025, 6, 1), datetime.date(2025, 1, 1))
+
+
+def test_fts_syntax_and_unknown_operators_are_literal() -> None:
+    query = parse_query('NEAR(abc def) AND foo:bar https://x.example/y *star* "a\tb{c}"')
+    assert [t.text for t in query.terms] == [
+        "NEAR(abc",
+        "def)",
+        "AND",
+        "foo:bar",
+        "https://x.example/y",
+        "*star*",
+        "a\tb{c}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('"budget', "not closed"),
+        ("", "empty"),
+        ("ab", "too short"),
+        ("before:yesterday", "not a date"),
+        ("has:kittens", "has:attachment is"),
+        ("from:", "needs a value"),
+        ("x" * 2000, "longer than"),
+        ('"abc\x00def"', "control character"),
+    ],
+)
+def test_bad_queries_are_explained(text: str, words: str) -> None:
+    with pytest.raises(QueryError, match=words):
+        parse_query(text)
+
+
+@given(st.text(max_size=200))
+def test_any_input_parses_or_is_explained(text: str) -> None:
+    try:
+        parse_query(text)
+    except QueryError as exc:
+        assert str(exc)
+
+
+def test_snippet_marks_every_hit() -> None:
+    text = "x " * 300 + "The Budget for the budget meeting" + " y" * 300
+    segments = snippet(text, ["budget"])
+    assert [s.text for s in segments if s.hit] == ["Budget", "budget"]
+    assert segments[0].text == "…" and segments[-1].text == "…"
+    assert snippet("", ["a"]) == ()
+
+
+async def test_ranked_paged_filtered_and_honest(sqlite_store: Store, clock: ManualClock) -> None:
+    store = sqlite_store
+    account = await make_account(store)
+    inbox = await store.read(store.mail.mailbox, account.id, "INBOX")
+    archive = await store.write(store.mail.create_mailbox, account.id, "Archive")
+    searcher = MailSearch(store)
+    async with running(store, clock) as service:
+        await deliver(
+            store,
+            inbox.id,
+            mail("lunch", "the zephyrine budget is in the body"),
+            mail("Zephyrine budget", "subject hit ranks first"),
+            message(("plan.docx", "application/octet-stream", docx("zephyrine agenda"))),
+        )
+        await deliver(store, archive.id, mail("old", "zephyrine in the archive", "cy@x.net"))
+        await settled(store, service)
+        page = await searcher.search(account.id, parse_query("zephyrine"))
+        assert page.total == 4 and page.unindexed == 0
+        assert page.hits[0].subject == "Zephyrine budget"  # the subject weighs most
+        body_hit = next(h for h in page.hits if h.subject == "lunch")
+        assert [s.text for s in body_hit.snippet if s.hit] == ["zephyrine"]
+        only = await searcher.search(account.id, parse_query("zephyrine has:attachment"))
+        assert [h.uid for h in only.hits] == [3]
+        archived = await searcher.search(account.id, parse_query("zephyrine in:archive"))
+        assert [(h.mailbox, h.sender) for h in archived.hits] == [("Archive", "Ann")]
+        sent = await searcher.search(account.id, parse_query("from:cy@x zephyrine"))
+        assert sent.total == 1
+        second = await searcher.search(account.id, parse_query("zephyrine"), page=2, per_page=3)
+        assert (second.total, len(second.hits)) == (4, 1)
+        with pytest.raises(QueryError, match="no folder"):
+            await searcher.search(account.id, parse_query("zephyrine in:nowhere"))
+        with pytest.raises(QueryError, match="per_page"):
+            await searcher.search(account.id, parse_query("zephyrine"), per_page=1000)
+    # Mail that comes while Indexing is stopped is not searched, and the answer says so.
+    await deliver(store, inbox.id, mail("new", "zephyrine arrives late"))
+    page = await searcher.search(account.id, parse_query("zephyrine"))
+    assert page.total == 4 and page.unindexed == 1 and page.lag_changes >= 1
