@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 
 from roost.control.search import MailSearch, QueryError, parse_query, snippet
 from roost.core.clock import ManualClock
+from roost.core.config import IndexingSettings
 from roost.store.search import SearchField
 from roost.store.store import Store
 from tests.contract.test_store_mail import make_account
 from tests.unit.test_indexing_attachments import docx, message
 from tests.unit.test_indexing_service import deliver, running, settled
+
+LIMITS = IndexingSettings()
 
 
 def mail(subject: str, body: str, sender: str = "ann@example.net") -> bytes:
@@ -28,7 +31,8 @@ def mail(subject: str, body: str, sender: str = "ann@example.net") -> bytes:
 def test_operators_words_and_phrases() -> None:
     query = parse_query(
         'budget "quarterly report" from:ann to:"Bob B" subject:plan has:attachment '
-        "in:Archive before:2025-06-01 after:2025-01-01"
+        "in:Archive before:2025-06-01 after:2025-01-01",
+        LIMITS,
     )
     assert [t.text for t in query.terms] == ["budget", "quarterly report", "ann", "Bob B", "plan"]
     assert query.terms[2].fields == (SearchField.FROM,)
@@ -38,7 +42,7 @@ def test_operators_words_and_phrases() -> None:
 
 
 def test_fts_syntax_and_unknown_operators_are_literal() -> None:
-    query = parse_query('NEAR(abc def) AND foo:bar https://x.example/y *star* "a\tb{c}"')
+    query = parse_query('NEAR(abc def) AND foo:bar https://x.example/y *star* "a\tb{c}"', LIMITS)
     assert [t.text for t in query.terms] == [
         "NEAR(abc",
         "def)",
@@ -65,13 +69,13 @@ def test_fts_syntax_and_unknown_operators_are_literal() -> None:
 )
 def test_bad_queries_are_explained(text: str, words: str) -> None:
     with pytest.raises(QueryError, match=words):
-        parse_query(text)
+        parse_query(text, LIMITS)
 
 
 @given(st.text(max_size=200))
 def test_any_input_parses_or_is_explained(text: str) -> None:
     try:
-        parse_query(text)
+        parse_query(text, LIMITS)
     except QueryError as exc:
         assert str(exc)
 
@@ -89,7 +93,7 @@ async def test_ranked_paged_filtered_and_honest(sqlite_store: Store, clock: Manu
     account = await make_account(store)
     inbox = await store.read(store.mail.mailbox, account.id, "INBOX")
     archive = await store.write(store.mail.create_mailbox, account.id, "Archive")
-    searcher = MailSearch(store)
+    searcher = MailSearch(store, LIMITS)
     async with running(store, clock) as service:
         await deliver(
             store,
@@ -100,24 +104,26 @@ async def test_ranked_paged_filtered_and_honest(sqlite_store: Store, clock: Manu
         )
         await deliver(store, archive.id, mail("old", "zephyrine in the archive", "cy@x.net"))
         await settled(store, service)
-        page = await searcher.search(account.id, parse_query("zephyrine"))
+        page = await searcher.search(account.id, parse_query("zephyrine", LIMITS))
         assert page.total == 4 and page.unindexed == 0
         assert page.hits[0].subject == "Zephyrine budget"  # the subject weighs most
         body_hit = next(h for h in page.hits if h.subject == "lunch")
         assert [s.text for s in body_hit.snippet if s.hit] == ["zephyrine"]
-        only = await searcher.search(account.id, parse_query("zephyrine has:attachment"))
+        only = await searcher.search(account.id, parse_query("zephyrine has:attachment", LIMITS))
         assert [h.uid for h in only.hits] == [3]
-        archived = await searcher.search(account.id, parse_query("zephyrine in:archive"))
+        archived = await searcher.search(account.id, parse_query("zephyrine in:archive", LIMITS))
         assert [(h.mailbox, h.sender) for h in archived.hits] == [("Archive", "Ann")]
-        sent = await searcher.search(account.id, parse_query("from:cy@x zephyrine"))
+        sent = await searcher.search(account.id, parse_query("from:cy@x zephyrine", LIMITS))
         assert sent.total == 1
-        second = await searcher.search(account.id, parse_query("zephyrine"), page=2, per_page=3)
+        second = await searcher.search(
+            account.id, parse_query("zephyrine", LIMITS), page=2, per_page=3
+        )
         assert (second.total, len(second.hits)) == (4, 1)
         with pytest.raises(QueryError, match="no folder"):
-            await searcher.search(account.id, parse_query("zephyrine in:nowhere"))
+            await searcher.search(account.id, parse_query("zephyrine in:nowhere", LIMITS))
         with pytest.raises(QueryError, match="per_page"):
-            await searcher.search(account.id, parse_query("zephyrine"), per_page=1000)
+            await searcher.search(account.id, parse_query("zephyrine", LIMITS), per_page=1000)
     # Mail that comes while Indexing is stopped is not searched, and the answer says so.
     await deliver(store, inbox.id, mail("new", "zephyrine arrives late"))
-    page = await searcher.search(account.id, parse_query("zephyrine"))
+    page = await searcher.search(account.id, parse_query("zephyrine", LIMITS))
     assert page.total == 4 and page.unindexed == 1 and page.lag_changes >= 1

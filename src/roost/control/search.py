@@ -38,6 +38,7 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from roost.core.config import IndexingSettings
 from roost.core.errors import RoostError
 from roost.proto.mime import parse_bytes
 from roost.proto.mime.searchtext import message_search_text
@@ -46,9 +47,6 @@ from roost.store.search import MIN_INDEXED_CHARS, SearchField, indexable
 from roost.store.store import Store
 from roost.store.types import Mailbox, MessageInfo
 
-MAX_QUERY_CHARS = 1000
-MAX_TERMS = 16
-MAX_PER_PAGE = 100
 SNIPPET_CHARS = 200
 SNIPPET_READ_OCTETS = 2 * 1024 * 1024
 """Octets of a message read to show it in the results."""
@@ -102,10 +100,10 @@ _FIELDS = {
 }
 
 
-def parse_query(text: str) -> Query:
+def parse_query(text: str, limits: IndexingSettings) -> Query:
     """The query in `text`; raises `QueryError` with what is wrong."""
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    if len(text) > limits.search_max_query_chars:
+        raise QueryError(f"the query is longer than {limits.search_max_query_chars} characters")
     if text.count('"') % 2:
         raise QueryError('a quote (") is not closed: close it, or leave it out')
     terms: list[Term] = []
@@ -148,8 +146,8 @@ def parse_query(text: str) -> Query:
                 if not indexable(value):
                     raise QueryError(f"{value!r} holds a line break or a control character")
                 terms.append(Term(value, _FIELDS.get(op, _ANYWHERE)))
-    if len(terms) > MAX_TERMS:
-        raise QueryError(f"at most {MAX_TERMS} words or phrases are searched at once")
+    if len(terms) > limits.search_max_terms:
+        raise QueryError(f"at most {limits.search_max_terms} words or phrases are searched at once")
     query = Query(tuple(terms), has_attachment, folder, before, after)
     if not terms and not has_attachment and before is None and after is None:
         raise QueryError("the query is empty: type a word, a phrase or an operator")
@@ -196,14 +194,16 @@ class SearchPage:
 class MailSearch:
     """Runs a `Query` over one account's indexed mail."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, limits: IndexingSettings) -> None:
+        self._limits = limits
         self._store = store
 
     async def search(
         self, account_id: int, query: Query, *, page: int = 1, per_page: int = 20
     ) -> SearchPage:
-        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-            raise QueryError(f"page counts from 1, and per_page from 1 to {MAX_PER_PAGE}")
+        most = self._limits.search_max_per_page
+        if page < 1 or not 1 <= per_page <= most:
+            raise QueryError(f"page counts from 1, and per_page from 1 to {most}")
         store = self._store
 
         async def read(tx: Tx) -> tuple[list[tuple[Mailbox, MessageInfo, int]], int, int]:

@@ -981,6 +981,24 @@ class IndexingSettings:
         min=0,
         max=100_000,
     )
+    search_max_query_chars: int = setting(
+        1000,
+        help="Characters of one web search query; a longer one is refused with a message.",
+        min=10,
+        max=100_000,
+    )
+    search_max_terms: int = setting(
+        16,
+        help="Words and phrases one web search query may hold.",
+        min=1,
+        max=256,
+    )
+    search_max_per_page: int = setting(
+        100,
+        help="Results one page of a web search may ask for.",
+        min=1,
+        max=1000,
+    )
 
 
 def _check_spf(value: Any) -> str | None:

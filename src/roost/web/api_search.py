@@ -36,13 +36,14 @@ def _number(request: Request, name: str, default: int) -> int:
 
 def search_routes(web: WebContext) -> list[Route]:
     store = web.store
-    searcher = MailSearch(store)
+    limits = web.config.indexing
+    searcher = MailSearch(store, limits)
 
     async def search(request: Request, actor: Actor) -> JsonValue:
         user = request.query_params.get("user")
         if not user:
             raise QueryError("user=ADDRESS is required")
-        query = parse_query(request.query_params.get("q", ""))
+        query = parse_query(request.query_params.get("q", ""), limits)
         account = await store.read(store.directory.account, user)
         page = await searcher.search(
             account.id,
