@@ -19,10 +19,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from sqlalchemy.exc import SQLAlchemyError
 
 from roost.core.clock import Clock, SystemClock
 from roost.core.config import Config
-from roost.core.errors import StartupError
+from roost.core.errors import StartupError, StoreError
 from roost.store.admin_access import AdminAccessStore
 from roost.store.blobs import BlobStore, DatabaseBlobs, FileBlobs
 from roost.store.changes import ChangeFeed
@@ -66,6 +67,14 @@ BLOB_FOLDER = "blobs"
 MIGRATION_LOCK_KEY = 0x726F6F7374  # "roost"
 
 
+def _failed(exc: SQLAlchemyError) -> StoreError:
+    """A database failure as the roles' callers know it: a `StoreError`, so that
+    no service or face has to know the driver."""
+    return StoreError(
+        f"the database failed: {type(exc).__name__}: {exc.args[0] if exc.args else exc}"
+    )
+
+
 class Store:
     def __init__(self, db: Database, blobs: BlobStore, clock: Clock, node: str) -> None:
         self.db = db
@@ -97,13 +106,19 @@ class Store:
         self, fn: Callable[Concatenate[Tx, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run `fn(tx, ...)` as one unit of work and commit it."""
-        return await self.db.write(lambda tx: fn(tx, *args, **kwargs))
+        try:
+            return await self.db.write(lambda tx: fn(tx, *args, **kwargs))
+        except SQLAlchemyError as exc:
+            raise _failed(exc) from exc
 
     async def read(
         self, fn: Callable[Concatenate[Tx, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run `fn(tx, ...)` on a snapshot of the last commit."""
-        return await self.db.read(lambda tx: fn(tx, *args, **kwargs))
+        try:
+            return await self.db.read(lambda tx: fn(tx, *args, **kwargs))
+        except SQLAlchemyError as exc:
+            raise _failed(exc) from exc
 
     async def message_chunks(self, message: MessageInfo | Listed) -> AsyncIterator[bytes]:
         """The message as IMAP and POP serve it: its trace headers, then the blob."""

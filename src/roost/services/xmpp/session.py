@@ -39,8 +39,6 @@ import ssl
 from collections import deque
 from dataclasses import dataclass
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from roost.control.auth import Authenticator
 from roost.control.sessions import OpenSession
 from roost.core.clock import Clock
@@ -319,7 +317,7 @@ class XmppSession:
             if pending:
                 await deps.router.unacknowledged(self, pending)
             await deps.router.departed(self)
-        except (RoostError, OSError, SQLAlchemyError) as exc:
+        except (RoostError, OSError) as exc:
             log.error("%s: cannot announce the departure: %s", self._conn.session_id, exc)
 
     def _settings(self, domains: tuple[str, ...]) -> XmppSettings:
@@ -502,7 +500,7 @@ class XmppSession:
                     await router.presence(self, event)
                 case Iq():
                     await router.iq(self, event)
-        except (RoostError, OSError, SQLAlchemyError) as exc:
+        except (RoostError, OSError) as exc:
             # The store failed: the stanza is answered, the session lives on.
             log.error("%s: cannot route a stanza: %s", self._conn.session_id, exc)
             self._count("internal_errors")
