@@ -37,6 +37,14 @@ class Envelope:
     user, TLS, SMTPUTF8, 8BITMIME, REQUIRETLS, a target folder."""
 
 
+def trace_headers(sender: str, recipient: str, auth_results: str = "") -> bytes:
+    """Return-Path and Delivered-To, written at final delivery (RFC 5321 §4.4),
+    and the Authentication-Results of the check made at receipt (RFC 8601).
+    The Spool writes them; the retrieval services count them against a quota."""
+    head = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n"
+    return (head + auth_results).encode("utf-8")
+
+
 InUnit = Callable[[Tx], Awaitable[None]]
 """An extra step that must commit with the queue entry, or not at all (a
 retrieval service's fetched key)."""

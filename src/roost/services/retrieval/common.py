@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from roost.control.intake import Envelope, Intake
+from roost.control.intake import Envelope, Intake, trace_headers
 from roost.core.errors import RoostError
 from roost.store.db import Tx
 from roost.store.retrieval import Retrieval, queued_for
@@ -47,9 +47,6 @@ from roost.store.store import Store
 from roost.store.types import NewRecipient, StagedBlob
 
 STAGING_FOLDER = Path("spool") / "retrieval"
-DELIVERY_TRACE = "Return-Path: <>\r\nDelivered-To: {}\r\n"
-"""The trace fields local delivery prepends to a fetched message (RFC 5321
-§4.4; the null sender): octets the quota is charged for, beyond the message."""
 
 
 class FetchError(Exception):
@@ -277,7 +274,8 @@ class QuotaRoom:
 
 async def quota_room(store: Store, job: Job) -> QuotaRoom:
     """The owner's quota and what counts against it now."""
-    overhead = len(DELIVERY_TRACE.format(job.owner).encode("utf-8"))
+    # What local delivery prepends (the null sender): charged beyond the message.
+    overhead = len(trace_headers("", job.owner))
 
     async def work(tx: Tx) -> QuotaRoom:
         account = await store.directory.account_by_id(tx, job.account.account_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from roost.control.intake import trace_headers
 from roost.core.errors import NotFound, QuotaExceeded
 from roost.services.spool.facts import MessageFacts
 from roost.store.db import Tx
@@ -49,13 +50,6 @@ class _Refused(Exception):
     def __init__(self, reply: str) -> None:
         super().__init__(reply)
         self.reply = reply
-
-
-def trace_headers(sender: str, recipient: str, auth_results: str = "") -> bytes:
-    """Return-Path and Delivered-To, written at final delivery (RFC 5321 §4.4),
-    and the Authentication-Results of the check made at receipt (RFC 8601)."""
-    head = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n"
-    return (head + auth_results).encode("utf-8")
 
 
 class LocalDelivery:
