@@ -150,6 +150,19 @@ class PageFace(Generic[S]):
     """What a JSON request hears when its session has just ended."""
     keep_query: bool
     """Whether the sign-in page sends the browser back with the page's query string."""
+    home: str
+    """The face's first page, and the root every page of it lies under."""
+
+    def safe_next(self, target: str) -> str:
+        """Where to go after signing in: a page of this face, nothing else."""
+        home = self.home
+        if (
+            (target == home or target.startswith(home + "/"))
+            and not target.startswith("//")
+            and "\\" not in target
+        ):
+            return target
+        return home
 
     def __init__(
         self,

@@ -13,7 +13,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from roost.core.errors import AuthenticationFailed, InvalidName
-from roost.web.admin.console import AdminRequest, Console, status_of
+from roost.web.admin.console import AdminRequest, Console
+from roost.web.forms import status_of
 
 QR_SCALE = 5
 

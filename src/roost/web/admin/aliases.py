@@ -16,8 +16,9 @@ from starlette.routing import BaseRoute, Route
 
 from roost.core.errors import InvalidName, RoostError
 from roost.store.types import Alias
-from roost.web.admin.console import AdminRequest, Console, PageError
+from roost.web.admin.console import AdminRequest, Console
 from roost.web.admin.domains import failed, paging, search_text
+from roost.web.forms import PageError
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 NOTICES = {

@@ -31,7 +31,8 @@ from roost.control.certificates import (
 from roost.core.config import Config
 from roost.core.errors import RoostError
 from roost.net.certs import Certificate, match_host
-from roost.web.admin.console import AdminRequest, Console, PageError, status_of
+from roost.web.admin.console import AdminRequest, Console
+from roost.web.forms import PageError, status_of
 
 STATE_WORDS = {
     "": "valid",

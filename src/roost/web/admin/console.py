@@ -30,26 +30,11 @@ from roost.web.context import WebContext
 from roost.web.forms import (
     Endpoint,
     Form,
-    PageError,
     PageFace,
-    cookie_name,
-    is_tls,
-    status_of,
     wants_json,
 )
 
-__all__ = [
-    "AdminRequest",
-    "Console",
-    "Endpoint",
-    "Form",
-    "PageError",
-    "cookie_name",
-    "is_tls",
-    "safe_next",
-    "status_of",
-    "wants_json",
-]
+__all__ = ["AdminRequest", "Console"]
 
 HERE = Path(__file__).parent
 ADMIN_CSP = (
@@ -91,13 +76,6 @@ class AdminRequest:
 Handler = Callable[[AdminRequest], Awaitable[Response]]
 
 
-def safe_next(target: str) -> str:
-    """Where to go after signing in: a page of this console, nothing else."""
-    if target.startswith("/admin/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/admin"
-
-
 class Console(PageFace[AdminSession]):
     session_cookie = SESSION_COOKIE
     signin_cookie = SIGNIN_COOKIE
@@ -105,6 +83,7 @@ class Console(PageFace[AdminSession]):
     csrf_message = CSRF_MESSAGE
     expired_json = "Your session has expired."
     keep_query = False
+    home = "/admin"
 
     def __init__(self, web: WebContext, access: AdminAccess) -> None:
         super().__init__(

@@ -24,7 +24,8 @@ from roost.control.dkim_keys import DomainDkim
 from roost.control.mailauth.keys import DkimKeyError
 from roost.core.errors import RoostError
 from roost.net.dns import Resolver
-from roost.web.admin.console import AdminRequest, Console, PageError, status_of
+from roost.web.admin.console import AdminRequest, Console
+from roost.web.forms import PageError, status_of
 
 MAX_SEARCH_CHARS = 200
 UNCHANGED = "Nothing was changed."

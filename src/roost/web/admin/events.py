@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from roost.web.admin.console import AdminRequest, Console, PageError
+from roost.web.admin.console import AdminRequest, Console
 from roost.web.admin.service_info import clock_time
+from roost.web.forms import PageError
 
 MAX_FILTER_CHARS = 200
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")

@@ -28,7 +28,8 @@ from roost.store.settings import JsonValue
 from roost.supervisor.service import ServiceState
 from roost.supervisor.supervisor import Supervisor, UnitStatus
 from roost.web.admin import service_info
-from roost.web.admin.console import AdminRequest, Console, PageError, wants_json
+from roost.web.admin.console import AdminRequest, Console
+from roost.web.forms import PageError, wants_json
 
 RECENT_EVENTS = 10
 """Service events listed under the table (the full log is /admin/events)."""

@@ -14,15 +14,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from roost.core.errors import AuthenticationFailed, InvalidName, Throttled
-from roost.web.admin.console import (
-    CSRF_MESSAGE,
-    SIGN_IN,
-    AdminRequest,
-    Console,
-    PageError,
-    safe_next,
-    status_of,
-)
+from roost.web.admin.console import CSRF_MESSAGE, SIGN_IN, AdminRequest, Console
+from roost.web.forms import PageError, status_of
 
 NOTICES = {
     "expired": "Your session has expired: sign in again.",
@@ -53,7 +46,7 @@ def signin_routes(console: Console) -> list[BaseRoute]:
 
     async def sign_in_page(request: Request) -> Response:
         lookup = await access.lookup(console.current_cookie(request), activity=False)
-        next_page = safe_next(request.query_params.get("next", ""))
+        next_page = console.safe_next(request.query_params.get("next", ""))
         if lookup.session is not None:
             return RedirectResponse(next_page, status_code=303)
         notice = NOTICES.get(request.query_params.get("reason", ""), "")
@@ -65,7 +58,7 @@ def signin_routes(console: Console) -> list[BaseRoute]:
         except PageError as exc:
             return form_page(request, message=exc.message, status=exc.status)
         name = form.get("name")
-        next_page = safe_next(form.get("next"))
+        next_page = console.safe_next(form.get("next"))
         if not token_ok:
             return form_page(
                 request, name=name, next_page=next_page, message=CSRF_MESSAGE, status=403

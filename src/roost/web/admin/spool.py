@@ -38,8 +38,9 @@ from roost.control.queue_admin import BulkResult, QueueAction
 from roost.core.errors import NotFound
 from roost.store.queue import QueueFilter, QueuePage, list_page
 from roost.store.types import QueueEntry, QueueState, RecipientState
-from roost.web.admin.console import AdminRequest, Console, Form, PageError
+from roost.web.admin.console import AdminRequest, Console
 from roost.web.admin.service_info import clock_time, duration
+from roost.web.forms import Form, PageError
 
 MAX_SENDER_FILTER_CHARS = 320
 MAX_DOMAIN_FILTER_CHARS = 253

@@ -22,8 +22,9 @@ from starlette.routing import BaseRoute, Route
 from roost.control.directory import MIB
 from roost.core.errors import InvalidName, RoostError
 from roost.store.types import Account
-from roost.web.admin.console import AdminRequest, Console, PageError
+from roost.web.admin.console import AdminRequest, Console
 from roost.web.admin.domains import failed, paging, search_text
+from roost.web.forms import PageError
 
 MAX_QUOTA_MB = 1 << 30
 """1 PiB: a quota past it is a typing mistake (the column holds bytes in 63 bits)."""

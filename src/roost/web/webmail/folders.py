@@ -12,7 +12,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from roost.control.mail_folders import MailFolders
-from roost.web.webmail.pages import HOME, MailRequest, PageError, Webmail
+from roost.web.forms import PageError
+from roost.web.webmail.pages import HOME, MailRequest, Webmail
 
 
 def folder_routes(mail: Webmail, folders: MailFolders) -> list[BaseRoute]:

@@ -29,7 +29,8 @@ from roost.control.mail_folders import MailFolders
 from roost.control.mail_list import MailList
 from roost.store.mail_list import ListedMessage, SortKey
 from roost.store.types import Flag, SpecialUse
-from roost.web.webmail.pages import HOME, MailRequest, PageError, Webmail
+from roost.web.forms import PageError
+from roost.web.webmail.pages import HOME, MailRequest, Webmail
 
 TZ_COOKIE = "roost_tz"
 STATE_URL = "/mail/state"

@@ -28,28 +28,11 @@ from roost.web.context import WebContext
 from roost.web.forms import (
     Endpoint,
     Form,
-    PageError,
     PageFace,
-    cookie_name,
-    is_tls,
-    status_of,
     wants_json,
 )
 
-__all__ = [
-    "HOME",
-    "SIGN_IN",
-    "Endpoint",
-    "Form",
-    "MailRequest",
-    "PageError",
-    "Webmail",
-    "cookie_name",
-    "is_tls",
-    "safe_next",
-    "status_of",
-    "wants_json",
-]
+__all__ = ["HOME", "SIGN_IN", "MailRequest", "Webmail"]
 
 HERE = Path(__file__).parent
 WEBMAIL_CSP = (
@@ -88,17 +71,6 @@ class MailRequest:
 Handler = Callable[[MailRequest], Awaitable[Response]]
 
 
-def safe_next(target: str) -> str:
-    """Where to go after signing in: a page of this webmail, nothing else."""
-    if (
-        (target == HOME or target.startswith(HOME + "/"))
-        and not target.startswith("//")
-        and "\\" not in target
-    ):
-        return target
-    return HOME
-
-
 class Webmail(PageFace[WebmailSession]):
     session_cookie = SESSION_COOKIE
     signin_cookie = SIGNIN_COOKIE
@@ -106,6 +78,7 @@ class Webmail(PageFace[WebmailSession]):
     csrf_message = CSRF_MESSAGE
     expired_json = "Your session has ended."
     keep_query = True
+    home = HOME
 
     def __init__(self, web: WebContext, access: WebmailAccess) -> None:
         super().__init__(

@@ -33,8 +33,9 @@ from roost.control.webmail_access import WebmailAccess
 from roost.core.errors import RoostError
 from roost.store.types import Flag
 from roost.store.webmail_sessions import WebmailSession
+from roost.web.forms import PageError
 from roost.web.webmail.messages import MAX_UID, Row, row_of, user_zone
-from roost.web.webmail.pages import HOME, MailRequest, PageError, Webmail
+from roost.web.webmail.pages import HOME, MailRequest, Webmail
 
 PART_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -15,17 +15,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from roost.core.errors import AuthenticationFailed, InvalidName, Throttled
-from roost.web.webmail.pages import (
-    CSRF_MESSAGE,
-    HOME,
-    SIGN_IN,
-    MailRequest,
-    PageError,
-    Webmail,
-    is_tls,
-    safe_next,
-    status_of,
-)
+from roost.web.forms import PageError, is_tls, status_of
+from roost.web.webmail.pages import CSRF_MESSAGE, HOME, SIGN_IN, MailRequest, Webmail
 
 NOTICES = {
     "expired": "Your session has ended: sign in again.",
@@ -59,7 +50,7 @@ def signin_routes(mail: Webmail) -> list[BaseRoute]:
 
     async def sign_in_page(request: Request) -> Response:
         lookup = await access.lookup(mail.current_cookie(request), activity=False)
-        next_page = safe_next(request.query_params.get("next", ""))
+        next_page = mail.safe_next(request.query_params.get("next", ""))
         if lookup.session is not None:
             return RedirectResponse(next_page, status_code=303)
         notice = NOTICES.get(request.query_params.get("reason", ""), "")
@@ -71,7 +62,7 @@ def signin_routes(mail: Webmail) -> list[BaseRoute]:
         except PageError as exc:
             return form_page(request, message=exc.message, status=exc.status)
         address = form.get("address")
-        next_page = safe_next(form.get("next"))
+        next_page = mail.safe_next(form.get("next"))
         if not token_ok:
             return form_page(
                 request, address=address, next_page=next_page, message=CSRF_MESSAGE, status=403
