@@ -209,6 +209,13 @@ def roost_server(folder: Path, corpus: list[bytes], cert: tuple[Path, Path]) -> 
     port, tls_port = free_port(), free_port()
     config = _roost_config(folder, port, tls_port, cert)
     _fill_roost(config, corpus)
+    with serve_roost(folder, config, port, tls_port) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_roost(folder: Path, config: Path, port: int, tls_port: int) -> Iterator[Server]:
+    """`roost serve` on a filled data folder, until the block ends."""
     log = (folder / "serve.log").open("wb")
     proc = subprocess.Popen(
         [*ROOST, "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT

@@ -74,7 +74,6 @@ from imap_peers import (
     HOST,
     MAIL_USER,
     PASSWORD,
-    ROOST,
     STAGE_BATCH,
     STOP_TIMEOUT_S,
     TRACE,
@@ -258,22 +257,8 @@ def roost_server(
     config = imap_peers._roost_config(folder, port, tls_port, cert)
     octets = _fill_roost(config, folders)
     print(f"corpus: {sum(map(len, folders.values())):,} messages, {octets / 1e6:,.0f} MB")
-    log = (folder / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [*ROOST, "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_for_greeting(port, lambda: proc.poll() is None, "Roost")
-        yield Server("Roost", port, tls_port, proc.pid)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_S)
-        log.close()
+    with imap_peers.serve_roost(folder, config, port, tls_port) as server:
+        yield server
 
 
 def index_size(data: Path) -> int:
