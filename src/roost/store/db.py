@@ -45,6 +45,9 @@ T = TypeVar("T")
 PG_RETRIES = 5
 PG_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 
+AnyResult = sa.CursorResult[*tuple[Any, ...]]
+"""A result whose rows unpack into as many values as the statement selects."""
+
 
 @dataclass(slots=True)
 class Tx:
@@ -59,7 +62,7 @@ class Tx:
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
-    async def execute(self, statement: sa.Executable, params: Any = None) -> sa.CursorResult[Any]:
+    async def execute(self, statement: sa.Executable, params: Any = None) -> AnyResult:
         if isinstance(self.conn, sa.Connection):
             return self.conn.execute(statement, params)
         return await self.conn.execute(statement, params)

@@ -54,8 +54,16 @@ _NEEDS_BYTES = (FetchItem.RFC822, FetchItem.RFC822_HEADER, FetchItem.RFC822_TEXT
 
 def internal_date(when: datetime.datetime) -> str:
     """RFC 9051 ``date-time``: ``"17-Jul-1996 02:44:25 -0700"`` (day padded with a space)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
+    if when.tzinfo is datetime.UTC or when.tzinfo is None:
+        # What the store gives: a quarter of the time of the general case.
+        return "%2d-%s-%04d %02d:%02d:%02d +0000" % (  # noqa: UP031 (faster here)
+            when.day,
+            MONTHS[when.month - 1],
+            when.year,
+            when.hour,
+            when.minute,
+            when.second,
+        )
     offset = when.utcoffset() or datetime.timedelta()
     minutes = int(offset.total_seconds()) // 60
     sign = "-" if minutes < 0 else "+"
