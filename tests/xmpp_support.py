@@ -239,9 +239,9 @@ class RawClient:
                 self.seen += chunk
         return self.seen
 
-    async def read_to_end(self) -> bytes:
-        """Everything until the server closes the connection."""
-        async with asyncio.timeout(TIMEOUT_S):
+    async def read_to_end(self, timeout_s: float = TIMEOUT_S) -> bytes:
+        """Everything until the server closes the connection (within ``timeout_s``)."""
+        async with asyncio.timeout(timeout_s):
             while True:
                 try:
                     chunk = await self.reader.read(65536)

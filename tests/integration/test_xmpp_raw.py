@@ -42,8 +42,9 @@ async def test_a_client_that_stops_reading_is_closed(tmp_path: Path, ca: trustme
         alice.send("<presence/>")
         await alice.expect(b"bob@example.org/stalled")  # bob is online
         # Bob reads nothing from now on; Alice sends until the server gives up on
-        # him, reading all the while (the bounces once Bob is gone).
-        reading = asyncio.create_task(alice.read_to_end())
+        # him, reading all the while (the bounces once Bob is gone), for as long
+        # as the bounded waits below may take on a loaded machine.
+        reading = asyncio.create_task(alice.read_to_end(TIMEOUT_S * 8))
         sent = 0
         async with asyncio.timeout(TIMEOUT_S * 4):
             while service.counters.get("stalled_closed", 0) == 0 and sent < MAX_MESSAGES:
