@@ -42,12 +42,13 @@ modules_enabled = {{
   "roster"; "saslauth"; "tls"; "disco"; "carbons"; "pep"; "private"; "blocklist";
   "vcard_legacy"; "version"; "ping"; "mam"; "smacks"; "csi_simple"; "offline";
 }}
-modules_disabled = {{ "s2s"; "limits"; "http"; "bosh"; "websocket" }}
+modules_disabled = {{ "s2s"; "limits"; {http_disabled}"bosh"; "websocket" }}
 c2s_ports = {{ {port} }}
 c2s_interfaces = {{ "127.0.0.1" }}
 c2s_direct_tls_ports = {{}}
 s2s_ports = {{}}
-http_ports = {{}}
+http_ports = {{ {http_port} }}
+http_interfaces = {{ "127.0.0.1" }}
 https_ports = {{}}
 c2s_require_encryption = {require_tls}
 allow_unencrypted_plain_auth = {plain_ok}
@@ -60,6 +61,31 @@ certificates = "{root}/certs"
 VirtualHost "{domain}"
   ssl = {{ certificate = "{cert}"; key = "{key}" }}
 """
+
+UPLOAD_CFG = """\
+Component "upload.{domain}" "http_file_share"
+  http_host = "127.0.0.1"
+  http_external_url = "http://127.0.0.1:{http_port}/"
+  http_file_share_size_limit = {limit}
+  http_file_share_daily_quota = {quota}
+  http_file_share_safe_file_types = {{ "image/png"; "image/jpeg"; "image/gif"; "image/webp" }}
+"""
+
+MUC_CFG = """\
+Component "conference.{domain}" "muc"
+  modules_enabled = {{ "muc_mam" }}
+  muc_log_by_default = true
+  muc_log_all_rooms = true
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ProsodyUpload:
+    """Prosody's XEP-0363 component (``http_file_share``) at ``upload.DOMAIN``,
+    its HTTP server on 127.0.0.1: the largest file and the daily quota."""
+
+    limit_bytes: int
+    quota_bytes: int
 
 
 def require_prosody() -> str:
@@ -79,6 +105,8 @@ class ProsodyPeer:
     domain: str
     root: Path
     pid: int
+    http_port: int | None = None
+    """Prosody's HTTP server (with ``upload``)."""
 
 
 def _free_port() -> int:
@@ -128,10 +156,14 @@ def prosody_peer(
     tls: tuple[Path, Path],
     *,
     plaintext: bool = False,
+    upload: ProsodyUpload | None = None,
+    muc: bool = False,
 ) -> Iterator[ProsodyPeer]:
     """A running Prosody for ``domain`` with ``accounts`` (localpart,
     password). ``tls`` is a certificate chain and its key (PEM) for
-    STARTTLS; ``plaintext`` allows PLAIN without it (for benchmarks)."""
+    STARTTLS; ``plaintext`` allows PLAIN without it (for benchmarks);
+    ``upload`` adds HTTP file upload on a free HTTP port; ``muc`` adds
+    multi-user chat at ``conference.DOMAIN`` with room archives."""
     binary = require_prosody()
     prosodyctl = require_tool("prosodyctl", "prosody")
     user = pwd.getpwnam(PROSODY_USER)
@@ -144,7 +176,18 @@ def prosody_peer(
         shutil.copyfile(tls[0], cert)
         shutil.copyfile(tls[1], key)
         port = _free_port()
+        http_port = _free_port() if upload is not None else None
         conf = root / "prosody.cfg.lua"
+        extra = (
+            ""
+            if upload is None
+            else UPLOAD_CFG.format(
+                domain=domain,
+                http_port=http_port,
+                limit=upload.limit_bytes,
+                quota=upload.quota_bytes,
+            )
+        )
         conf.write_text(
             PROSODY_CFG.format(
                 root=root,
@@ -155,7 +198,11 @@ def prosody_peer(
                 key=key,
                 require_tls="false" if plaintext else "true",
                 plain_ok="true" if plaintext else "false",
+                http_disabled="" if upload is not None else '"http"; ',
+                http_port="" if http_port is None else http_port,
             )
+            + extra
+            + (MUC_CFG.format(domain=domain) if muc else "")
         )
         key.chmod(0o600)
         for path in [root, *root.rglob("*")]:
@@ -184,7 +231,7 @@ def prosody_peer(
                 extra_groups=[],
             )
         _wait_for_stream(port, domain, process, root / "prosody.err")
-        yield ProsodyPeer(port, domain, root, process.pid)
+        yield ProsodyPeer(port, domain, root, process.pid, http_port)
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -22,6 +22,7 @@ from roost.cli.main import build_cli
 from roost.control.admin_access import AdminAccess
 from roost.control.auth import Authenticator
 from roost.control.certificates import CertificateAdmin
+from roost.control.chat_tokens import ChatTokens
 from roost.control.directory import Actor, DirectoryAdmin
 from roost.control.intake import Intake
 from roost.control.mailauth import MailAuthenticator, MailAuthSettings, signer
@@ -29,6 +30,7 @@ from roost.control.maintenance import Maintenance
 from roost.control.passwords import Passwords
 from roost.control.queue_admin import QueueAdmin
 from roost.control.secrets import load_or_create
+from roost.control.submission import SubmissionPolicy
 from roost.control.webmail_access import WebmailAccess
 from roost.core.clock import Clock, SystemClock
 from roost.core.config import Config
@@ -85,6 +87,8 @@ def build_services(
     certs: CertStore,
     clock: Clock,
     web_routes: WebRoutes,
+    chat_tokens: ChatTokens,
+    submission: SubmissionPolicy,
 ) -> Sequence[Service]:
     """The services, in boot order. The others arrive with their own issues."""
     delimiter = config.directory.recipient_delimiter
@@ -101,7 +105,7 @@ def build_services(
     )
     tls = certs.server_context()
     return [
-        SmtpService(config, store, auth, intake, tls, sasl_secret, mailauth, clock),
+        SmtpService(config, store, auth, intake, tls, sasl_secret, mailauth, clock, submission),
         SpoolService(
             store,
             intake,
@@ -111,12 +115,13 @@ def build_services(
             clock,
             config.node,
             signer(config.data_dir) if config.mailauth.dkim_sign else None,
+            vacation=config.vacation,
         ),
         PopService(config, store, auth, tls, sasl_secret, clock),
         ImapService(config, store, auth, tls, sasl_secret, clock),
         *retrieval_services(config, store, intake, clock),
         IndexingService(store, config.indexing, clock),
-        XmppService(config, store, auth, tls, sasl_secret, clock, web_routes),
+        XmppService(config, store, auth, tls, sasl_secret, clock, web_routes, chat_tokens),
     ]
 
 
@@ -137,7 +142,12 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         await _first_admin(store, directory, announce)
         intake = Intake(store, config.spool, clock)
         web_routes = WebRoutes()
-        services = build_services(config, store, auth, intake, certs, clock, web_routes)
+        chat_tokens = ChatTokens(store, auth, config.webmail, clock)
+        # One policy object for SMTP submission and the webmail: one hourly count.
+        submission = SubmissionPolicy.of(config, store, clock)
+        services = build_services(
+            config, store, auth, intake, certs, clock, web_routes, chat_tokens, submission
+        )
         supervisor = Supervisor(services, store, config.supervisor, clock, config.node)
         await supervisor.boot()
         cli_token = secrets.token_urlsafe(32)
@@ -158,6 +168,9 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
             webmail_access=webmail_access,
             web_routes=web_routes,
             authenticator=auth,
+            chat_tokens=chat_tokens,
+            intake=intake,
+            submission=submission,
         )
         web = WebServer(
             create_app(web_context),
@@ -174,6 +187,7 @@ async def start(config: Config, *, announce: bool = True) -> Roost:
         except BaseException:
             await supervisor.shutdown()
             raise
+        web_routes.listening(web.addresses, web.tls_addresses)
     except BaseException:
         await store.close()
         raise

@@ -138,7 +138,10 @@ async def test_disco_ping_and_version(tmp_path: Path, ca: trustme.CA) -> None:
         }
         assert ("server", "im", None, "Roost") in info["disco_info"]["identities"]
         items = await alice.plugin["xep_0030"].get_items(jid="example.org", timeout=TIMEOUT_S)
-        assert list(items["disco_items"]["items"]) == []
+        # The domain's components (test_xmpp_upload.py, the MUC's tests), no accounts.
+        listed = {str(item[0]) for item in items["disco_items"]["items"]}
+        assert "upload.example.org" in listed
+        assert all(jid.endswith(".example.org") and "@" not in jid for jid in listed)
         rtt = await alice.plugin["xep_0199"].ping(jid="example.org", timeout=TIMEOUT_S)
         assert rtt >= 0
         version = await alice.plugin["xep_0092"].get_version("example.org", timeout=TIMEOUT_S)

@@ -123,7 +123,12 @@ async def test_ranked_paged_filtered_and_honest(sqlite_store: Store, clock: Manu
             await searcher.search(account.id, parse_query("zephyrine in:nowhere", LIMITS))
         with pytest.raises(QueryError, match="per_page"):
             await searcher.search(account.id, parse_query("zephyrine", LIMITS), per_page=1000)
-    # Mail that comes while Indexing is stopped is not searched, and the answer says so.
+    # Mail that comes while Indexing is stopped is scanned, and the answer says so.
     await deliver(store, inbox.id, mail("new", "zephyrine arrives late"))
     page = await searcher.search(account.id, parse_query("zephyrine", LIMITS))
-    assert page.total == 4 and page.unindexed == 1 and page.lag_changes >= 1
+    assert page.total == 5 and page.unindexed == 1 and page.lag_changes >= 1
+    assert page.scanned == 1 and page.unsearched == 0
+    # Past the scan's limit it is not searched, and the answer says that too.
+    unscanned = MailSearch(store, IndexingSettings(search_max_scanned=0))
+    page = await unscanned.search(account.id, parse_query("zephyrine", LIMITS))
+    assert page.total == 4 and page.unsearched == 1

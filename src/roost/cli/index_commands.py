@@ -1,9 +1,9 @@
 """`roost index status|rebuild [ACCOUNT]`: the full-text index behind IMAP SEARCH.
 
-`rebuild` drops the documents (of one account, or all) and lets the Indexing
-service index them again; with a running Roost it shows a progress bar until
-every message has a document again (`--no-wait` returns at once). Searches
-scan meanwhile, with the same answers.
+`rebuild` drops the documents (of one account, or all: messages and groupware
+items) and lets the Indexing service index them again; with a running Roost
+it shows a progress bar until every message and item has a document again
+(`--no-wait` returns at once). Searches scan meanwhile, with the same answers.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ def _show(status: dict[str, Any]) -> None:
     click.echo(f"{'scope:':<14} {scope}")
     for key in ("messages", "indexed", "failed", "pending", "lag_changes"):
         click.echo(f"{key + ':':<14} {status[key]}")
+    items = status.get("items")
+    if items:
+        click.echo(
+            f"{'items:':<14} {items['items']} (contacts, events, tasks, notes): "
+            f"{items['indexed']} indexed, {items['failed']} failed, {items['pending']} pending"
+        )
     searches = status.get("searches")
     if searches:
         click.echo(f"{'searches:':<14} {searches['mode']} ({searches['detail']})")
@@ -45,21 +51,26 @@ def _show(status: dict[str, Any]) -> None:
         )
 
 
+def _waiting(status: dict[str, Any]) -> int:
+    """Messages and groupware items without a document yet."""
+    return int(status["pending"]) + int(status.get("items", {}).get("pending", 0))
+
+
 async def _follow(api: Api, account: str | None) -> dict[str, Any]:
-    """Show a progress bar until no message waits; return the last status."""
+    """Show a progress bar until no message or item waits; return the last status."""
     status: dict[str, Any] = await api.call("GET", f"/index{_query(account)}")
-    total = max(1, int(status["messages"]))
+    total = max(1, int(status["messages"]) + int(status.get("items", {}).get("items", 0)))
     loop = asyncio.get_running_loop()
     last_change = loop.time()
     with click.progressbar(length=total, label="indexing", show_pos=True) as bar:
         shown = 0
         while True:
-            done = total - int(status["pending"])
+            done = total - _waiting(status)
             if done > shown:
                 bar.update(done - shown)
                 shown = done
                 last_change = loop.time()
-            if int(status["pending"]) <= 0:
+            if _waiting(status) <= 0:
                 return status
             if loop.time() - last_change > STALL_S:
                 raise click.ClickException(
@@ -73,7 +84,7 @@ async def _follow(api: Api, account: str | None) -> dict[str, Any]:
 def register(cli: click.Group) -> None:
     @cli.group("index")
     def index() -> None:
-        """The full-text index of messages (IMAP SEARCH uses it)."""
+        """The full-text index of messages (IMAP SEARCH uses it) and groupware items."""
 
     @index.command("status")
     @click.argument("account", required=False)
@@ -106,5 +117,10 @@ def register(cli: click.Group) -> None:
                     return
                 final = await _follow(api, account)
                 click.echo(f"{final['indexed']} indexed, {final['failed']} failed")
+                items = final.get("items")
+                if items and items["items"]:
+                    click.echo(
+                        f"groupware items: {items['indexed']} indexed, {items['failed']} failed"
+                    )
 
         run(work())

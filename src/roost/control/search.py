@@ -20,11 +20,15 @@ and FTS syntax (`AND`, `*`, `NEAR(`) are taken literally, as words;
 an unbalanced quote, an empty or too short word, a bad date or an
 unknown folder is a `QueryError` whose message says what to fix.
 
-Only indexed messages are searched: the answer says how many messages of
-the searched folders are not indexed yet (`SearchPage.unindexed`) and how
-far the indexer is behind, so a page can say "12 new messages are not
-searched yet" rather than pretend. IMAP SEARCH, which must be complete,
-scans those instead (`services/imap/search.py`).
+Messages without a current document (Indexing stopped or behind) are
+scanned: read and tested as the index would test them (the same searchable
+text, header fields and folding), newest first, up to
+`[indexing] search_max_scanned` of them; a scanned message's attachments
+match by file name only (their text is the indexer's work). The answer says
+how many messages were not indexed (`SearchPage.unindexed`), how many of
+those were scanned and how many were left out (`unsearched`), and how far
+the indexer is behind, so a page can say so rather than pretend. IMAP
+SEARCH, which must be complete, scans every one (`services/imap/search.py`).
 
 Ranking: a subject hit counts 4, From/To/Cc 2, the body 1, an
 attachment 1; ties go to the newer message. Snippets come from the
@@ -38,18 +42,31 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from roost.control.mail_list import has_attachments
 from roost.core.config import IndexingSettings
 from roost.core.errors import RoostError
-from roost.proto.mime import parse_bytes
-from roost.proto.mime.searchtext import message_search_text
+from roost.proto.mime import MessageStructure, PartKind, parse_bytes
+from roost.proto.mime.searchtext import (
+    MAX_SEARCH_TEXT_CHARS,
+    SEARCHED_FIELDS,
+    SearchText,
+    header_field_values,
+    message_search_text,
+)
 from roost.store.db import Tx
-from roost.store.search import MIN_INDEXED_CHARS, SearchField, indexable
+from roost.store.search import (
+    MIN_INDEXED_CHARS,
+    SearchDocument,
+    SearchField,
+    fold,
+    indexable,
+)
 from roost.store.store import Store
 from roost.store.types import Mailbox, MessageInfo
 
 SNIPPET_CHARS = 200
 SNIPPET_READ_OCTETS = 2 * 1024 * 1024
-"""Octets of a message read to show it in the results."""
+"""Octets of a message read to show it in the results, or to scan it."""
 SNIPPET_SOURCE_CHARS = 200_000
 """Body text looked at for a snippet: the start of a long message is enough."""
 _OPERATORS = frozenset({"from", "to", "subject", "has", "in", "before", "after"})
@@ -186,13 +203,33 @@ class SearchPage:
     page: int
     per_page: int
     unindexed: int
-    """Messages of the searched folders without a current document: not searched."""
+    """Messages of the searched folders without a current document."""
     lag_changes: int
     """Changes the indexer has not handled yet."""
+    scanned: int = 0
+    """Of the `unindexed`, those this search read and tested itself."""
+
+    @property
+    def unsearched(self) -> int:
+        """Messages not searched at all: unindexed, past the scan's limit."""
+        return self.unindexed - self.scanned
+
+
+_Found = tuple[Mailbox, MessageInfo, int]
+"""A message of a folder and its score."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """The start of a message, parsed: what a hit shows and a scan tests."""
+
+    structure: MessageStructure
+    text: SearchText
+    header: bytes
 
 
 class MailSearch:
-    """Runs a `Query` over one account's indexed mail."""
+    """Runs a `Query` over one account's mail: the index, and a scan of what it lacks."""
 
     def __init__(self, store: Store, limits: IndexingSettings) -> None:
         self._limits = limits
@@ -205,32 +242,49 @@ class MailSearch:
         if page < 1 or not 1 <= per_page <= most:
             raise QueryError(f"page counts from 1, and per_page from 1 to {most}")
         store = self._store
+        scan_most = self._limits.search_max_scanned
 
-        async def read(tx: Tx) -> tuple[list[tuple[Mailbox, MessageInfo, int]], int, int]:
+        async def read(tx: Tx) -> tuple[list[_Found], list[_Found], int, int]:
             boxes = await self._folders(tx, account_id, query.folder)
-            found: list[tuple[Mailbox, MessageInfo, int]] = []
+            found: list[_Found] = []
+            waiting: list[_Found] = []  # to scan, with a score of 0 so far
             unindexed = 0
             for box in boxes:
+                if not box.message_count:
+                    continue
                 missing = await store.search.unindexed_in(tx, box.id)
                 unindexed += len(missing)
+                newest = sorted(missing)[-scan_most:] if scan_most else []
+                if newest:
+                    rows = await store.mail.messages(tx, box.id, _ranges(newest))
+                    waiting += [(box, r, 0) for r in rows]
                 scores = await self._scores(tx, box.id, query, missing)
                 if not scores:
                     continue
-                ranges = [(uid, uid) for uid in sorted(scores)]
-                rows = await store.mail.messages(tx, box.id, ranges)
+                rows = await store.mail.messages(tx, box.id, _ranges(sorted(scores)))
                 if query.has_attachment:
                     keep = await store.search.with_attachments(tx, box.id, [r.uid for r in rows])
                     rows = [r for r in rows if r.uid in keep]
                 found += [(box, r, scores[r.uid]) for r in rows if _in_dates(r, query)]
             latest = await store.changes.latest(tx)
             lag = max(0, latest - await store.search.cursor(tx))
-            return found, unindexed, lag
+            return found, waiting, unindexed, lag
 
-        found, unindexed, lag = await store.read(read)
+        found, waiting, unindexed, lag = await store.read(read)
+        waiting.sort(key=lambda item: item[1].internal_date, reverse=True)
+        scan = waiting[:scan_most]
+        for box, info, _ in scan:
+            if not _in_dates(info, query):
+                continue
+            message = await self._read(info)
+            score = _scan_score(message, query)
+            if score is None or (query.has_attachment and not has_attachments(message.structure)):
+                continue
+            found.append((box, info, score))
         found.sort(key=lambda item: (-item[2], -item[1].internal_date.timestamp(), -item[1].uid))
         chosen = found[(page - 1) * per_page : page * per_page]
         hits = [await self._hit(box, info, score, query) for box, info, score in chosen]
-        return SearchPage(tuple(hits), len(found), page, per_page, unindexed, lag)
+        return SearchPage(tuple(hits), len(found), page, per_page, unindexed, lag, len(scan))
 
     async def _folders(self, tx: Tx, account_id: int, name: str | None) -> list[Mailbox]:
         boxes = await self._store.mail.mailboxes(tx, account_id)
@@ -264,7 +318,7 @@ class MailSearch:
             scores = dict.fromkeys(indexed - missing, 0)
         return scores
 
-    async def _hit(self, box: Mailbox, info: MessageInfo, score: int, query: Query) -> SearchHit:
+    async def _read(self, info: MessageInfo, max_chars: int = MAX_SEARCH_TEXT_CHARS) -> _Read:
         # The start of the message is enough for its envelope and first
         # text; a 100 MB attachment further on is never read.
         head = bytearray()
@@ -276,7 +330,12 @@ class MailSearch:
                 break
         data = bytes(head[:SNIPPET_READ_OCTETS])
         structure = parse_bytes(data)
-        text = message_search_text(data, structure, max_chars=SNIPPET_SOURCE_CHARS)
+        text = message_search_text(data, structure, max_chars=max_chars)
+        return _Read(structure, text, data[: structure.root.header_end])
+
+    async def _hit(self, box: Mailbox, info: MessageInfo, score: int, query: Query) -> SearchHit:
+        message = await self._read(info, SNIPPET_SOURCE_CHARS)
+        structure, text = message.structure, message.text
         envelope = structure.envelope
         sender = ""
         senders = envelope.from_.mailboxes() if envelope.from_ is not None else ()
@@ -292,6 +351,62 @@ class MailSearch:
             sender=sender,
             snippet=snippet(text.body or text.header, [t.text for t in query.terms]),
         )
+
+
+def _ranges(uids: list[int]) -> list[tuple[int, int]]:
+    """Sorted UIDs as the fewest ranges."""
+    out: list[tuple[int, int]] = []
+    for uid in uids:
+        if out and out[-1][1] == uid - 1:
+            out[-1] = (out[-1][0], uid)
+        else:
+            out.append((uid, uid))
+    return out
+
+
+def _document(message: _Read) -> SearchDocument:
+    """What the indexer would store for the message, but for attachment text:
+    attachments are known by their file names alone."""
+    fields = header_field_values(message.header, SEARCHED_FIELDS)
+
+    def joined(name: str) -> str:
+        return "\n".join(fields.get(name, ()))
+
+    names = [
+        part.filename
+        for part in message.structure.parts
+        if part.kind is PartKind.LEAF and part.index and part.filename
+    ]
+    return SearchDocument(
+        header=message.text.header,
+        body=message.text.body,
+        subject=joined("subject"),
+        from_field=joined("from"),
+        to_field=joined("to"),
+        cc_field=joined("cc"),
+        bcc_field=joined("bcc"),
+        attachments="\n".join(names),
+    )
+
+
+def _scan_score(message: _Read, query: Query) -> int | None:
+    """The score the index would give a message it holds, or None when a
+    term does not match: the same fields, weights and folding."""
+    document = _document(message)
+    folded: dict[SearchField, str] = {}
+    score = 0
+    for term in query.terms:
+        needle = fold(term.text)
+        hit = False
+        for field in term.fields:
+            if field not in folded:
+                folded[field] = fold(document.column(field))
+            if needle in folded[field]:
+                score += _WEIGHTS.get(field, 0)
+                hit = True
+        if not hit:
+            return None
+    return score
 
 
 def _in_dates(info: MessageInfo, query: Query) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime
 
 from roost.core.clock import Clock
+from roost.core.config import Config
 from roost.store.store import Store
 
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
@@ -43,6 +44,14 @@ class SubmissionPolicy:
         self._delimiter = delimiter
         self._clock = clock
         self._sent: dict[str, deque[float]] = {}
+
+    @classmethod
+    def of(cls, config: Config, store: Store, clock: Clock) -> SubmissionPolicy:
+        """The policy of `[smtp]`; the composition root builds one for SMTP
+        submission and the webmail alike (one hourly count per user)."""
+        smtp = config.smtp
+        limits = SubmissionLimits(smtp.restrict_sender, smtp.max_recipients, smtp.messages_per_hour)
+        return cls(store, limits, config.directory.recipient_delimiter, clock)
 
     async def allowed_senders(self, account: str) -> frozenset[str]:
         aliases = await self._store.read(self._store.directory.aliases_of, account)

@@ -651,6 +651,13 @@ def _check_websocket_url(value: Any) -> str | None:
     return None
 
 
+def _check_upload_url(value: Any) -> str | None:
+    text = str(value)
+    if text and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        return f"{text!r} is not an HTTP URL (like https://chat.example.org)"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class XmppServiceSettings:
     listen: tuple[str, ...] = setting(
@@ -826,12 +833,113 @@ class XmppServiceSettings:
         min=1,
         max=10_000,
     )
+    muc: bool = setting(
+        True,
+        help="Multi-user chat (XEP-0045) at `conference.<domain>` for each hosted domain.",
+    )
+    muc_max_rooms_per_user: int = setting(
+        20,
+        help="Rooms one user may have created that exist at once (persistent ones and "
+        "temporary ones in use); creating one more is refused with `resource-constraint`.",
+        min=0,
+        max=100_000,
+    )
+    muc_max_occupants: int = setting(
+        200,
+        help="Occupants of one room at once, and the most a room's owner may configure; a "
+        "join beyond the room's limit is refused with `service-unavailable` (XEP-0045 §7.2.10).",
+        min=1,
+        max=100_000,
+    )
+    muc_max_room_name_chars: int = setting(
+        64,
+        help="Longest room name (the localpart of the room's JID) a user may create.",
+        min=1,
+        max=1023,
+        unit="characters",
+    )
+    muc_max_nick_chars: int = setting(
+        64,
+        help="Longest nickname in a room; a longer one is refused with `not-acceptable`.",
+        min=1,
+        max=1023,
+        unit="characters",
+    )
+    muc_history_default: int = setting(
+        20,
+        help="Messages a new room keeps to send to those who join (its owner may change it, "
+        "up to `muc_history_max`).",
+        min=0,
+        max=10_000,
+    )
+    muc_history_max: int = setting(
+        200,
+        help="Most messages a room's history on join may hold.",
+        min=0,
+        max=10_000,
+    )
+    muc_alias_rooms: bool = setting(
+        False,
+        help="Each mail alias of a hosted domain is also a members-only room at "
+        "`<alias localpart>@conference.<domain>` whose members are the accounts the alias "
+        "delivers to.",
+    )
     websocket_url: str = setting(
         "",
         help="The `ws:`/`wss:` URL of XMPP over WebSocket (RFC 7395) that XEP-0156 "
         "host-meta announces, for a web listener behind a proxy; empty: made from each "
         "request's scheme and host, with the path `/xmpp-websocket`.",
         check=_check_websocket_url,
+    )
+    upload_enabled: bool = setting(
+        True,
+        help="Offer HTTP file upload (XEP-0363) at `upload.DOMAIN` of every hosted domain, "
+        "with the files on the web listener under `/upload/`.",
+    )
+    upload_max_file_bytes: int = setting(
+        104_857_600,
+        help="Largest file one upload slot may hold; a larger request is refused with "
+        "`not-acceptable` and `<file-too-large/>` (XEP-0363 §5), and disco#info says it.",
+        min=1,
+        max=17_179_869_184,
+        unit="bytes",
+    )
+    upload_quota_bytes: int = setting(
+        1_073_741_824,
+        help="Upload storage one user may hold (files stored and slots not yet used); a "
+        "slot past it is refused with `resource-constraint`. 0 allows no uploads.",
+        min=0,
+        unit="bytes",
+    )
+    upload_expiry_days: int = setting(
+        30,
+        help="Days an uploaded file is kept, then deleted with its record; 0 keeps files "
+        "until removed by hand.",
+        min=0,
+        max=36_500,
+        unit="days",
+    )
+    upload_slot_ttl_s: float = setting(
+        300.0,
+        help="How long an upload slot may be used for its one PUT after it was given.",
+        min=10,
+        max=86_400,
+        unit="s",
+    )
+    upload_prune_interval_s: float = setting(
+        3600.0,
+        help="How often expired uploads and unused slots are removed.",
+        min=1,
+        max=86_400,
+        unit="s",
+    )
+    upload_url: str = setting(
+        "",
+        help="The public base URL of the upload routes, for a web listener behind a proxy "
+        "(like `https://chat.example.org`); empty: the web listener's first HTTPS address "
+        "(else its plaintext one), with the user's domain as host when it listens on all "
+        "addresses.",
+        check=_check_upload_url,
     )
 
 
@@ -998,6 +1106,14 @@ class IndexingSettings:
         help="Results one page of a web search may ask for.",
         min=1,
         max=1000,
+    )
+    search_max_scanned: int = setting(
+        2000,
+        help="Messages without a current index document (Indexing stopped or behind) "
+        "that one web search reads itself, newest first; the rest are not searched "
+        "and the answer says how many.",
+        min=0,
+        max=1_000_000,
     )
 
 
@@ -1220,6 +1336,13 @@ class WebmailSettings:
         min=10,
         max=150,
     )
+    search_page_size: int = setting(
+        20,
+        help="Results on one page of the webmail's search (each one reads the start of its "
+        "message for the snippet); at most `[indexing] search_max_per_page`.",
+        min=5,
+        max=100,
+    )
     summary_batch: int = setting(
         500,
         help="Messages the webmail summarises (sender, subject, attachments) in one unit of "
@@ -1257,6 +1380,120 @@ class WebmailSettings:
         'images from this sender").',
         min=1,
         max=100_000,
+    )
+    compose_max_message_bytes: int = setting(
+        26_214_400,
+        help="Largest message the webmail sends or saves as a draft, attachments "
+        "(base64, a third larger than the files) included; the smaller of this and "
+        "[smtp] max_message_bytes applies.",
+        min=65_536,
+        max=1_073_741_824,
+        unit="bytes",
+    )
+    compose_max_form_bytes: int = setting(
+        4_194_304,
+        help="Largest form the compose page sends (the text, the HTML and the recipients; "
+        "attachments are uploaded apart).",
+        min=65_536,
+        max=67_108_864,
+        unit="bytes",
+    )
+    compose_max_attachments: int = setting(
+        100, help="Files one message written in the webmail may carry.", min=1, max=10_000
+    )
+    compose_max_open: int = setting(
+        20,
+        help="Messages one mail user may be writing at once with attachments uploaded; "
+        "starting one more forgets the oldest one's uploads (its saved draft keeps them).",
+        min=1,
+        max=1000,
+    )
+    compose_autosave_s: float = setting(
+        30.0,
+        help="How often the compose page saves its draft by itself while it changes "
+        "(and once more when the page is left).",
+        min=1,
+        max=3600,
+        unit="s",
+    )
+    compose_max_references: int = setting(
+        50,
+        help="Message-IDs a reply keeps in References (the newest; RFC 5322 §3.6.4): a "
+        "thread's first message and its last ones.",
+        min=2,
+        max=1000,
+    )
+    completion_scan_messages: int = setting(
+        500,
+        help="Newest messages of the Sent folder whose recipients the compose page offers "
+        "as completions.",
+        min=10,
+        max=100_000,
+    )
+    completion_max_contacts: int = setting(
+        5000,
+        help="Contacts (address book cards) the compose page reads for completions.",
+        min=10,
+        max=1_000_000,
+    )
+    completion_max_results: int = setting(
+        20, help="Completions the compose page offers for one query.", min=1, max=200
+    )
+    chat_token_ttl_s: float = setting(
+        60.0,
+        help="How long a web chat token lives: the webmail page gets one to sign in to XMPP "
+        "over WebSocket (instead of the password) and uses it at once; it serves once.",
+        min=5,
+        max=600,
+        unit="s",
+    )
+    chat_shown_chars: int = setting(
+        10_000,
+        help="Most of one chat message the web chat shows (the rest is cut, with a note); "
+        "also the longest message it lets the user send.",
+        min=500,
+        max=100_000,
+        unit="characters",
+    )
+    chat_rendered_messages: int = setting(
+        300,
+        help="Messages one conversation of the web chat keeps on the page; older ones "
+        'leave the page (and come back from the archive with "Load older"), so that a '
+        "flood keeps the page responsive.",
+        min=50,
+        max=5000,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VacationSettings:
+    default_period_days: int = setting(
+        7,
+        help="A sender hears a user's vacation reply at most once in this many days, unless "
+        "the user sets another period (RFC 3834 §2).",
+        min=1,
+        max=365,
+        unit="days",
+    )
+    max_period_days: int = setting(
+        365, help="Longest reply period a user may set.", min=1, max=3650, unit="days"
+    )
+    max_text_chars: int = setting(
+        4000,
+        help="Longest vacation text a user may save (plain text).",
+        min=100,
+        max=100_000,
+        unit="characters",
+    )
+    max_subject_chars: int = setting(
+        200, help="Longest vacation subject a user may save.", min=20, max=998, unit="characters"
+    )
+    max_signature_chars: int = setting(
+        2000,
+        help="Longest signature (plain text) a user may save in the webmail's settings.",
+        min=100,
+        max=100_000,
+        unit="characters",
     )
 
 
@@ -1389,6 +1626,7 @@ class Config:
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     admin: AdminSettings = dataclasses.field(default_factory=AdminSettings)
     webmail: WebmailSettings = dataclasses.field(default_factory=WebmailSettings)
+    vacation: VacationSettings = dataclasses.field(default_factory=VacationSettings)
     dav: DavSettings = dataclasses.field(default_factory=DavSettings)
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)

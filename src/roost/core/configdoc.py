@@ -34,6 +34,8 @@ SECTION_HELP = {
     "web": "The web listener: admin console, webmail, JSON API, health and metrics.",
     "admin": "The admin console: sessions, live updates, and the event log's retention.",
     "webmail": "The webmail under /mail: mail users' sessions and the limits of its pages.",
+    "vacation": "Users' settings: vacation auto-replies (RFC 3834) and the limits of the "
+    "webmail's settings pages.",
     "dav": "CalDAV and CardDAV under /dav on the web listener: the limits of requests.",
     "tls": "Certificates for every TLS listener.",
     "log": "Log levels and the log file in the data folder.",

@@ -85,6 +85,15 @@ class WebRoutes:
     def __init__(self) -> None:
         self._routes: list[BaseRoute] = []
         self._gates: dict[str, RouteGate] = {}
+        self.http_addresses: tuple[str, ...] = ()
+        self.https_addresses: tuple[str, ...] = ()
+        """The web listener's bound addresses (HOST:PORT), once it listens: for
+        a service that names its own URLs outside a request (upload slots)."""
+
+    def listening(self, http: Sequence[str], https: Sequence[str]) -> None:
+        """Record where the web listener is bound (the composition root, after start)."""
+        self.http_addresses = tuple(http)
+        self.https_addresses = tuple(https)
 
     def register(
         self, service: str, title: str, routes: Sequence[Route | WebSocketRoute]

@@ -11,12 +11,17 @@ Sync (RFC 6578): every change to a collection takes the next number of the
 collection's `modseq` and writes it on the item and on the item name's row
 in `gw_changes`, which stays after a delete as a tombstone. A sync token is
 that number: the changes since token N are the rows above N.
+
+Every item write also raises the global counter `groupware` (in `counters`,
+inside the same unit of work) and, after the commit, calls the callbacks given
+to `listen`: the Indexing service reads that one number to tell whether any
+item changed since it last looked, and is woken at once on this node.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +30,7 @@ import sqlalchemy as sa
 
 from roost.core.clock import Clock
 from roost.store.db import Tx
-from roost.store.schema import gw_changes, gw_collections, gw_items
+from roost.store.schema import counters, gw_changes, gw_collections, gw_items
 
 ADDRESSBOOK = "addressbook"
 CALENDAR = "calendar"
@@ -34,6 +39,14 @@ KINDS = (ADDRESSBOOK, CALENDAR, NOTES)
 
 _NAMES_PER_QUERY = 500
 """Names asked about in one IN list (SQLite allows 32766 parameters)."""
+CHANGE_COUNTER = "groupware"
+"""The row of `counters` that every item write raises (migration 0021)."""
+_NEXT_CHANGE = (
+    counters.update()
+    .where(counters.c.name == CHANGE_COUNTER)
+    .values(value=counters.c.value + 1)
+    .returning(counters.c.value)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +162,31 @@ def _item(row: sa.Row[Any]) -> Item:
 class GroupwareStore:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    # --- the change signal (for the Indexing service)
+
+    async def change_mark(self, tx: Tx) -> int:
+        """The number of item writes so far (it only grows)."""
+        value = await tx.scalar(
+            sa.select(counters.c.value).where(counters.c.name == CHANGE_COUNTER)
+        )
+        return int(value or 0)
+
+    def listen(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` after each commit that changed an item on this
+        node; returns the function that stops it."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+    async def _count_change(self, tx: Tx) -> None:
+        if await tx.scalar(_NEXT_CHANGE) is None:
+            await tx.execute(counters.insert().values(name=CHANGE_COUNTER, value=1))
+        tx.after_commit(self._changed)
 
     # --- collections
 
@@ -253,6 +291,7 @@ class GroupwareStore:
         return await self.collection_by_id(tx, collection_id)
 
     async def delete_collection(self, tx: Tx, collection_id: int) -> bool:
+        await self._count_change(tx)
         await tx.execute(gw_changes.delete().where(gw_changes.c.collection_id == collection_id))
         await tx.execute(gw_items.delete().where(gw_items.c.collection_id == collection_id))
         done = await tx.execute(gw_collections.delete().where(gw_collections.c.id == collection_id))
@@ -424,6 +463,7 @@ class GroupwareStore:
     async def _log(
         self, tx: Tx, collection_id: int, name: str, modseq: int, *, deleted: bool
     ) -> None:
+        await self._count_change(tx)
         done = await tx.execute(
             gw_changes.update()
             .where(gw_changes.c.collection_id == collection_id, gw_changes.c.name == name)

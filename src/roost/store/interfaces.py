@@ -8,11 +8,12 @@ per layout. Every method that touches the database takes the unit of work's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from roost.store.admin_access import AdminSession, AdminTotp
+from roost.store.chat_tokens import RedeemedToken
 from roost.store.db import Tx
 from roost.store.directory import Resolution
 from roost.store.groupware import Changes, Collection, Item, NewItem
@@ -28,7 +29,12 @@ from roost.store.retrieval import (
 )
 from roost.store.search import (
     AccountSearchStatus,
+    FoundItem,
+    IndexedItem,
     IndexedMessage,
+    ItemField,
+    ItemSearchStatus,
+    PendingItem,
     PendingMessage,
     SearchDocument,
     SearchFailure,
@@ -61,6 +67,7 @@ from roost.store.types import (
     SpecialUse,
     StagedBlob,
 )
+from roost.store.user_settings import ActiveVacation, StoredSettings
 from roost.store.webmail_sessions import WebmailSession
 from roost.store.xmpp import (
     ArchivePage,
@@ -71,6 +78,8 @@ from roost.store.xmpp import (
     Roster,
     RosterItem,
 )
+from roost.store.xmpp_muc import StoredAffiliation, StoredRoom
+from roost.store.xmpp_upload import UploadSlot, UploadUsage
 
 
 class DirectoryRole(Protocol):
@@ -348,6 +357,22 @@ class WebmailSessionsRole(Protocol):
     async def image_sender_count(self, tx: Tx, account_id: int) -> int: ...
 
 
+class ChatTokensRole(Protocol):
+    """Single-use web chat tokens (see `roost.store.chat_tokens`)."""
+
+    async def add_token(
+        self, tx: Tx, token_hash: str, account_id: int, session_hash: str, expires_at: datetime
+    ) -> None: ...
+
+    async def redeem_token(
+        self, tx: Tx, token_hash: str, now: datetime
+    ) -> RedeemedToken | None: ...
+
+    async def remove_expired_tokens(self, tx: Tx, now: datetime) -> int: ...
+
+    async def token_count(self, tx: Tx, session_hash: str) -> int: ...
+
+
 class MailListRole(Protocol):
     """The webmail's message list: keyset pages and summaries (see `roost.store.mail_list`)."""
 
@@ -520,6 +545,31 @@ class SearchRole(Protocol):
         self, tx: Tx, account_id: int | None = None, limit: int = 20
     ) -> list[SearchFailure]: ...
 
+    async def put_items(self, tx: Tx, items: Sequence[IndexedItem]) -> None: ...
+
+    async def forget_items(self, tx: Tx, account_id: int | None = None) -> int: ...
+
+    async def collect_item_orphans(self, tx: Tx) -> int: ...
+
+    async def pending_items(
+        self,
+        tx: Tx,
+        *,
+        account_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+        with_failed: bool = False,
+        newest_first: bool = False,
+    ) -> list[PendingItem]: ...
+
+    async def matching_items(
+        self, tx: Tx, account_id: int, field: ItemField | None, needle: str
+    ) -> set[int]: ...
+
+    async def item_status(self, tx: Tx, account_id: int | None = None) -> ItemSearchStatus: ...
+
+    async def items_found(self, tx: Tx, account_id: int, ids: Sequence[int]) -> list[FoundItem]: ...
+
 
 class RetrievalRole(Protocol):
     """The Retrieval role: external accounts, fetched keys, status."""
@@ -634,6 +684,48 @@ class XmppRole(Protocol):
     ) -> list[PepItem]: ...
 
     async def retract_pep_item(self, tx: Tx, owner: str, node: str, item_id: str) -> bool: ...
+
+
+class XmppMucRole(Protocol):
+    """The XMPP multi-user chat role: persistent rooms and affiliations."""
+
+    async def rooms(self, tx: Tx) -> list[StoredRoom]: ...
+
+    async def room(self, tx: Tx, jid: str) -> StoredRoom | None: ...
+
+    async def put_room(self, tx: Tx, room: StoredRoom) -> None: ...
+
+    async def set_subject(self, tx: Tx, jid: str, subject: str, by: str) -> bool: ...
+
+    async def delete_room(self, tx: Tx, jid: str) -> bool: ...
+
+    async def affiliations(self, tx: Tx, room: str) -> list[StoredAffiliation]: ...
+
+    async def set_affiliation(
+        self, tx: Tx, room: str, jid: str, affiliation: str | None, reason: str = ""
+    ) -> None: ...
+
+    async def rooms_created_by(self, tx: Tx, creator: str) -> int: ...
+
+
+class XmppUploadRole(Protocol):
+    """XMPP HTTP file upload (XEP-0363) slots (see `roost.store.xmpp_upload`)."""
+
+    async def add_slot(self, tx: Tx, slot: UploadSlot, *, quota: int) -> bool: ...
+
+    async def upload_slot(self, tx: Tx, slot: str) -> UploadSlot | None: ...
+
+    async def claim_slot(self, tx: Tx, slot: str) -> bool: ...
+
+    async def release_slot(self, tx: Tx, slot: str) -> None: ...
+
+    async def mark_stored(self, tx: Tx, slot: str, expires_at: datetime | None) -> bool: ...
+
+    async def upload_usage(self, tx: Tx, owner: str | None = None) -> UploadUsage: ...
+
+    async def expired_uploads(self, tx: Tx, limit: int) -> list[UploadSlot]: ...
+
+    async def delete_uploads(self, tx: Tx, slots: list[str]) -> int: ...
 
 
 class SettingsRole(Protocol):
@@ -757,3 +849,25 @@ class GroupwareRole(Protocol):
     async def delete_item(self, tx: Tx, collection_id: int, name: str) -> bool: ...
 
     async def changes_since(self, tx: Tx, collection_id: int, modseq: int) -> Changes | None: ...
+
+    async def change_mark(self, tx: Tx) -> int: ...
+
+    def listen(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+
+class UserSettingsRole(Protocol):
+    """A mail user's own settings and vacation log (see `roost.store.user_settings`)."""
+
+    async def get(self, tx: Tx, account_id: int) -> StoredSettings | None: ...
+
+    async def put(self, tx: Tx, account_id: int, settings: StoredSettings) -> None: ...
+
+    async def active_vacations(self, tx: Tx, addresses: Sequence[str]) -> list[ActiveVacation]: ...
+
+    async def claim_reply(
+        self, tx: Tx, account_id: int, sender: str, period: timedelta
+    ) -> bool: ...
+
+    async def last_reply(self, tx: Tx, account_id: int, sender: str) -> datetime | None: ...
+
+    async def forget_replies(self, tx: Tx, account_id: int) -> int: ...

@@ -322,6 +322,29 @@ webmail_sessions = sa.Table(
 """Webmail sessions of mail users, by the SHA-256 of the cookie's id, apart from
 the admin console's: neither cookie can name the other's session."""
 
+chat_tokens = sa.Table(
+    "chat_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "session_hash",
+        sa.String(64),
+        sa.ForeignKey("webmail_sessions.id_hash", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False, index=True),
+)
+"""Single-use web chat tokens (store/chat_tokens.py), by the SHA-256 of the token;
+a webmail session's tokens go with it."""
+
 message_summaries = sa.Table(
     "message_summaries",
     metadata,
@@ -578,6 +601,46 @@ xmpp_pep_items = sa.Table(
     sa.Index("ix_xmpp_pep_items_node", "owner", "node", "id"),
 )
 
+# XMPP HTTP file upload (XEP-0363), migration 0018: one row per slot given
+# (store/xmpp_upload.py); the file itself is under the data folder.
+xmpp_uploads = sa.Table(
+    "xmpp_uploads",
+    metadata,
+    sa.Column("slot", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(320), nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("slot_expires_at", TS, nullable=False),
+    sa.Column("expires_at", TS),
+    sa.Index("ix_xmpp_uploads_owner", "owner"),
+    sa.Index("ix_xmpp_uploads_expires", "expires_at"),
+)
+
+# XMPP multi-user chat (XEP-0045), migration 0017: persistent rooms with their
+# configuration (JSON) and subject, and each room's affiliations.
+xmpp_muc_rooms = sa.Table(
+    "xmpp_muc_rooms",
+    metadata,
+    sa.Column("jid", sa.String(320), primary_key=True),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("subject_by", sa.String(1024), nullable=False),
+    sa.Column("creator", sa.String(320), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+xmpp_muc_affiliations = sa.Table(
+    "xmpp_muc_affiliations",
+    metadata,
+    sa.Column("room", sa.String(320), primary_key=True),
+    sa.Column("jid", sa.String(1024), primary_key=True),
+    sa.Column("affiliation", sa.String(8), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
 # --- Settings and events
 
 settings = sa.Table(
@@ -652,6 +715,29 @@ search_cursor = sa.Table(
 """One row: the last change the indexer handled, and whether a rebuild asked
 it to look for messages without a document."""
 
+search_item_docs = sa.Table(
+    "search_item_docs",
+    metadata,
+    sa.Column(
+        "item_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("gw_items.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("component", sa.String(16), nullable=False),
+    sa.Column("modseq", sa.BigInteger, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("indexed_at", TS, nullable=False),
+    sa.Index("ix_search_item_docs_account", "account_id", "version"),
+)
+"""A groupware item's document (contact, event, task, note) is current when its
+row here has the item document version of `roost.store.search`, no error, and
+the item's own `modseq` (an edit raises it). Migration 0021; its engine table,
+`search_text_items`, is outside the shared metadata like `search_text`."""
+
 # --- Groupware (store/groupware.py): address books, calendars, task lists, notes
 
 gw_collections = sa.Table(
@@ -722,3 +808,45 @@ gw_changes = sa.Table(
 )
 """The change log of a collection: each item name's last change, kept after a
 delete as a tombstone so that a sync from any older token reports it."""
+
+# --- User settings (store/user_settings.py, migration 0020): what a mail user sets
+# in the webmail, and the vacation replies sent (RFC 3834's once per period)
+
+user_settings = sa.Table(
+    "user_settings",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("reply_to", sa.String(320), nullable=False),
+    sa.Column("time_zone", sa.String(64), nullable=False),
+    sa.Column("vacation_enabled", sa.Boolean, nullable=False),
+    sa.Column("vacation_start", sa.Date),
+    sa.Column("vacation_end", sa.Date),
+    sa.Column("vacation_subject", sa.Text, nullable=False),
+    sa.Column("vacation_text", sa.Text, nullable=False),
+    sa.Column("vacation_period_days", sa.Integer),
+    sa.Column("updated_at", TS, nullable=False),
+)
+"""One row per user who saved a setting; a user without one has the defaults.
+Dates are the user's calendar days (in `time_zone`); a null period is the
+configured default."""
+
+vacation_replies = sa.Table(
+    "vacation_replies",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("sender", sa.String(320), primary_key=True),
+    sa.Column("last_sent_at", TS, nullable=False),
+)
+"""When a user's vacation reply last went to a sender."""

@@ -45,6 +45,16 @@ shared metadata, since the two engines' shapes differ. On SQLite an FTS row
 can outlive its message (no foreign keys on a virtual table): it is never
 used without its `search_docs` row, is replaced when its id is indexed
 again, and `collect_orphans` removes it.
+
+Groupware items (contacts, events, tasks, notes) are indexed beside the
+messages, by the same engine and the same folding: `search_item_docs` (a row
+per item, removed with it) and the engine table `search_text_items` with two
+columns, the item's title (a contact's name, an event's or a task's summary,
+a note's title) and the rest of its text (`roost.control.item_search` says
+which properties). An item is edited in place, keeping its id: its document
+is current only while it carries the item's `modseq` (every write raises
+it), so an edited item counts as not indexed until the indexer has read it
+again, and a search scans it meanwhile.
 """
 
 from __future__ import annotations
@@ -58,14 +68,18 @@ import sqlalchemy as sa
 
 from roost.core.clock import Clock
 from roost.store.db import Tx
+from roost.store.groupware import Item
 from roost.store.schema import (
     accounts,
     blobs,
+    gw_collections,
+    gw_items,
     mailboxes,
     messages,
     search_counts,
     search_cursor,
     search_docs,
+    search_item_docs,
 )
 
 VERSION = 2
@@ -81,6 +95,12 @@ exact test decides anyway."""
 ENGINE_TABLE = "search_text"
 """The engine-specific table (and, on SQLite, the prefix of FTS5's own tables)."""
 ERROR_CHARS = 500
+ITEM_VERSION = 1
+"""The item document format (`roost.control.item_search`); raise it when what
+an item's document holds changes."""
+ITEM_ENGINE_TABLE = "search_text_items"
+"""The engine table of groupware items (its name starts with `ENGINE_TABLE`)."""
+_IDS_PER_QUERY = 500
 
 _UNINDEXABLE = ("\n", "\x00", "\ufffd")
 
@@ -188,6 +208,77 @@ class SearchFailure:
     at: datetime
 
 
+class ItemField(enum.StrEnum):
+    """What an item search looks in: the engine table's columns."""
+
+    TITLE = "title"
+    BODY = "body"
+
+
+ITEM_COLUMNS = (ItemField.TITLE, ItemField.BODY)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDocument:
+    """The texts of one groupware item (not yet folded)."""
+
+    title: str
+    body: str
+
+    def column(self, field: ItemField) -> str:
+        return self.title if field is ItemField.TITLE else self.body
+
+
+@dataclass(frozen=True, slots=True)
+class PendingItem:
+    """A groupware item without a current document: what the indexer reads,
+    and what a search scans meanwhile."""
+
+    id: int
+    account_id: int
+    collection_id: int
+    name: str
+    component: str
+    title: str
+    data: str
+    modseq: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedItem:
+    """What the indexer made of one item: its document, or why there is none."""
+
+    item_id: int
+    account_id: int
+    component: str
+    modseq: int
+    """The item's modseq when it was read: the document is current while the
+    item keeps it."""
+    result: ItemDocument | str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSearchStatus:
+    """Groupware items (of an account, or of all): how many there are, how
+    many have a current document, how many could not be indexed."""
+
+    items: int
+    indexed: int
+    failed: int
+
+    @property
+    def pending(self) -> int:
+        return self.items - self.indexed - self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class FoundItem:
+    """An item a search found, with the name of its collection."""
+
+    collection: str
+    item: Item
+
+
 def fold(text: str) -> str:
     """The stored form of a text, and of a needle: see the module docstring."""
     return text.casefold().replace("\x00", "\ufffd")
@@ -217,6 +308,12 @@ def _fts_trigrams(folded: str) -> str:
 
 
 _CURRENT = sa.and_(search_docs.c.version == VERSION, search_docs.c.error.is_(None))
+_ITEM_DOC_OF_VERSION = sa.and_(
+    search_item_docs.c.version == ITEM_VERSION,
+    search_item_docs.c.modseq == gw_items.c.modseq,
+)
+"""An item's document of this version for the item as it is now (with or
+without an error)."""
 _COLUMN_LIST = ", ".join(c.value for c in COLUMNS)
 _SQLITE_INSERT = sa.text(
     f"INSERT INTO {ENGINE_TABLE} (rowid, {_COLUMN_LIST}) "  # noqa: S608 - fixed names
@@ -589,3 +686,248 @@ class SearchStore:
             )
         rows = await tx.execute(query)
         return [SearchFailure(r.message_id, r.mailbox_id, r.error, r.indexed_at) for r in rows]
+
+    # --- groupware items
+
+    async def put_items(self, tx: Tx, items: Sequence[IndexedItem]) -> None:
+        """Store (or replace) the documents of groupware items, and the errors
+        of those that could not be indexed. An item deleted since it was read
+        is left out."""
+        if not items:
+            return
+        ids = [item.item_id for item in items]
+        alive = {
+            int(r[0])
+            for r in await tx.execute(sa.select(gw_items.c.id).where(gw_items.c.id.in_(ids)))
+        }
+        await self._drop_item_text(tx, ids)
+        await tx.execute(search_item_docs.delete().where(search_item_docs.c.item_id.in_(ids)))
+        kept = [item for item in items if item.item_id in alive]
+        if not kept:
+            return
+        now = self._clock.now()
+        await tx.execute(
+            search_item_docs.insert(),
+            [
+                {
+                    "item_id": item.item_id,
+                    "account_id": item.account_id,
+                    "component": item.component,
+                    "modseq": item.modseq,
+                    "version": ITEM_VERSION,
+                    "error": (
+                        (item.result[:ERROR_CHARS] or "unknown error")
+                        if isinstance(item.result, str)
+                        else None
+                    ),
+                    "indexed_at": now,
+                }
+                for item in kept
+            ],
+        )
+        texts = [
+            {
+                "id": item.item_id,
+                **{c.value: fold(item.result.column(c)) for c in ITEM_COLUMNS},
+            }
+            for item in kept
+            if isinstance(item.result, ItemDocument)
+        ]
+        if texts:
+            key = "rowid" if tx.dialect == "sqlite" else "item_id"
+            names = ", ".join(c.value for c in ITEM_COLUMNS)
+            values = ", ".join(":" + c.value for c in ITEM_COLUMNS)
+            await tx.execute(
+                sa.text(
+                    f"INSERT INTO {ITEM_ENGINE_TABLE} ({key}, {names}) "  # noqa: S608 - fixed names
+                    f"VALUES (:id, {values})"
+                ),
+                texts,
+            )
+
+    async def _drop_item_text(self, tx: Tx, ids: Sequence[int]) -> None:
+        key = "rowid" if tx.dialect == "sqlite" else "item_id"
+        statement = sa.text(
+            f"DELETE FROM {ITEM_ENGINE_TABLE} WHERE {key} IN :ids"  # noqa: S608 - fixed names
+        ).bindparams(sa.bindparam("ids", expanding=True))
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            await tx.execute(statement, {"ids": list(ids[start : start + _IDS_PER_QUERY])})
+
+    async def forget_items(self, tx: Tx, account_id: int | None = None) -> int:
+        """Drop the item documents of an account (or all): they are indexed again."""
+        query = sa.select(search_item_docs.c.item_id)
+        if account_id is not None:
+            query = query.where(search_item_docs.c.account_id == account_id)
+        ids = [int(r[0]) for r in await tx.execute(query)]
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            await self._drop_item_text(tx, chunk)
+            await tx.execute(search_item_docs.delete().where(search_item_docs.c.item_id.in_(chunk)))
+        return len(ids)
+
+    async def collect_item_orphans(self, tx: Tx) -> int:
+        """SQLite: remove item FTS rows whose item is gone (PostgreSQL cascades)."""
+        if tx.dialect != "sqlite":
+            return 0
+        result = await tx.execute(
+            sa.text(
+                f"DELETE FROM {ITEM_ENGINE_TABLE} WHERE rowid IN "  # noqa: S608 - fixed names
+                f"(SELECT rowid FROM {ITEM_ENGINE_TABLE} "
+                "EXCEPT SELECT item_id FROM search_item_docs)"
+            )
+        )
+        return int(result.rowcount or 0)
+
+    async def pending_items(
+        self,
+        tx: Tx,
+        *,
+        account_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+        with_failed: bool = False,
+        newest_first: bool = False,
+    ) -> list[PendingItem]:
+        """Items without a document of this version for their current state,
+        by id (after `after_id`, or from the newest down); `with_failed` adds
+        those whose current state could not be indexed (what a search must
+        scan)."""
+        stale = sa.or_(
+            search_item_docs.c.item_id.is_(None),
+            search_item_docs.c.version != ITEM_VERSION,
+            search_item_docs.c.modseq != gw_items.c.modseq,
+        )
+        if with_failed:
+            stale = sa.or_(stale, search_item_docs.c.error.is_not(None))
+        query = (
+            sa.select(
+                gw_items.c.id,
+                gw_collections.c.account_id,
+                gw_items.c.collection_id,
+                gw_items.c.name,
+                gw_items.c.component,
+                gw_items.c.title,
+                gw_items.c.data,
+                gw_items.c.modseq,
+            )
+            .select_from(
+                gw_items.join(
+                    gw_collections, gw_collections.c.id == gw_items.c.collection_id
+                ).outerjoin(search_item_docs, search_item_docs.c.item_id == gw_items.c.id)
+            )
+            .where(gw_items.c.id > after_id, stale)
+            .order_by(gw_items.c.id.desc() if newest_first else gw_items.c.id)
+            .limit(limit)
+        )
+        if account_id is not None:
+            query = query.where(gw_collections.c.account_id == account_id)
+        rows = await tx.execute(query)
+        return [
+            PendingItem(
+                id=int(r.id),
+                account_id=int(r.account_id),
+                collection_id=int(r.collection_id),
+                name=str(r.name),
+                component=str(r.component),
+                title=str(r.title),
+                data=str(r.data),
+                modseq=int(r.modseq),
+            )
+            for r in rows
+        ]
+
+    async def matching_items(
+        self, tx: Tx, account_id: int, field: ItemField | None, needle: str
+    ) -> set[int]:
+        """Ids of the account's items with a current document whose `field`
+        (None: title or body) contains `needle`, as `fold` tests it.
+        `needle` must be `indexable`."""
+        if not indexable(needle):
+            raise ValueError(f"the index cannot answer a search for {needle!r}")
+        folded = fold(needle)
+        columns = ITEM_COLUMNS if field is None else (field,)
+        current = (
+            "d.account_id = :account AND d.version = :version AND d.error IS NULL "
+            "AND d.modseq = i.modseq"
+        )
+        if tx.dialect == "sqlite":
+            names = " ".join(c.value for c in columns)
+            exact = " OR ".join(f"instr(t.{c.value}, :needle) > 0" for c in columns)
+            # As for messages: FTS candidates first, and another account's
+            # stored text is never read.
+            statement = sa.text(
+                f"SELECT d.item_id FROM {ITEM_ENGINE_TABLE} t "  # noqa: S608 - fixed names
+                "CROSS JOIN search_item_docs d ON d.item_id = t.rowid "
+                "JOIN gw_items i ON i.id = d.item_id "
+                f"WHERE {ITEM_ENGINE_TABLE} MATCH :query AND {current} "
+                f"AND CASE WHEN d.account_id = :account THEN ({exact}) ELSE 0 END"
+            )
+            params: dict[str, object] = {
+                "query": f"{{{names}}} : ({_fts_trigrams(folded)})",
+                "needle": folded,
+            }
+        else:
+            exact = " OR ".join(f"t.{c.value} LIKE :pattern ESCAPE '\\'" for c in columns)
+            statement = sa.text(
+                f"SELECT d.item_id FROM {ITEM_ENGINE_TABLE} t "  # noqa: S608 - fixed names
+                "JOIN search_item_docs d ON d.item_id = t.item_id "
+                "JOIN gw_items i ON i.id = d.item_id "
+                f"WHERE {current} AND ({exact})"
+            )
+            params = {"pattern": _like_pattern(folded)}
+        params |= {"account": account_id, "version": ITEM_VERSION}
+        return {int(r[0]) for r in await tx.execute(statement, params)}
+
+    async def item_status(self, tx: Tx, account_id: int | None = None) -> ItemSearchStatus:
+        total = sa.select(sa.func.count()).select_from(
+            gw_items.join(gw_collections, gw_collections.c.id == gw_items.c.collection_id)
+        )
+        done = (
+            sa.select(sa.func.count(), sa.func.count(search_item_docs.c.error))
+            .select_from(
+                search_item_docs.join(gw_items, gw_items.c.id == search_item_docs.c.item_id)
+            )
+            .where(_ITEM_DOC_OF_VERSION)
+        )
+        if account_id is not None:
+            total = total.where(gw_collections.c.account_id == account_id)
+            done = done.where(search_item_docs.c.account_id == account_id)
+        count = int(await tx.scalar(total) or 0)
+        documents, failed = (int(v) for v in (await tx.execute(done)).one())
+        return ItemSearchStatus(items=count, indexed=documents - failed, failed=failed)
+
+    async def items_found(self, tx: Tx, account_id: int, ids: Sequence[int]) -> list[FoundItem]:
+        """The account's items of these ids that still exist."""
+        found: list[FoundItem] = []
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            rows = await tx.execute(
+                sa.select(gw_items, gw_collections.c.name.label("collection_name"))
+                .join(gw_collections, gw_collections.c.id == gw_items.c.collection_id)
+                .where(
+                    gw_collections.c.account_id == account_id,
+                    gw_items.c.id.in_(list(ids[start : start + _IDS_PER_QUERY])),
+                )
+            )
+            found += (
+                FoundItem(
+                    str(r.collection_name),
+                    Item(
+                        id=int(r.id),
+                        collection_id=int(r.collection_id),
+                        name=str(r.name),
+                        uid=str(r.uid),
+                        component=str(r.component),
+                        etag=str(r.etag),
+                        data=str(r.data),
+                        title=str(r.title),
+                        colour=str(r.colour),
+                        starts_at=r.starts_at,
+                        ends_at=r.ends_at,
+                        recurring=bool(r.recurring),
+                        modseq=int(r.modseq),
+                        updated_at=r.updated_at,
+                    ),
+                )
+                for r in rows
+            )
+        return found

@@ -27,12 +27,14 @@ from roost.core.errors import StartupError, StoreError
 from roost.store.admin_access import AdminAccessStore
 from roost.store.blobs import BlobStore, DatabaseBlobs, FileBlobs
 from roost.store.changes import ChangeFeed
+from roost.store.chat_tokens import ChatTokenStore
 from roost.store.db import Database, PostgresDatabase, SqliteDatabase, Tx
 from roost.store.directory import DirectoryStore
 from roost.store.groupware import GroupwareStore
 from roost.store.interfaces import (
     AdminAccessRole,
     ChangeFeedRole,
+    ChatTokensRole,
     DirectoryRole,
     EventsRole,
     GroupwareRole,
@@ -43,8 +45,11 @@ from roost.store.interfaces import (
     RetrievalRole,
     SearchRole,
     SettingsRole,
+    UserSettingsRole,
     WebmailSessionsRole,
+    XmppMucRole,
     XmppRole,
+    XmppUploadRole,
 )
 from roost.store.mail import MailStore
 from roost.store.mail_list import MailListStore
@@ -54,8 +59,11 @@ from roost.store.retrieval import RetrievalStore
 from roost.store.search import SearchStore
 from roost.store.settings import EventLog, SettingsStore
 from roost.store.types import Listed, MessageInfo
+from roost.store.user_settings import UserSettingsStore
 from roost.store.webmail_sessions import WebmailSessionStore
 from roost.store.xmpp import XmppStore
+from roost.store.xmpp_muc import XmppMucStore
+from roost.store.xmpp_upload import XmppUploadStore
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +100,13 @@ class Store:
         self.settings: SettingsRole = SettingsStore(clock)
         self.events: EventsRole = EventLog(clock, node)
         self.xmpp: XmppRole = XmppStore(clock)
+        self.muc: XmppMucRole = XmppMucStore(clock)
+        self.uploads: XmppUploadRole = XmppUploadStore(clock)
         self.webmail_sessions: WebmailSessionsRole = WebmailSessionStore(clock)
+        self.chat_tokens: ChatTokensRole = ChatTokenStore(clock)
         self.mail_list: MailListRole = MailListStore()
         self.groupware: GroupwareRole = GroupwareStore(clock)
+        self.user_settings: UserSettingsRole = UserSettingsStore(clock)
         self._feed = feed
         self._listener: Any = None
 

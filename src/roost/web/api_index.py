@@ -2,7 +2,9 @@
 
 GET  /api/v1/index[?user=ADDRESS]   messages, indexed, failed, pending (of one
                                     user, or of all), the indexer's place in the
-                                    change feed, the most recent failures, and
+                                    change feed, the most recent failures,
+                                    `items`: the same counts for groupware items
+                                    (contacts, events, tasks, notes), and
                                     `searches`: whether searches use the index,
                                     or fall back to scanning and why
 GET  /api/v1/index/accounts         per account: messages, indexed, failed,
@@ -10,12 +12,18 @@ GET  /api/v1/index/accounts         per account: messages, indexed, failed,
                                     searches meanwhile), processing (the
                                     indexer is on one of its mailboxes now)
 POST /api/v1/index/rebuild          {"user": ADDRESS} or {} for everything (202):
-                                    the documents are dropped and the Indexing
-                                    service indexes them again; searches scan
-                                    meanwhile, with the same answers
+                                    the documents (of messages and of groupware
+                                    items) are dropped and the Indexing service
+                                    indexes them again; searches scan meanwhile,
+                                    with the same answers
+
+`rebuild_index` and `account_index` are what the admin console's user page
+uses too, so that the page and the API (and the CLI through it) do the same.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -23,8 +31,9 @@ from starlette.routing import Route
 from roost.control.directory import Actor
 from roost.core.errors import UnknownService
 from roost.store.db import Tx
-from roost.store.search import SearchStatus
+from roost.store.search import ItemSearchStatus, SearchStatus
 from roost.store.settings import JsonValue
+from roost.store.store import Store
 from roost.store.types import NewEvent
 from roost.web.api_common import endpoint, payload, text
 from roost.web.context import WebContext
@@ -69,12 +78,91 @@ def indexing_state(web: WebContext) -> str:
         return "absent"
 
 
-def _processing_mailbox(web: WebContext) -> int:
+def _indexer_counter(web: WebContext, name: str) -> int:
     try:
         counters = dict(web.supervisor.status(SERVICE).service.counters)
     except UnknownService:
         return 0
-    return counters.get("processing_mailbox", 0)
+    return counters.get(name, 0)
+
+
+def _processing_mailbox(web: WebContext) -> int:
+    return _indexer_counter(web, "processing_mailbox")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountIndex:
+    """One account's place in the index, for the admin console's user page."""
+
+    messages: SearchStatus
+    items: ItemSearchStatus
+    processing: bool
+    """The indexer is on one of the account's mailboxes or items right now."""
+    indexing: str
+    """The Indexing service's state."""
+    lag_changes: int
+
+
+async def account_index(web: WebContext, address: str) -> AccountIndex:
+    """The index status of one account (`DirectoryRole.account` raises for an
+    unknown address)."""
+    store = web.store
+    mailbox = _processing_mailbox(web)
+    item_account = _indexer_counter(web, "processing_item_account")
+
+    async def read(tx: Tx) -> AccountIndex:
+        account = await store.directory.account(tx, address)
+        busy = await store.search.account_of_mailbox(tx, mailbox) if mailbox else None
+        lag = max(0, await store.changes.latest(tx) - await store.search.cursor(tx))
+        return AccountIndex(
+            messages=await store.search.status(tx, account.id),
+            items=await store.search.item_status(tx, account.id),
+            processing=account.id in (busy, item_account),
+            indexing=indexing_state(web),
+            lag_changes=lag,
+        )
+
+    return await store.read(read)
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    messages: int
+    items: int
+
+
+async def rebuild_index(store: Store, actor: Actor, user: str | None) -> Dropped:
+    """Drop the documents of `user` (or of everyone), messages and groupware
+    items, and ask the Indexing service to index them again; audited."""
+
+    async def work(tx: Tx) -> Dropped:
+        owner = None if not user else (await store.directory.account(tx, user)).id
+        dropped = Dropped(
+            await store.search.forget(tx, owner), await store.search.forget_items(tx, owner)
+        )
+        await store.search.request_rescan(tx)
+        await store.events.add(
+            tx,
+            NewEvent(
+                object=f"index:{user.lower() if user else '*'}",
+                action="rebuild",
+                actor=actor.name,
+                source_address=actor.source_address,
+                reason=f"{dropped.messages} documents and {dropped.items} item documents dropped",
+            ),
+        )
+        return dropped
+
+    return await store.write(work)
+
+
+def _item_counts(counts: ItemSearchStatus) -> dict[str, JsonValue]:
+    return {
+        "items": counts.items,
+        "indexed": counts.indexed,
+        "failed": counts.failed,
+        "pending": counts.pending,
+    }
 
 
 def index_routes(web: WebContext) -> list[Route]:
@@ -91,6 +179,7 @@ def index_routes(web: WebContext) -> list[Route]:
         async def read(tx: Tx) -> JsonValue:
             owner = await account_id(tx, user)
             counts = await store.search.status(tx, owner)
+            items = await store.search.item_status(tx, owner)
             failures = await store.search.failures(tx, owner, FAILURES_SHOWN)
             cursor = await store.search.cursor(tx)
             latest = await store.changes.latest(tx)
@@ -103,6 +192,7 @@ def index_routes(web: WebContext) -> list[Route]:
                 "cursor": cursor,
                 "latest_change": latest,
                 "lag_changes": max(0, latest - cursor),
+                "items": _item_counts(items),
                 "searches": searches(web, counts, max(0, latest - cursor)),
                 "failures": [
                     {
@@ -121,27 +211,16 @@ def index_routes(web: WebContext) -> list[Route]:
         data = await payload(web, request)
         user = text(data, "user", required=False)
 
-        async def work(tx: Tx) -> int:
-            owner = await account_id(tx, user)
-            dropped = await store.search.forget(tx, owner)
-            await store.search.request_rescan(tx)
-            await store.events.add(
-                tx,
-                NewEvent(
-                    object=f"index:{user.lower() if user else '*'}",
-                    action="rebuild",
-                    actor=actor.name,
-                    source_address=actor.source_address,
-                    reason=f"{dropped} documents dropped",
-                ),
-            )
-            return dropped
-
-        dropped = await store.write(work)
-        return {"user": user.lower() if user else None, "dropped": dropped}
+        dropped = await rebuild_index(store, actor, user)
+        return {
+            "user": user.lower() if user else None,
+            "dropped": dropped.messages + dropped.items,
+            "dropped_items": dropped.items,
+        }
 
     async def by_account(request: Request, actor: Actor) -> JsonValue:
         mailbox = _processing_mailbox(web)
+        item_account = _indexer_counter(web, "processing_item_account")
 
         async def read(tx: Tx) -> JsonValue:
             busy = await store.search.account_of_mailbox(tx, mailbox) if mailbox else None
@@ -153,7 +232,7 @@ def index_routes(web: WebContext) -> list[Route]:
                         "indexed": row.status.indexed,
                         "failed": row.status.failed,
                         "queued": row.status.pending,
-                        "processing": row.account_id == busy,
+                        "processing": row.account_id in (busy, item_account),
                     }
                     for row in await store.search.accounts(tx)
                 ]

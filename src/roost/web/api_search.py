@@ -9,6 +9,13 @@ messages of the searched folders are not indexed yet (they are not
 searched), how many changes the indexer is behind, and the Indexing
 service's state, so that a page says when the answer may be incomplete.
 A query that cannot be run is a 400 whose `error` says what to change.
+
+GET /api/v1/search/items?user=ADDRESS&q=QUERY[&kind=contact,event,task,note][&page=N&per_page=N]
+
+The user's groupware items (`roost.control.item_search`): `hits` (kind,
+collection, name, title, score, updated, starts, snippet), `total`, `page`,
+`per_page`, and `index` as for mail: items not indexed yet are scanned (up
+to `[indexing] search_max_scanned`), and the note says how many were not.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from roost.control.directory import Actor
+from roost.control.item_search import ItemKind, ItemSearch
 from roost.control.search import MailSearch, QueryError, parse_query
 from roost.store.settings import JsonValue
 from roost.web.api_common import endpoint
@@ -54,8 +62,10 @@ def search_routes(web: WebContext) -> list[Route]:
         state = indexing_state(web)
         complete = page.unindexed == 0 and state == "running"
         note = ""
-        if page.unindexed:
-            note = f"{page.unindexed} messages are not indexed yet and were not searched"
+        if page.unsearched:
+            note = f"{page.unsearched} messages are not indexed yet and were not searched"
+        elif page.unindexed:
+            note = f"{page.unindexed} messages are not indexed yet and were scanned"
         if state != "running":
             note = f"{SERVICE.title()} is {state}" + (f"; {note}" if note else "")
         return {
@@ -84,4 +94,68 @@ def search_routes(web: WebContext) -> list[Route]:
             ],
         }
 
-    return [Route("/api/v1/search", endpoint(web, search))]
+    items = ItemSearch(store, limits)
+
+    async def search_items(request: Request, actor: Actor) -> JsonValue:
+        user = request.query_params.get("user")
+        if not user:
+            raise QueryError("user=ADDRESS is required")
+        kinds = _kinds(request.query_params.get("kind", ""))
+        account = await store.read(store.directory.account, user)
+        page = await items.search(
+            account.id,
+            request.query_params.get("q", ""),
+            kinds=kinds,
+            page=_number(request, "page", 1),
+            per_page=_number(request, "per_page", 20),
+        )
+        state = indexing_state(web)
+        note = ""
+        if page.unsearched:
+            note = f"{page.unsearched} items are not indexed yet and were not searched"
+        elif page.unindexed:
+            note = f"{page.unindexed} items are not indexed yet and were scanned"
+        if state != "running":
+            note = f"{SERVICE.title()} is {state}" + (f"; {note}" if note else "")
+        return {
+            "total": page.total,
+            "page": page.page,
+            "per_page": page.per_page,
+            "index": {
+                "complete": page.unindexed == 0 and state == "running",
+                "unindexed": page.unindexed,
+                "unsearched": page.unsearched,
+                "indexing": state,
+                "note": note,
+            },
+            "hits": [
+                {
+                    "kind": hit.kind.value,
+                    "collection": hit.collection,
+                    "name": hit.name,
+                    "title": hit.title,
+                    "score": hit.score,
+                    "updated": hit.updated_at.isoformat(),
+                    "starts": hit.starts_at.isoformat() if hit.starts_at else None,
+                    "snippet": [{"text": s.text, "hit": s.hit} for s in hit.snippet],
+                }
+                for hit in page.hits
+            ],
+        }
+
+    return [
+        Route("/api/v1/search", endpoint(web, search)),
+        Route("/api/v1/search/items", endpoint(web, search_items)),
+    ]
+
+
+def _kinds(raw: str) -> list[ItemKind] | None:
+    """`kind=contact,event`: the kinds asked for (None: every kind)."""
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    if not names:
+        return None
+    known = {k.value for k in ItemKind}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise QueryError(f"kind={unknown[0]} is not known; kinds are {', '.join(sorted(known))}")
+    return [ItemKind(n) for n in names]

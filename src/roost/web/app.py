@@ -23,6 +23,7 @@ from roost.web.api import api_routes
 from roost.web.api_index import index_routes
 from roost.web.api_queue import queue_routes
 from roost.web.api_search import search_routes
+from roost.web.autoconfig import autoconfig_routes
 from roost.web.context import WebContext
 from roost.web.dav import dav_routes
 from roost.web.metrics import render_metrics
@@ -71,6 +72,7 @@ def create_app(web: WebContext) -> Starlette:
             *queue_routes(web),
             *search_routes(web),
             *admin_routes(web, web.admin_access or default_admin_access(web)),
+            *autoconfig_routes(web),
             *webmail_routes(web, web.webmail_access or default_webmail_access(web)),
             *(web.web_routes.routes() if web.web_routes is not None else ()),
             *dav_routes(web.config, web.store, web.authenticator or default_authenticator(web)),

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from roost.control.admin_access import AdminAccess
 from roost.control.auth import Authenticator
 from roost.control.certificates import CertificateAdmin
+from roost.control.chat_tokens import ChatTokens
 from roost.control.directory import DirectoryAdmin
+from roost.control.intake import Intake
 from roost.control.mailstats import MailStats
 from roost.control.queue_admin import QueueAdmin
+from roost.control.submission import SubmissionPolicy
 from roost.control.webmail_access import WebmailAccess
 from roost.core.config import Config
 from roost.net.dns import Resolver
@@ -42,3 +45,12 @@ class WebContext:
     authenticator: Authenticator | None = None
     """Mail users' password check for CalDAV and CardDAV (its throttle shared with
     the protocols); made from the rest when not given."""
+    chat_tokens: ChatTokens | None = None
+    """The web chat's sign-in tokens (issued here, redeemed by XMPP); None where no
+    XMPP runs (the local CLI): the webmail then has no chat."""
+    intake: Intake | None = None
+    """The way into the queue for the webmail's sends; one over the same store when
+    not given (the Spool is then not woken at once)."""
+    submission: SubmissionPolicy | None = None
+    """The submission policy SMTP submission applies (one object: one hourly count);
+    made from `[smtp]` when not given."""

@@ -16,6 +16,17 @@ then moves the cursor past the batch. At start, and when a rebuild asks
 current document, which covers a new document version and a store
 indexed by an older Roost.
 
+Groupware items (contacts, events, tasks, notes) do not pass through the
+mail change feed. Every item write raises one counter in the store
+(`GroupwareRole.change_mark`) and wakes the loop on this node (`listen`);
+at each tick the loop compares that number with the one it saw last, and
+when it moved (or at start, or after a rebuild) indexes every item without
+a document for its current state (`SearchRole.pending_items`: a new item,
+an edited one, a new document version) with
+`roost.control.item_search.item_document`. A deleted item's document goes
+with it (a foreign key); on SQLite its FTS row is collected. Another node's
+item writes are seen at the next tick.
+
 A message that cannot be indexed (no blob, a structure that will not
 parse) is recorded with its error and skipped: IMAP SEARCH scans it. An
 error in the loop itself is shown as the last error and retried at the next
@@ -28,13 +39,22 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
+from roost.control.item_search import item_document
 from roost.core.clock import Clock
 from roost.core.config import IndexingSettings
 from roost.services.indexing.attachments import AttachmentLimits
 from roost.services.indexing.document import read_document
-from roost.store.search import IndexedMessage, PendingMessage, SearchDocument
+from roost.store.search import (
+    IndexedItem,
+    IndexedMessage,
+    ItemDocument,
+    PendingItem,
+    PendingMessage,
+    SearchDocument,
+)
 from roost.store.store import Store
 from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus, describe
 
@@ -72,6 +92,14 @@ class IndexingService:
         self._dirty = False
         self._processing = 0
         """The mailbox whose messages are being indexed (0: none)."""
+        self._processing_items = 0
+        """The account whose groupware items are being indexed (0: none)."""
+        self._items_mark: int | None = None
+        """The groupware change mark when items were last indexed (None: never)."""
+        self._item_wake = asyncio.Event()
+        self._unlisten: Callable[[], None] | None = None
+        self._item_documents = 0
+        self._failed_items = 0
         self.counters: Counter[str] = Counter()
 
     @property
@@ -86,12 +114,18 @@ class IndexingService:
         self._stopping = asyncio.Event()
         self._cursor = await self._store.read(self._store.search.cursor)
         self._sweep = True
+        self._items_mark = None
+        self._item_wake = asyncio.Event()
+        self._unlisten = self._store.groupware.listen(self._item_wake.set)
         self._last_tick = self._clock.monotonic()
         await self._refresh_counts()
         self._loop_task = context.spawn(self._loop(), "indexing-loop")
 
     async def stop(self, grace_s: float) -> None:
         self._stopping.set()
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         task = self._loop_task
         if task is not None and not task.done():
             # The loop finishes its unit of work and sees the flag.
@@ -99,7 +133,10 @@ class IndexingService:
 
     def status(self) -> ServiceStatus:
         lag = self.lag_changes
-        detail = f"{self._documents} documents, {self._failed_total} failed, {lag} changes behind"
+        detail = (
+            f"{self._documents} documents, {self._failed_total} failed, {lag} changes behind; "
+            f"{self._item_documents} groupware items, {self._failed_items} failed"
+        )
         if self._last_error:
             detail += f"; last error: {self._last_error}"
         return ServiceStatus(
@@ -110,6 +147,9 @@ class IndexingService:
                 ("lag_changes", lag),
                 ("lag_s", int(self.lag_s)),
                 ("processing_mailbox", self._processing),
+                ("item_documents", self._item_documents),
+                ("failed_items", self._failed_items),
+                ("processing_item_account", self._processing_items),
             ),
             detail=detail,
         )
@@ -165,10 +205,11 @@ class IndexingService:
                 await self._refresh_counts()
             waiter = asyncio.ensure_future(self._store.changes.wait(self._cursor, TICK_S))
             stopper = asyncio.ensure_future(self._stopping.wait())
+            items = asyncio.ensure_future(self._item_wake.wait())
             try:
-                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({waiter, stopper, items}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for future in (waiter, stopper):
+                for future in (waiter, stopper, items):
                     future.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await future
@@ -178,7 +219,10 @@ class IndexingService:
         store = self._store
         if self._sweep or await store.write(store.search.take_rescan):
             self._sweep = False
+            self._items_mark = None
             await self.index_pending(None)
+            return True
+        if await self._items_step():
             return True
         changes = await store.read(store.changes.since, self._cursor, limit=CHANGES_PER_BATCH)
         if not changes:
@@ -238,6 +282,66 @@ class IndexingService:
                     await committing
         return done
 
+    async def _items_step(self) -> bool:
+        """Index the groupware items if any changed since the last look."""
+        store = self._store
+        self._item_wake.clear()
+        mark = await store.read(store.groupware.change_mark)
+        if mark == self._items_mark:
+            return False
+        await self.index_items(None)
+        await store.write(store.search.collect_item_orphans)
+        self._items_mark = mark
+        return True
+
+    async def index_items(self, account_id: int | None) -> int:
+        """Index the groupware items (of one account, or all) that have no
+        document for their current state."""
+        store = self._store
+        after = 0
+        done = 0
+        try:
+            while not self._stopping.is_set():
+                batch = await store.read(
+                    store.search.pending_items,
+                    account_id=account_id,
+                    after_id=after,
+                    limit=self._settings.batch_messages,
+                )
+                if not batch:
+                    break
+                self._processing_items = batch[-1].account_id
+                # Parsing vCards and iCalendar is CPU work: off the event loop.
+                results = await asyncio.to_thread(_item_results, batch)
+                await self._commit_items(results)
+                after = batch[-1].id
+                done += len(batch)
+                self._last_tick = self._clock.monotonic()
+        finally:
+            self._processing_items = 0
+        return done
+
+    async def _commit_items(self, results: list[IndexedItem]) -> None:
+        try:
+            await self._store.write(self._store.search.put_items, results)
+            self._count_items(results)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            for result in results:
+                try:
+                    await self._store.write(self._store.search.put_items, [result])
+                    self._count_items([result])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("indexing: item %d skipped: %s", result.item_id, describe(exc))
+                    self.counters["items_skipped"] += 1
+
+    def _count_items(self, results: list[IndexedItem]) -> None:
+        for item in results:
+            self.counters["items_failed" if isinstance(item.result, str) else "items_indexed"] += 1
+
     async def _document(self, message: PendingMessage) -> IndexedMessage:
         try:
             doc: SearchDocument | str = await read_document(self._store, message, self._limits)
@@ -283,3 +387,19 @@ class IndexingService:
         status = await self._store.read(self._store.search.status)
         self._documents = status.indexed
         self._failed_total = status.failed
+        items = await self._store.read(self._store.search.item_status)
+        self._item_documents = items.indexed
+        self._failed_items = items.failed
+
+
+def _item_results(batch: list[PendingItem]) -> list[IndexedItem]:
+    """Each item's document, or the error that keeps it from having one."""
+    out = []
+    for item in batch:
+        try:
+            result: ItemDocument | str = item_document(item.component, item.title, item.data)
+        except Exception as exc:
+            result = describe(exc)
+            log.warning("indexing: item %d cannot be indexed: %s", item.id, result)
+        out.append(IndexedItem(item.id, item.account_id, item.component, item.modseq, result))
+    return out

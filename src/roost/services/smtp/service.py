@@ -20,7 +20,7 @@ from roost.control.auth import Authenticator
 from roost.control.intake import Intake
 from roost.control.mailauth import MailAuthenticator
 from roost.control.mailauth.policy import Action, AuthPolicy
-from roost.control.submission import SubmissionLimits, SubmissionPolicy
+from roost.control.submission import SubmissionPolicy
 from roost.core.clock import Clock
 from roost.core.config import Config
 from roost.net.connection import ConnectionOptions
@@ -75,20 +75,21 @@ class SmtpService:
         sasl_secret: bytes,
         mailauth: MailAuthenticator,
         clock: Clock,
+        submission: SubmissionPolicy | None = None,
     ) -> None:
+        """`submission`: the policy the webmail shares (app.py); one of its own if none."""
         self._config = config
         smtp = config.smtp
         self._hostname = smtp.hostname or config.node
         self._tls = tls_context
         delimiter = config.directory.recipient_delimiter
-        limits = SubmissionLimits(smtp.restrict_sender, smtp.max_recipients, smtp.messages_per_hour)
         self.counters: dict[str, int] = {}
         self._deps = SessionDeps(
             config=smtp,
             hostname=self._hostname,
             intake=intake,
             auth=auth,
-            submission=SubmissionPolicy(store, limits, delimiter, clock),
+            submission=submission or SubmissionPolicy.of(config, store, clock),
             relay=RelayPolicy(store, smtp.trusted_networks, delimiter),
             sasl=SaslConfig(
                 server_secret=sasl_secret, fake_iterations=config.directory.scram_iterations

@@ -9,11 +9,13 @@ second copy in a mailbox (DESIGN: delivery into a mailbox is idempotent).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from roost.control.intake import trace_headers
 from roost.core.errors import NotFound, QuotaExceeded
 from roost.services.spool.facts import MessageFacts
+from roost.services.spool.vacation import VacationReplies
 from roost.store.db import Tx
 from roost.store.store import Store
 from roost.store.types import (
@@ -38,6 +40,8 @@ class Outcome:
     """The answer in SMTP's words, e.g. `550 5.1.1 no such user here`."""
     forwarded: bool = False
     """The address also forwards elsewhere: new recipients were added to the entry."""
+    inbox: tuple[str, ...] = ()
+    """The accounts that got the message in their INBOX (the vacation reply's cue)."""
 
 
 FETCHED_SOURCES = frozenset({"imap-retrieval", "pop-retrieval"})
@@ -53,9 +57,31 @@ class _Refused(Exception):
 
 
 class LocalDelivery:
-    def __init__(self, store: Store, delimiter: str) -> None:
+    def __init__(
+        self, store: Store, delimiter: str, vacation: VacationReplies | None = None
+    ) -> None:
         self._store = store
         self._delimiter = delimiter
+        self._vacation = vacation
+
+    async def after_commit(self, done: Sequence[tuple[QueueEntry, dict[int, Outcome]]]) -> None:
+        """What follows committed deliveries: vacation replies (never in the
+        delivery's unit, so that they cannot undo it)."""
+        if self._vacation is None:
+            return
+        deliveries = []
+        for entry, outcomes in done:
+            addresses = {r.id: r.address for r in entry.recipients}
+            delivered = [
+                (addresses[rid], account)
+                for rid, outcome in outcomes.items()
+                if rid in addresses
+                for account in outcome.inbox
+            ]
+            if delivered:
+                deliveries.append((entry, delivered))
+        if deliveries:
+            await self._vacation.after_deliveries(deliveries)
 
     async def is_local(self, address: str) -> bool:
         domain = address.rpartition("@")[2]
@@ -74,7 +100,9 @@ class LocalDelivery:
         async def unit(tx: Tx) -> Outcome:
             return await self.deliver_in(tx, entry, recipient, facts, folder, auth_results)
 
-        return await self._store.write(unit)
+        outcome = await self._store.write(unit)
+        await self.after_commit([(entry, {recipient.id: outcome})])
+        return outcome
 
     async def deliver_in(
         self,
@@ -93,14 +121,14 @@ class LocalDelivery:
         removes the entry in the same unit)."""
         try:
             async with tx.savepoint():
-                reply, forwarded = await self._deliver(
+                reply, forwarded, inbox = await self._deliver(
                     tx, entry, recipient, facts, folder, auth_results, record
                 )
         except _Refused as refused:
             return Outcome(RecipientState.FAILED, refused.reply)
         except QuotaExceeded as full:
             return Outcome(RecipientState.PENDING, f"452 4.2.2 mailbox full: {full}")
-        return Outcome(RecipientState.DELIVERED, reply, forwarded)
+        return Outcome(RecipientState.DELIVERED, reply, forwarded, inbox)
 
     async def _deliver(
         self,
@@ -111,7 +139,7 @@ class LocalDelivery:
         folder: str | None,
         auth_results: str,
         record: bool,
-    ) -> tuple[str, bool]:
+    ) -> tuple[str, bool, tuple[str, ...]]:
         blob = StagedBlob(entry.blob_hash, entry.size)
         store = self._store
         resolution = await store.directory.resolve(tx, recipient.address, self._delimiter)
@@ -120,6 +148,7 @@ class LocalDelivery:
         if resolution.loop:
             raise _Refused("554 5.4.6 the aliases of this address form a loop")
         delivered: list[str] = []
+        inbox: list[str] = []
         for address in resolution.accounts:
             if address in facts.delivered_to and entry.source not in FETCHED_SOURCES:
                 raise _Refused(f"554 5.4.6 mail loop: already delivered to {address}")
@@ -137,6 +166,8 @@ class LocalDelivery:
             trace = trace_headers(entry.sender, address, auth_results)
             await store.mail.append(tx, box.id, [NewMessage(blob, trace=trace)])
             delivered.append(f"{address} ({box.name})")
+            if box.name == INBOX:
+                inbox.append(address)
         await store.queue.add_recipients(
             tx,
             entry.id,
@@ -160,4 +191,4 @@ class LocalDelivery:
             )
         if delivered:  # IMAP reads the structure of what is in mailboxes
             await store.blobs.set_structure(tx, entry.blob_hash, facts.structure_json)
-        return reply, bool(resolution.forwards)
+        return reply, bool(resolution.forwards), tuple(inbox)

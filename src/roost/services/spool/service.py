@@ -35,7 +35,7 @@ from roost.control.intake import Intake
 from roost.control.mailauth import DkimSigner
 from roost.control.mailauth.headers import from_domain, split_message
 from roost.core.clock import Clock
-from roost.core.config import SpoolSettings
+from roost.core.config import SpoolSettings, VacationSettings
 from roost.core.errors import NotFound
 from roost.net.dns import Resolver
 from roost.proto.dsn import NoticeKind
@@ -45,6 +45,8 @@ from roost.services.spool.mta_sts import MtaStsPolicies
 from roost.services.spool.notices import Notices, Report, notice_envelope, wants
 from roost.services.spool.remote import RemoteDelivery
 from roost.services.spool.schedule import delay_notice_due, next_attempt
+from roost.services.spool.vacation import SOURCE as VACATION_SOURCE
+from roost.services.spool.vacation import VacationReplies
 from roost.store.db import Tx
 from roost.store.store import Store
 from roost.store.types import QueueEntry, QueueRecipient, RecipientState, StagedBlob
@@ -52,7 +54,7 @@ from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus
 
 log = logging.getLogger(__name__)
 
-SIGNED_SOURCES = frozenset({"submission", "notice"})
+SIGNED_SOURCES = frozenset({"submission", "notice", VACATION_SOURCE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +76,17 @@ class SpoolService:
         node: str,
         signer: DkimSigner | None = None,
         mta_sts: MtaStsPolicies | None = None,
+        vacation: VacationSettings | None = None,
     ) -> None:
         self._store = store
         self._intake = intake
         self._settings = settings
         self._clock = clock
-        self._local = LocalDelivery(store, delimiter)
+        hostname = settings.helo_name or node
+        self.vacation = VacationReplies(
+            store, intake, vacation or VacationSettings(), clock, hostname, delimiter
+        )
+        self._local = LocalDelivery(store, delimiter, self.vacation)
         self._remote = RemoteDelivery(
             resolver, settings, settings.helo_name or node, mta_sts=mta_sts
         )
@@ -272,6 +279,7 @@ class SpoolService:
                 await self._deliver(entry)
             return
         stats = self._intake.stats
+        await self._local.after_commit([(entry, outcomes) for entry, outcomes, _ in results])
         for entry, outcomes, done in results:
             if not done:
                 delivered = {

@@ -122,6 +122,8 @@ class ServerIqs:
         self._account_identities: tuple[dict[str, str], ...] = (
             {"category": "account", "type": "registered"},
         )
+        self._items: tuple[str, ...] = ()
+        """Labels of the components under each hosted domain (disco#items)."""
         self.bookmarks: LegacyBookmarks | None = None
         """Where ``storage:bookmarks`` lives instead of private storage."""
         self.on_block: Callable[[Jid, list[Jid]], Awaitable[None]] | None = None
@@ -173,6 +175,10 @@ class ServerIqs:
         self._server_features += server
         if account_identity is not None:
             self._account_identities += (account_identity,)
+
+    def add_item(self, label: str) -> None:
+        """List ``<label>.<domain>`` in the domain's disco#items (XEP-0030 §4)."""
+        self._items += (label,)
 
     def push(self, user: Jid, payload: Element, wants: Callable[[ChatState], bool]) -> None:
         """An IQ set from the account to each of its sessions that ``wants`` it
@@ -230,7 +236,11 @@ class ServerIqs:
         assert request.iq.payload is not None
         if request.iq.payload.get("node") is not None:
             return error_reply(request.iq.stanza, StanzaErrorCondition.ITEM_NOT_FOUND)
-        return _result(request, Element("query", DISCO_ITEMS))
+        items = []
+        if request.account is None:
+            domain = (request.iq.to or request.sender).domain
+            items = [Element.of("item", DISCO_ITEMS, {"jid": f"{x}.{domain}"}) for x in self._items]
+        return _result(request, Element.of("query", DISCO_ITEMS, (), items))
 
     async def _ping(self, request: Request) -> Element:
         return _result(request, None)

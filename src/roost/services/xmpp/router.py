@@ -36,7 +36,7 @@ closes a stalled client; answers to the sender's own stanzas go out with
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC
 from typing import Protocol
 
@@ -83,6 +83,14 @@ class Accounts(Protocol):
     async def alias_members(self, bare: Jid) -> list[Jid]: ...
 
 
+class Component(Protocol):
+    """A service at ``<label>.<hosted domain>`` (an upload service, a
+    multi-user chat service): it gets every stanza a client sends to that
+    domain or to a JID under it, and answers through ``sender``."""
+
+    async def receive(self, sender: Outlet, event: Message | Presence | Iq) -> None: ...
+
+
 class Router:
     def __init__(
         self,
@@ -109,6 +117,30 @@ class Router:
         self._counters = counters
         iqs.on_block = self._blocked
         iqs.on_remove = self._removed
+        self._components: dict[str, Component] = {}
+        self._departures: list[Callable[[Outlet], Awaitable[None]]] = []
+
+    def add_component(self, label: str, component: Component) -> None:
+        """Route stanzas for ``<label>.<domain>`` of every hosted domain to
+        *component*, and list that address in the domain's disco#items."""
+        self._components[label] = component
+        self._iqs.add_item(label)
+
+    def on_departure(self, hook: Callable[[Outlet], Awaitable[None]]) -> None:
+        """Call *hook* when a session sends unavailable presence or ends
+        (a chat room's occupant leaves it)."""
+        self._departures.append(hook)
+
+    async def _to_component(self, sender: Outlet, event: Message | Presence | Iq) -> bool:
+        """Hand a stanza for a component's domain to it; True if it was one."""
+        if event.to is None or not self._components or self._accounts.is_local(event.to.domain):
+            return False  # a hosted domain named like a component stays a domain
+        label, _, parent = event.to.domain.partition(".")
+        component = self._components.get(label)
+        if component is None or not self._accounts.is_local(parent):
+            return False
+        await component.receive(sender, event)
+        return True
 
     def _count(self, name: str) -> None:
         self._counters[name] = self._counters.get(name, 0) + 1
@@ -152,7 +184,7 @@ class Router:
 
     async def message(self, sender: Outlet, event: Message) -> None:
         stanza = event.stanza
-        if self._remote(sender, stanza):
+        if await self._to_component(sender, event) or self._remote(sender, stanza):
             return
         assert sender.jid is not None
         to = event.to or sender.jid.bare
@@ -278,7 +310,7 @@ class Router:
 
     async def presence(self, sender: Outlet, event: Presence) -> None:
         stanza = event.stanza
-        if self._remote(sender, stanza):
+        if await self._to_component(sender, event) or self._remote(sender, stanza):
             return
         assert sender.jid is not None
         kind = stanza.get("type")
@@ -475,6 +507,8 @@ class Router:
             if target.jid is not None:
                 self._deliver(target, stanza.with_attribute("to", str(target.jid)))
         if not available:
+            for hook in self._departures:
+                await hook(sender)
             # RFC 6121 §4.5.2: the sender's own resource gets it too, and
             # those it sent directed presence (§4.6.3).
             sender.reply(stanza)
@@ -529,6 +563,8 @@ class Router:
     async def departed(self, session: Outlet) -> None:
         """The session ended: unavailable to whoever saw it (§4.5.2)."""
         self._caps.forget(session)
+        for hook in self._departures:
+            await hook(session)
         if not session.available or session.jid is None:
             return
         unavailable = _presence("unavailable", session.jid, None)
@@ -589,7 +625,7 @@ class Router:
 
     async def iq(self, sender: Outlet, event: Iq) -> None:
         stanza = event.stanza
-        if self._remote(sender, stanza):
+        if await self._to_component(sender, event) or self._remote(sender, stanza):
             return
         assert sender.jid is not None
         to = event.to

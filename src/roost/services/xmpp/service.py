@@ -12,6 +12,8 @@ Rosters, subscriptions, offline messages, vCards, private XML and block
 lists, the archive (MAM) and PEP nodes are kept in the store's XMPP
 role. Stream management (XEP-0198) with resumption: see
 `roost.services.xmpp.resumption`.
+HTTP file upload (XEP-0363) at ``upload.<domain>``, its files on the web
+listener: see `roost.services.xmpp.upload`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import ssl
 
 from roost.control.auth import Authenticator
+from roost.control.chat_tokens import ChatChannel, ChatTokens
 from roost.core.clock import Clock
 from roost.core.config import Config
 from roost.net.connection import ConnectionOptions
@@ -35,17 +38,25 @@ from roost.services.xmpp.blocking import Blocks
 from roost.services.xmpp.caps import CapsCache
 from roost.services.xmpp.directory import XmppDirectory
 from roost.services.xmpp.iq import ServerIqs
+from roost.services.xmpp.muc import LABEL as MUC_LABEL
+from roost.services.xmpp.muc import MucComponent
 from roost.services.xmpp.resumption import ParkingLot
 from roost.services.xmpp.roster import Rosters
 from roost.services.xmpp.router import Router
 from roost.services.xmpp.session import SessionDeps, XmppSession
 from roost.services.xmpp.sessions import ConflictPolicy, SessionManager
+from roost.services.xmpp.upload import LABEL as UPLOAD_LABEL
+from roost.services.xmpp.upload import Uploads
+from roost.services.xmpp.upload_http import UploadRoutes
 from roost.services.xmpp.websocket import WEBSOCKET_PATH, WebSocketSessions
 from roost.store.store import Store
+from roost.store.xmpp_upload import UploadFiles
 from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus
 
 log = logging.getLogger(__name__)
 
+UPLOAD_FOLDER = "uploads"
+"""XEP-0363 uploads, under the data folder."""
 PROBE_TIMEOUT_S = 10.0
 PROBE_READ_OCTETS = 4096
 PROBE_MAX_OCTETS = 65_536
@@ -66,9 +77,11 @@ class XmppService:
         sasl_secret: bytes,
         clock: Clock,
         web_routes: WebRoutes | None = None,
+        chat_tokens: ChatTokens | None = None,
     ) -> None:
         """*web_routes*: where the WebSocket and host-meta routes go; without
-        it (a test that builds the service alone) XMPP serves TCP only."""
+        it (a test that builds the service alone) XMPP serves TCP only.
+        *chat_tokens*: the webmail's chat sign-in (`roost.control.chat_tokens`)."""
         self._config = config
         self._tls = tls_context
         self.counters: dict[str, int] = {}
@@ -120,12 +133,28 @@ class XmppService:
             counters=self.counters,
             parking=self.parking,
             features=(iqs.server_caps(),),
+            chat_tokens=chat_tokens,
         )
         self._servers: list[Server] = []
         self._websockets = WebSocketSessions(xmpp, self._websocket_session)
+        self.uploads: Uploads | None = None
+        self._upload_pruner: asyncio.Task[None] | None = None
+        routes = [*self._websockets.routes()]
+        if xmpp.upload_enabled:
+            files = UploadFiles(config.data_dir / UPLOAD_FOLDER)
+            self.uploads = Uploads(store, xmpp, files, web_routes, self.counters)
+            router.add_component(UPLOAD_LABEL, self.uploads)
+            routes += UploadRoutes(store, self.uploads, self.counters).routes()
+        self.muc: MucComponent | None = None
+        if xmpp.muc:
+            self.muc = MucComponent(
+                store, self.sessions, self.directory, xmpp, self._archive, self.counters
+            )
+            router.add_component(MUC_LABEL, self.muc)
+            router.on_departure(self.muc.departed)
         self._gate: RouteGate | None = None
         if web_routes is not None:
-            self._gate = web_routes.register(self.name, self.title, self._websockets.routes())
+            self._gate = web_routes.register(self.name, self.title, routes)
 
     @property
     def name(self) -> str:
@@ -149,6 +178,8 @@ class XmppService:
             refusal=b"",
         )
         plan = [("xmpp", xmpp.listen, None), ("xmpps", xmpp.tls_listen, self._tls)]
+        if self.muc is not None:
+            await self.muc.load()  # persistent rooms, before anyone can enter one
         servers: list[Server] = []
         try:
             for name, addresses, implicit_tls in plan:
@@ -167,13 +198,17 @@ class XmppService:
         self._servers = servers
         if self._archive.enabled:
             self._pruner = asyncio.create_task(self._archive.prune_forever(), name="xmpp-prune")
+        if self.uploads is not None:
+            self._upload_pruner = asyncio.create_task(
+                self.uploads.prune_forever(), name="xmpp-upload-prune"
+            )
         self._websockets.start()
         if self._gate is not None:
             self._gate.open()
 
-    async def _websocket_session(self, conn: Connection) -> None:
+    async def _websocket_session(self, conn: Connection, channel: ChatChannel) -> None:
         self.counters["connections"] = self.counters.get("connections", 0) + 1
-        await XmppSession(self._deps, conn, WEBSOCKET).run()
+        await XmppSession(self._deps, conn, WEBSOCKET, channel).run()
 
     def _handler(self, transport: str) -> SessionHandler:
         async def handle(conn: Connection) -> None:
@@ -185,10 +220,12 @@ class XmppService:
     async def stop(self, grace_s: float) -> None:
         if self._gate is not None:
             self._gate.close()
-        pruner, self._pruner = self._pruner, None
-        if pruner is not None:
+        pruners = [p for p in (self._pruner, self._upload_pruner) if p is not None]
+        self._pruner = self._upload_pruner = None
+        for pruner in pruners:
             pruner.cancel()
-            await asyncio.wait([pruner])
+        if pruners:
+            await asyncio.wait(pruners)
         servers, self._servers = self._servers, []
         self.parking.expire_all()  # parked sessions end now, their stanzas kept or bounced
         await asyncio.gather(
@@ -213,6 +250,11 @@ class XmppService:
         counters = {**self.counters, **by_transport, **bound}
         if self._offline_waiting is not None:
             counters["offline_waiting"] = self._offline_waiting
+        if self.muc is not None:
+            counters.update(self.muc.counts())
+        if self.uploads is not None and self.uploads.usage is not None:
+            counters["upload_files"] = self.uploads.usage.files
+            counters["upload_bytes"] = self.uploads.usage.bytes
         return ServiceStatus(
             listeners=listeners,
             sessions=sessions,
@@ -229,6 +271,8 @@ class XmppService:
             domains = await self.directory.refresh()
             # The offline queue's size for the Services page, read as often as probed.
             self._offline_waiting = await self._store.read(self._store.xmpp.offline_count)
+            if self.uploads is not None:
+                await self.uploads.refresh_usage()
             reader, writer = await open_probe(server, PROBE_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             return ProbeResult(False, f"cannot connect to {address}: {exc}")

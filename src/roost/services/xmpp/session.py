@@ -40,6 +40,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from roost.control.auth import Authenticator
+from roost.control.chat_tokens import ChatChannel, ChatTokens, is_token
 from roost.control.sessions import OpenSession
 from roost.core.clock import Clock
 from roost.core.config import XmppServiceSettings
@@ -122,14 +123,24 @@ class SessionDeps:
     features: tuple[Element, ...] = ()
     """Stream features of the service beside those of the session
     (the server's own XEP-0115 caps)."""
+    chat_tokens: ChatTokens | None = None
+    """The webmail's chat tokens, accepted as PLAIN passwords where
+    `roost.control.chat_tokens` allows (the WebSocket from our own origin)."""
 
 
 class XmppSession:
-    def __init__(self, deps: SessionDeps, conn: Connection, transport: str) -> None:
+    def __init__(
+        self,
+        deps: SessionDeps,
+        conn: Connection,
+        transport: str,
+        channel: ChatChannel | None = None,
+    ) -> None:
         self._deps = deps
         self._conn = conn
         self._client = conn.peer[0]
         self._transport = transport
+        self._channel = channel or ChatChannel(transport)
         # Over WebSocket (RFC 7395) input and output are whole messages.
         self._ws = conn if isinstance(conn, WebSocketConnection) else None
         self._core: XmppServerConnection | None = None
@@ -518,8 +529,13 @@ class XmppSession:
         core.tls_established()
 
     async def _password_login(self, core: XmppServerConnection, address: str, pw: str) -> None:
+        tokens = self._deps.chat_tokens
         try:
-            account = await self._deps.auth.authenticate(address, pw, client=self._client)
+            if tokens is not None and is_token(pw):
+                signed_in = await tokens.sign_in(address, pw, self._channel, client=self._client)
+            else:
+                account = await self._deps.auth.authenticate(address, pw, client=self._client)
+                signed_in = account.address
         except Throttled:
             self._count("auth_throttled")
             core.reject(SaslCondition.TEMPORARY_AUTH_FAILURE)
@@ -532,7 +548,7 @@ class XmppSession:
             log.error("%s: cannot check a password: %s", self._conn.session_id, exc)
             core.reject(SaslCondition.TEMPORARY_AUTH_FAILURE)
             return
-        self._login(core, account.address)
+        self._login(core, signed_in)
 
     async def _scram_keys(
         self, core: XmppServerConnection, address: str, algorithm: ScramAlgorithm

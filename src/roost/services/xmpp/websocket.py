@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from roost.control.chat_tokens import WEBSOCKET, ChatChannel
 from roost.core.config import XmppServiceSettings
 from roost.net.websocket import CLOSE_GOING_AWAY, WebSocketConnection, WebSocketOptions
 
@@ -33,7 +34,9 @@ ALT_CONNECTION_WEBSOCKET = "urn:xmpp:alt-connections:websocket"
 XRD_NAMESPACE = "http://docs.oasis-open.org/ns/xri/xrd-1.0"
 _CANCEL_WAIT_S = 5.0
 
-SessionRunner = Callable[[WebSocketConnection], Awaitable[None]]
+SessionRunner = Callable[[WebSocketConnection, ChatChannel], Awaitable[None]]
+"""Runs one session; the channel carries the handshake's Origin and Host, by
+which `roost.control.chat_tokens` decides whether a chat token may sign in."""
 
 
 class WebSocketSessions:
@@ -90,9 +93,15 @@ class WebSocketSessions:
             idle_timeout_s=self._config.ping_after_s + self._config.ping_timeout_s
         )
         conn = WebSocketConnection(websocket, options, label="xmpp-ws")
+        channel = ChatChannel(
+            WEBSOCKET,
+            origin=websocket.headers.get("origin"),
+            host=websocket.headers.get("host"),
+            tls=conn.is_tls,
+        )
         self._open[conn] = asyncio.current_task()
         try:
-            await self._run(conn)
+            await self._run(conn, channel)
         finally:
             del self._open[conn]
             conn.close()

@@ -24,6 +24,7 @@ from roost.core.errors import InvalidName, RoostError
 from roost.store.types import Account
 from roost.web.admin.console import AdminRequest, Console
 from roost.web.admin.domains import failed, paging, search_text
+from roost.web.api_index import account_index, rebuild_index
 from roost.web.forms import PageError
 
 MAX_QUOTA_MB = 1 << 30
@@ -35,6 +36,7 @@ NOTICES = {
     "disabled": "The user is disabled: their open sessions are ended and they cannot sign in.",
     "password": "The password is changed: the user's open sessions are ended.",
     "removed": "The user is removed, with their mail.",
+    "reindexed": "The user's index is being rebuilt: searches scan their mail meanwhile.",
 }
 
 
@@ -146,11 +148,13 @@ def users_routes(console: Console) -> list[BaseRoute]:
         status: int = 200,
     ) -> Response:
         account = await directory.user(address)
+        index = await account_index(console.web, account.address)
         return console.render(
             page.request,
             "user.html",
             {
                 "user": account_row(account),
+                "index": index,
                 "notice": notice or NOTICES.get(page.request.query_params.get("done", ""), ""),
                 "generated": generated,
                 "message": message,
@@ -208,6 +212,15 @@ def users_routes(console: Console) -> list[BaseRoute]:
     async def password(page: AdminRequest) -> Response:
         return await change(page, "password")
 
+    async def reindex(page: AdminRequest) -> Response:
+        address = address_of(page)
+        try:
+            await rebuild_index(console.web.store, page.actor, address)
+        except RoostError as exc:
+            message, status = failed(exc)
+            return await editor(page, address, message=message, status=status)
+        return RedirectResponse(user_url(address, "reindexed"), status_code=303)
+
     async def confirm_remove(page: AdminRequest) -> Response:
         account = await directory.user(address_of(page))
         return console.render(
@@ -246,6 +259,7 @@ def users_routes(console: Console) -> list[BaseRoute]:
         Route("/admin/users/quota", console.page(quota), methods=["POST"]),
         Route("/admin/users/enabled", console.page(enabled), methods=["POST"]),
         Route("/admin/users/password", console.page(password), methods=["POST"]),
+        Route("/admin/users/reindex", console.page(reindex), methods=["POST"]),
         Route("/admin/users/remove", console.page(confirm_remove), methods=["GET"]),
         Route("/admin/users/remove", console.page(remove), methods=["POST"]),
     ]

@@ -17,10 +17,14 @@ from roost.control.mail_list import MailList
 from roost.control.mail_view import MailView
 from roost.control.webmail_access import WebmailAccess
 from roost.web.context import WebContext
+from roost.web.webmail.chat import chat_routes
+from roost.web.webmail.compose import compose_pages
 from roost.web.webmail.folders import folder_routes
 from roost.web.webmail.messages import mailbox_routes
 from roost.web.webmail.pages import Webmail
 from roost.web.webmail.reading import reading_routes
+from roost.web.webmail.search import search_routes
+from roost.web.webmail.settings import settings_pages
 from roost.web.webmail.signin import signin_routes
 
 
@@ -44,6 +48,10 @@ def webmail_routes(web: WebContext, access: WebmailAccess) -> list[BaseRoute]:
         *mailbox_routes(mail, folders, messages),
         *folder_routes(mail, folders),
         *reading_routes(mail, view, messages, access),
+        *search_routes(mail),
+        *chat_routes(mail, web.chat_tokens),
+        *compose_pages(web, access),
+        *settings_pages(web, mail),
         Route("/mail/static/{name}", mail.static_file, methods=["GET"]),
         Route("/mail/{rest:path}", not_found),
     ]

@@ -35,6 +35,9 @@ from roost.web.forms import (
 __all__ = ["HOME", "SIGN_IN", "MailRequest", "Webmail"]
 
 HERE = Path(__file__).parent
+# connect-src 'self' covers the chat's WebSocket too: CSP Level 3 §6.7.2.8 lets
+# 'self' match ws: and wss: of the page's own host (the chat runs in the page, no
+# worker: see `roost.web.webmail.chat`).
 WEBMAIL_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -47,7 +50,13 @@ PAGE_HEADERS = {
 }
 SESSION_COOKIE = "roost_mail"
 SIGNIN_COOKIE = "roost_mail_signin"
-STATIC = {"webmail.css": "text/css; charset=utf-8", "webmail.js": "text/javascript; charset=utf-8"}
+STATIC = {
+    "webmail.css": "text/css; charset=utf-8",
+    "webmail.js": "text/javascript; charset=utf-8",
+    "chat.css": "text/css; charset=utf-8",
+    "chat.js": "text/javascript; charset=utf-8",
+    "compose.js": "text/javascript; charset=utf-8",
+}
 BACKGROUND_HEADER = "x-roost-background"
 HOME = "/mail"
 SIGN_IN = "/mail/sign-in"
@@ -107,6 +116,11 @@ class Webmail(PageFace[WebmailSession]):
             csrf=session.csrf_token if session else context.pop("csrf", ""),
             css_url=self.static_urls["webmail.css"],
             js_url=self.static_urls["webmail.js"],
+            chat=self.web.chat_tokens is not None,
+            chat_css_url=self.static_urls["chat.css"],
+            chat_js_url=self.static_urls["chat.js"],
+            chat_shown_chars=self.settings.chat_shown_chars,
+            chat_rendered=self.settings.chat_rendered_messages,
             **context,
         )
         return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

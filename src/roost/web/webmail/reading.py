@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from roost.control.compose import MODES
 from roost.control.mail_list import Conversation, MailList
 from roost.control.mail_view import MailView, content_disposition, frame_csp, sender_address
 from roost.control.webmail_access import WebmailAccess
@@ -34,6 +35,7 @@ from roost.core.errors import RoostError
 from roost.store.types import Flag
 from roost.store.webmail_sessions import WebmailSession
 from roost.web.forms import PageError
+from roost.web.webmail.compose import compose_url
 from roost.web.webmail.messages import MAX_UID, Row, row_of, user_zone
 from roost.web.webmail.pages import HOME, MailRequest, Webmail
 
@@ -117,6 +119,7 @@ def reading_routes(
                 "conversation_capped": conversation.capped,
                 "conversation_complete": conversation.complete,
                 "uid": uid,
+                "compose_urls": {m: compose_url(m, folder, uid) for m in MODES},
                 "source_url": "/mail/message/source?" + urlencode(here),
                 "part_base": "/mail/message/part?" + urlencode(here),
                 "headers": view.headers(loaded),

@@ -55,6 +55,29 @@ const focusRow = (step) => {
 };
 const currentRow = () => rows().find((row) => row.dataset.uid === currentUid);
 
+// "/" puts the cursor in the search box of the page's header, on every page,
+// unless the user is typing somewhere.
+document.addEventListener("keydown", (event) => {
+  const target = event.target;
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) {
+    return;
+  }
+  if (
+    (target instanceof HTMLInputElement && target.type !== "checkbox") ||
+    target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement ||
+    (target instanceof HTMLElement && target.isContentEditable)
+  ) {
+    return;
+  }
+  const box = document.getElementById("search-q");
+  if (box instanceof HTMLInputElement) {
+    event.preventDefault();
+    box.focus();
+    box.select();
+  }
+});
+
 // Keyboard (listed in docs/webmail.md and on the page): j/k move, x ticks, o or
 // Enter opens, and the toolbar's keys act on the ticked rows or the current one.
 document.addEventListener("keydown", (event) => {
