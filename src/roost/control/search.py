@@ -215,8 +215,13 @@ class SearchPage:
         return self.unindexed - self.scanned
 
 
-_Found = tuple[Mailbox, MessageInfo, int]
-"""A message of a folder and its score."""
+_Found = tuple[Mailbox, int, datetime.datetime, int]
+"""A message of a folder (its UID and internal date) and its score: all that
+ranking needs, so that only the page's messages are read whole."""
+
+
+_Waiting = tuple[Mailbox, MessageInfo]
+"""A message the index lacks, to be scanned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +249,10 @@ class MailSearch:
         store = self._store
         scan_most = self._limits.search_max_scanned
 
-        async def read(tx: Tx) -> tuple[list[_Found], list[_Found], int, int]:
+        async def read(tx: Tx) -> tuple[list[_Found], list[_Waiting], int, int]:
             boxes = await self._folders(tx, account_id, query.folder)
             found: list[_Found] = []
-            waiting: list[_Found] = []  # to scan, with a score of 0 so far
+            waiting: list[_Waiting] = []  # to scan
             unindexed = 0
             for box in boxes:
                 if not box.message_count:
@@ -257,15 +262,17 @@ class MailSearch:
                 newest = sorted(missing)[-scan_most:] if scan_most else []
                 if newest:
                     rows = await store.mail.messages(tx, box.id, _ranges(newest))
-                    waiting += [(box, r, 0) for r in rows]
+                    waiting += [(box, r) for r in rows]
                 scores = await self._scores(tx, box.id, query, missing)
                 if not scores:
                     continue
-                rows = await store.mail.messages(tx, box.id, _ranges(sorted(scores)))
+                dates = await store.mail.arrivals(tx, box.id, _ranges(sorted(scores)))
                 if query.has_attachment:
-                    keep = await store.search.with_attachments(tx, box.id, [r.uid for r in rows])
-                    rows = [r for r in rows if r.uid in keep]
-                found += [(box, r, scores[r.uid]) for r in rows if _in_dates(r, query)]
+                    keep = await store.search.with_attachments(tx, box.id, [u for u, _ in dates])
+                    dates = [(uid, when) for uid, when in dates if uid in keep]
+                found += [
+                    (box, uid, when, scores[uid]) for uid, when in dates if _in_dates(when, query)
+                ]
             latest = await store.changes.latest(tx)
             lag = max(0, latest - await store.search.cursor(tx))
             return found, waiting, unindexed, lag
@@ -273,18 +280,38 @@ class MailSearch:
         found, waiting, unindexed, lag = await store.read(read)
         waiting.sort(key=lambda item: item[1].internal_date, reverse=True)
         scan = waiting[:scan_most]
-        for box, info, _ in scan:
-            if not _in_dates(info, query):
+        infos: dict[tuple[int, int], MessageInfo] = {}
+        for box, info in scan:
+            if not _in_dates(info.internal_date, query):
                 continue
             message = await self._read(info)
             score = _scan_score(message, query)
             if score is None or (query.has_attachment and not has_attachments(message.structure)):
                 continue
-            found.append((box, info, score))
-        found.sort(key=lambda item: (-item[2], -item[1].internal_date.timestamp(), -item[1].uid))
+            found.append((box, info.uid, info.internal_date, score))
+            infos[box.id, info.uid] = info
+        found.sort(key=lambda item: (-item[3], -item[2].timestamp(), -item[1]))
         chosen = found[(page - 1) * per_page : page * per_page]
-        hits = [await self._hit(box, info, score, query) for box, info, score in chosen]
+        infos.update(
+            await store.read(self._infos, [c for c in chosen if (c[0].id, c[1]) not in infos])
+        )
+        hits = [
+            await self._hit(box, infos[box.id, uid], score, query)
+            for box, uid, _, score in chosen
+            if (box.id, uid) in infos  # not expunged since
+        ]
         return SearchPage(tuple(hits), len(found), page, per_page, unindexed, lag, len(scan))
+
+    async def _infos(self, tx: Tx, chosen: list[_Found]) -> dict[tuple[int, int], MessageInfo]:
+        """The whole rows of the page's messages, one query per folder."""
+        by_box: dict[int, list[int]] = {}
+        for box, uid, _, _ in chosen:
+            by_box.setdefault(box.id, []).append(uid)
+        out: dict[tuple[int, int], MessageInfo] = {}
+        for box_id, uids in by_box.items():
+            for info in await self._store.mail.messages(tx, box_id, _ranges(sorted(uids))):
+                out[box_id, info.uid] = info
+        return out
 
     async def _folders(self, tx: Tx, account_id: int, name: str | None) -> list[Mailbox]:
         boxes = await self._store.mail.mailboxes(tx, account_id)
@@ -303,10 +330,14 @@ class MailSearch:
         search = self._store.search
         scores: dict[int, int] | None = None
         for term in query.terms:
-            found: dict[int, int] = {}
-            for field in term.fields:
-                for uid in await search.matching(tx, mailbox_id, field, term.text):
-                    found[uid] = found.get(uid, 0) + _WEIGHTS.get(field, 0)
+            weights = [_WEIGHTS.get(field, 0) for field in term.fields]
+            # A term has a handful of fields: the score of every mask, once.
+            score_of = [
+                sum(w for i, w in enumerate(weights) if mask >> i & 1)
+                for mask in range(1 << len(weights))
+            ]
+            masks = await search.matching_fields(tx, mailbox_id, term.fields, term.text)
+            found = {uid: score_of[mask] for uid, mask in masks.items()}
             if scores is None:
                 scores = found
             else:
@@ -409,8 +440,8 @@ def _scan_score(message: _Read, query: Query) -> int | None:
     return score
 
 
-def _in_dates(info: MessageInfo, query: Query) -> bool:
-    day = info.internal_date.date()
+def _in_dates(when: datetime.datetime, query: Query) -> bool:
+    day = when.date()
     if query.before is not None and day >= query.before:
         return False
     return not (query.after is not None and day < query.after)

@@ -213,6 +213,10 @@ class MailRole(Protocol):
         self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None
     ) -> list[MessageInfo]: ...
 
+    async def arrivals(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None
+    ) -> list[tuple[int, datetime]]: ...
+
     async def listing(self, tx: Tx, mailbox_id: int) -> list[Listed]: ...
 
     async def flags(
@@ -526,6 +530,10 @@ class SearchRole(Protocol):
     async def matching(
         self, tx: Tx, mailbox_id: int, field: SearchField, needle: str
     ) -> set[int]: ...
+
+    async def matching_fields(
+        self, tx: Tx, mailbox_id: int, fields: Sequence[SearchField], needle: str
+    ) -> dict[int, int]: ...
 
     async def cursor(self, tx: Tx) -> int: ...
 

@@ -22,6 +22,7 @@ import bisect
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -495,6 +496,20 @@ class MailStore:
             )
             for id_, box, uid, modseq, flags, blob, trace, size, internal, saved in rows
         ]
+
+    async def arrivals(
+        self, tx: Tx, mailbox_id: int, uids: UidRanges | None = None
+    ) -> list[tuple[int, datetime]]:
+        """UID and internal date of messages, in UID order: what ranking a
+        search's hits needs, without the rest of each row."""
+        rows = (
+            await tx.execute(
+                sa.select(messages.c.uid, raw_timestamp(messages.c.internal_date, "internal_date"))
+                .where(messages.c.mailbox_id == mailbox_id, _uid_filter(uids))
+                .order_by(messages.c.uid)
+            )
+        ).all()
+        return [(uid, utc_timestamp(when)) for uid, when in _in_ranges(rows, uids)]
 
     async def listing(self, tx: Tx, mailbox_id: int) -> list[Listed]:
         """Every message of a mailbox in UID order, with only what a POP listing

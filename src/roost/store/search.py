@@ -503,40 +503,69 @@ class SearchStore:
     async def matching(self, tx: Tx, mailbox_id: int, field: SearchField, needle: str) -> set[int]:
         """UIDs of the mailbox's indexed messages whose `field` contains
         `needle` as the scan tests it. `needle` must be `indexable`."""
+        return set(await self.matching_fields(tx, mailbox_id, (field,), needle))
+
+    async def matching_fields(
+        self, tx: Tx, mailbox_id: int, fields: Sequence[SearchField], needle: str
+    ) -> dict[int, int]:
+        """UIDs of the mailbox's indexed messages where any of `fields`
+        contains `needle`, each with a bit mask of those that do (bit i for
+        ``fields[i]``): one pass over the index for all of them."""
         if not indexable(needle):
             raise ValueError(f"the index cannot answer a search for {needle!r}")
+        if not fields:
+            return {}
         folded = fold(needle)
-        columns = (SearchField.HEADER, SearchField.BODY) if field is SearchField.TEXT else (field,)
+        columns = [
+            (SearchField.HEADER, SearchField.BODY) if f is SearchField.TEXT else (f,)
+            for f in fields
+        ]
+        names = " ".join(dict.fromkeys(c.value for group in columns for c in group))
         if tx.dialect == "sqlite":
-            names = " ".join(c.value for c in columns)
-            exact = " OR ".join(f"instr(t.{c.value}, :needle) > 0" for c in columns)
+            tests = [
+                " OR ".join(f"instr(t.{c.value}, :needle) > 0" for c in group) for group in columns
+            ]
             # CROSS JOIN keeps SQLite's planner from walking the mailbox and
             # running the FTS query once per message: candidates come first.
-            # The CASE holds the exact test back until search_docs has shown
+            # The CASE holds the exact tests back until search_docs has shown
             # the candidate to be in the mailbox: another mailbox's stored
             # text (in an index shared by every mailbox) is never read.
             statement = sa.text(
-                f"SELECT d.uid FROM {ENGINE_TABLE} t "  # noqa: S608 - fixed names
-                "CROSS JOIN search_docs d ON d.message_id = t.rowid "
+                f"SELECT uid, {', '.join(f'm{i}' for i in range(len(tests)))} FROM ("  # noqa: S608 - fixed names
+                f"SELECT d.uid AS uid, "
+                + ", ".join(
+                    f"CASE WHEN d.mailbox_id = :mailbox THEN ({t}) ELSE 0 END AS m{i}"
+                    for i, t in enumerate(tests)
+                )
+                + f" FROM {ENGINE_TABLE} t CROSS JOIN search_docs d ON d.message_id = t.rowid "
                 f"WHERE {ENGINE_TABLE} MATCH :query AND d.mailbox_id = :mailbox "
-                "AND d.version = :version AND d.error IS NULL "
-                f"AND CASE WHEN d.mailbox_id = :mailbox THEN ({exact}) ELSE 0 END"
+                "AND d.version = :version AND d.error IS NULL)"
             )
             params: dict[str, object] = {
                 "query": f"{{{names}}} : ({_fts_trigrams(folded)})",
                 "needle": folded,
             }
         else:
-            exact = " OR ".join(f"t.{c.value} LIKE :pattern ESCAPE '\\'" for c in columns)
+            tests = [
+                " OR ".join(f"t.{c.value} LIKE :pattern ESCAPE '\\'" for c in group)
+                for group in columns
+            ]
             statement = sa.text(
-                f"SELECT d.uid FROM {ENGINE_TABLE} t "  # noqa: S608 - fixed names
+                "SELECT d.uid, "  # noqa: S608 - fixed names
+                + ", ".join(f"({t}) AS m{i}" for i, t in enumerate(tests))
+                + f" FROM {ENGINE_TABLE} t "
                 "JOIN search_docs d ON d.message_id = t.message_id "
                 "WHERE d.mailbox_id = :mailbox AND d.version = :version "
-                f"AND d.error IS NULL AND ({exact})"
+                f"AND d.error IS NULL AND ({' OR '.join(tests)})"
             )
             params = {"pattern": _like_pattern(folded)}
         params |= {"mailbox": mailbox_id, "version": VERSION}
-        return {int(r[0]) for r in await tx.execute(statement, params)}
+        out: dict[int, int] = {}
+        for uid, *hits in await tx.execute(statement, params):
+            mask = sum(1 << i for i, hit in enumerate(hits) if hit)
+            if mask:
+                out[int(uid)] = mask
+        return out
 
     async def with_attachments(self, tx: Tx, mailbox_id: int, uids: Sequence[int]) -> set[int]:
         """Of the mailbox's indexed messages `uids`, those with an attachment
