@@ -1109,9 +1109,9 @@ class IndexingSettings:
     )
     search_max_scanned: int = setting(
         2000,
-        help="Messages without a current index document (Indexing stopped or behind) "
-        "that one web search reads itself, newest first; the rest are not searched "
-        "and the answer says how many.",
+        help="Messages (or contacts, events, tasks and notes) without a current index "
+        "document (Indexing stopped or behind) that one web search reads itself, "
+        "newest first; the rest are not searched and the answer says how many.",
         min=0,
         max=1_000_000,
     )
