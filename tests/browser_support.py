@@ -130,6 +130,7 @@ def browser_config(tmp_path: Path, smtp_port: int) -> dict[str, dict[str, Any]]:
         },
         "pop": {"listen": any_port, "tls_listen": any_port},
         "imap": {"listen": any_port, "tls_listen": any_port},
+        "xmpp": {"listen": any_port, "tls_listen": any_port},
         # Retries every 3 s: quick to come back, and a failed state stays on
         # the page for several of its updates.
         "supervisor": {

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI, require_tool
+from tests.helpers import free_ports
 
 POP3_BINARY = Path("/usr/lib/dovecot/pop3")
 IMAP_BINARY = Path("/usr/lib/dovecot/imap")
@@ -125,12 +126,6 @@ class DovecotPeer:
             os.chown(path, nobody.pw_uid, nobody.pw_gid)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_for_greeting(port: int, greeting: bytes = b"+OK") -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -169,10 +164,10 @@ def dovecot_peer(
     root = Path(tempfile.mkdtemp(prefix="roost-dovecot-"))
     root.chmod(0o755)
     mail = root / "mail"
-    port = _free_port()
-    imap_port = _free_port() if imap else 0
-    pop3s_port = _free_port() if tls else 0
-    imaps_port = _free_port() if tls and imap else 0
+    port, imap_port, pop3s_port, imaps_port = free_ports(4)
+    imap_port = imap_port if imap else 0
+    pop3s_port = pop3s_port if tls else 0
+    imaps_port = imaps_port if tls and imap else 0
     ssl = "ssl = no"
     if tls is not None:
         ssl = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}\nssl_min_protocol = TLSv1.2"

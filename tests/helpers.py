@@ -1,8 +1,11 @@
-"""Test doubles that the product never ships: services that fail on demand."""
+"""Test doubles that the product never ships (services that fail on demand),
+and small helpers the test support modules share."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import Callable
 
 from roost.supervisor.service import ProbeResult, ServiceContext, ServiceStatus
@@ -67,3 +70,14 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: all bound at once, so that none is handed out twice."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            probe = stack.enter_context(socket.socket())
+            probe.bind(("127.0.0.1", 0))
+            ports.append(int(probe.getsockname()[1]))
+        return ports

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI, require_tool
+from tests.helpers import free_ports
 
 START_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 60.0
@@ -109,12 +110,6 @@ class ProsodyPeer:
     """Prosody's HTTP server (with ``upload``)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_for_stream(port: int, domain: str, process: subprocess.Popen[bytes], log: Path) -> None:
     header = (
         "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
@@ -175,8 +170,9 @@ def prosody_peer(
         cert, key = root / "certs" / "peer.crt", root / "certs" / "peer.key"
         shutil.copyfile(tls[0], cert)
         shutil.copyfile(tls[1], key)
-        port = _free_port()
-        http_port = _free_port() if upload is not None else None
+        port, http_port = free_ports(2)
+        if upload is None:
+            http_port = None
         conf = root / "prosody.cfg.lua"
         extra = (
             ""
