@@ -26,6 +26,7 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ ADDRESS = "bench@example.org"
 PASSWORD = "bench-password"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
+INDEX_WAIT_S = 600.0
 STAGE_BATCH = 200
 ROOST = [sys.executable, "-m", "roost.app"]
 DOVECOT = shutil.which("dovecot")
@@ -210,7 +212,21 @@ def roost_server(folder: Path, corpus: list[bytes], cert: tuple[Path, Path]) -> 
     config = _roost_config(folder, port, tls_port, cert)
     _fill_roost(config, corpus)
     with serve_roost(folder, config, port, tls_port) as server:
+        wait_until_indexed(folder / "data" / "roost.sqlite3")
         yield server
+
+
+def wait_until_indexed(database: Path) -> None:
+    """The Indexing service indexes what was just filled, in Roost's own
+    process: time nothing before it is done, or it is timed too."""
+    started = time.monotonic()
+    while time.monotonic() - started < INDEX_WAIT_S:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            docs = int(db.execute("SELECT count(*) FROM search_docs").fetchone()[0])
+            if docs >= int(db.execute("SELECT count(*) FROM messages").fetchone()[0]):
+                break
+        time.sleep(0.5)
+    print(f"  Roost indexed the mailbox in {time.monotonic() - started:.1f} s", flush=True)
 
 
 @contextlib.contextmanager
