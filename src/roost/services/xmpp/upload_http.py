@@ -30,6 +30,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from roost.control.mail_view import sniff
 from roost.core.errors import RoostError
 from roost.services.xmpp.upload import ROUTE_PREFIX, Uploads, secret_hash
 from roost.store.store import Store
@@ -38,7 +39,7 @@ from roost.store.xmpp_upload import BodyTooLarge, BodyTooShort, UploadState
 log = logging.getLogger(__name__)
 
 SNIFF_OCTETS = 12
-"""The longest magic number below (WebP's RIFF header)."""
+"""Octets read to sniff a type: the longest magic number `sniff` tests (WebP's RIFF header)."""
 CSP = "sandbox; default-src 'none'"
 _RFC8187_SAFE = "!#$&+-.^_`|~"
 """attr-char of RFC 8187 §3.2.1 besides letters and digits."""
@@ -50,18 +51,16 @@ _CORS = {
 }
 
 
+RASTER_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+"""What a browser shows inline and runs nothing in."""
+
+
 def raster_type(head: bytes) -> str | None:
     """The image type the first bytes of a file name, for the four raster
-    formats browsers show inline; None for anything else."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    formats browsers show inline (by the webmail's own sniffing); None for
+    anything else."""
+    found = sniff(head)
+    return found if found in RASTER_TYPES else None
 
 
 def served_type(claimed: str) -> str:
