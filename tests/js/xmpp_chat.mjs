@@ -7,7 +7,7 @@
 // with the error on stderr on any failure or after TIMEOUT_MS.
 import { client, xml } from "@xmpp/client";
 
-const TIMEOUT_MS = 30000;
+const TIMEOUT_MS = 120000;
 const [service, domain, username, password, peer, text] = process.argv.slice(2);
 
 const xmpp = client({ service, domain, username, password, resource: "xmppjs" });
