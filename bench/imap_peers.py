@@ -361,10 +361,22 @@ def dovecot_server(folder: Path, corpus: list[bytes], cert: tuple[Path, Path]) -
         )
     )
 
+    with dovecot_running(folder, conf, port) as pid:
+        yield Server("Dovecot", port, tls_port, pid)
+
+
+@contextlib.contextmanager
+def dovecot_running(
+    folder: Path, conf: Path, port: int, command_timeout_s: float = STOP_TIMEOUT_S
+) -> Iterator[int]:
+    """Dovecot started with ``conf`` until the block ends; yields its master's
+    pid once it greets on ``port``. Stopped with ``dovecot stop``, then killed."""
+    assert DOVECOT is not None
+
     def run(*command: str) -> None:
         # Output to a file: the daemon's children inherit it; a pipe would never close.
         with (folder / "commands.log").open("a+b") as out:
-            done = subprocess.run(command, stdout=out, stderr=out, timeout=STOP_TIMEOUT_S)
+            done = subprocess.run(command, stdout=out, stderr=out, timeout=command_timeout_s)
             if done.returncode != 0:
                 out.seek(0)
                 raise BenchError(f"{' '.join(command)}: {out.read().decode()[-300:]}")
@@ -373,8 +385,7 @@ def dovecot_server(folder: Path, corpus: list[bytes], cert: tuple[Path, Path]) -
     try:
         run(DOVECOT, "-c", str(conf))
         wait_for_greeting(port, lambda: True, "Dovecot")
-        pid = int(pid_file.read_text().split()[0])
-        yield Server("Dovecot", port, tls_port, pid)
+        yield int(pid_file.read_text().split()[0])
     finally:
         with contextlib.suppress(OSError, ValueError, IndexError):
             master = int(pid_file.read_text().split()[0])

@@ -62,6 +62,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import imap_peers
+
 HOST = "127.0.0.1"
 ADDRESS = "bench@example.org"
 PASSWORD = "bench-password"
@@ -264,9 +266,6 @@ def fill_roost(config_path: Path, sizes: list[int]) -> None:
     asyncio.run(work())
 
 
-INDEX_WAIT_S = 600.0
-
-
 @contextlib.contextmanager
 def roost_server(folder: Path, sizes: list[int]) -> Iterator[Server]:
     port = free_port()
@@ -282,19 +281,9 @@ def roost_server(folder: Path, sizes: list[int]) -> Iterator[Server]:
         with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
             return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
 
-    def indexed() -> bool:
-        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            docs = int(db.execute("SELECT count(*) FROM search_docs").fetchone()[0])
-            return docs >= int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
-
     try:
         wait_for_greeting(port, lambda: proc.poll() is None, "Roost")
-        # The Indexing service indexes the mailbox just filled, in the same
-        # process: the rounds start once it is done, on a settled server.
-        started = time.monotonic()
-        while not indexed() and time.monotonic() - started < INDEX_WAIT_S:
-            time.sleep(0.5)
-        print(f"  Roost indexed the mailbox in {time.monotonic() - started:.1f} s", flush=True)
+        imap_peers.wait_until_indexed(database)
         yield Server("Roost", port, proc.pid, remaining)
     finally:
         stop_process(proc)

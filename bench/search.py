@@ -75,14 +75,12 @@ from imap_peers import (
     MAIL_USER,
     PASSWORD,
     STAGE_BATCH,
-    STOP_TIMEOUT_S,
     TRACE,
     BenchError,
     Server,
     certificate,
     dovecot_problem,
     free_port,
-    wait_for_greeting,
 )
 
 IO_TIMEOUT_S = 600.0
@@ -357,29 +355,8 @@ def dovecot_server(
         )
     )
 
-    def run(*command: str) -> None:
-        with (folder / "commands.log").open("a+b") as out:
-            done = subprocess.run(command, stdout=out, stderr=out, timeout=INDEX_TIMEOUT_S)
-            if done.returncode != 0:
-                out.seek(0)
-                raise BenchError(f"{' '.join(command)}: {out.read().decode()[-300:]}")
-
-    pid_file = folder / "run" / "master.pid"
-    try:
-        run(DOVECOT, "-c", str(conf))
-        wait_for_greeting(port, lambda: True, "Dovecot")
-        pid = int(pid_file.read_text().split()[0])
+    with imap_peers.dovecot_running(folder, conf, port, INDEX_TIMEOUT_S) as pid:
         yield Server("Dovecot+xapian" if xapian else "Dovecot", port, tls_port, pid), conf
-    finally:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            master = int(pid_file.read_text().split()[0])
-            with contextlib.suppress(BenchError, subprocess.TimeoutExpired):
-                run(DOVECOT, "-c", str(conf), "stop")
-            deadline = time.monotonic() + STOP_TIMEOUT_S / 2
-            while time.monotonic() < deadline and Path(f"/proc/{master}").exists():
-                time.sleep(0.05)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(master, 9)
 
 
 def doveadm_index(conf: Path) -> float:
