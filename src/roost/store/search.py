@@ -522,43 +522,33 @@ class SearchStore:
         ]
         names = " ".join(dict.fromkeys(c.value for group in columns for c in group))
         if tx.dialect == "sqlite":
-            tests = [
-                " OR ".join(f"instr(t.{c.value}, :needle) > 0" for c in group) for group in columns
-            ]
+            test = "instr(t.{column}, :needle) > 0"
             # CROSS JOIN keeps SQLite's planner from walking the mailbox and
             # running the FTS query once per message: candidates come first.
             # The CASE holds the exact tests back until search_docs has shown
             # the candidate to be in the mailbox: another mailbox's stored
             # text (in an index shared by every mailbox) is never read.
-            statement = sa.text(
-                f"SELECT uid, {', '.join(f'm{i}' for i in range(len(tests)))} FROM ("  # noqa: S608 - fixed names
-                f"SELECT d.uid AS uid, "
-                + ", ".join(
-                    f"CASE WHEN d.mailbox_id = :mailbox THEN ({t}) ELSE 0 END AS m{i}"
-                    for i, t in enumerate(tests)
-                )
-                + f" FROM {ENGINE_TABLE} t CROSS JOIN search_docs d ON d.message_id = t.rowid "
-                f"WHERE {ENGINE_TABLE} MATCH :query AND d.mailbox_id = :mailbox "
-                "AND d.version = :version AND d.error IS NULL)"
-            )
+            guard = "CASE WHEN d.mailbox_id = :mailbox THEN ({}) ELSE 0 END"
+            source = f"{ENGINE_TABLE} t CROSS JOIN search_docs d ON d.message_id = t.rowid"
             params: dict[str, object] = {
                 "query": f"{{{names}}} : ({_fts_trigrams(folded)})",
                 "needle": folded,
             }
         else:
-            tests = [
-                " OR ".join(f"t.{c.value} LIKE :pattern ESCAPE '\\'" for c in group)
-                for group in columns
-            ]
-            statement = sa.text(
-                "SELECT d.uid, "  # noqa: S608 - fixed names
-                + ", ".join(f"({t}) AS m{i}" for i, t in enumerate(tests))
-                + f" FROM {ENGINE_TABLE} t "
-                "JOIN search_docs d ON d.message_id = t.message_id "
-                "WHERE d.mailbox_id = :mailbox AND d.version = :version "
-                f"AND d.error IS NULL AND ({' OR '.join(tests)})"
-            )
+            test = "t.{column} LIKE :pattern ESCAPE '\\'"
+            guard = "({})"
+            source = f"{ENGINE_TABLE} t JOIN search_docs d ON d.message_id = t.message_id"
             params = {"pattern": _like_pattern(folded)}
+        tests = [" OR ".join(test.format(column=c.value) for c in group) for group in columns]
+        candidates = (
+            f"{ENGINE_TABLE} MATCH :query" if tx.dialect == "sqlite" else f"({' OR '.join(tests)})"
+        )
+        selected = ", ".join(f"{guard.format(t)} AS m{i}" for i, t in enumerate(tests))
+        statement = sa.text(
+            f"SELECT d.uid, {selected} FROM {source} "  # noqa: S608 - fixed names
+            f"WHERE {candidates} AND d.mailbox_id = :mailbox "
+            "AND d.version = :version AND d.error IS NULL"
+        )
         params |= {"mailbox": mailbox_id, "version": VERSION}
         out: dict[int, int] = {}
         for uid, *hits in await tx.execute(statement, params):
