@@ -61,13 +61,7 @@ def search_routes(web: WebContext) -> list[Route]:
         )
         state = indexing_state(web)
         complete = page.unindexed == 0 and state == "running"
-        note = ""
-        if page.unsearched:
-            note = f"{page.unsearched} messages are not indexed yet and were not searched"
-        elif page.unindexed:
-            note = f"{page.unindexed} messages are not indexed yet and were scanned"
-        if state != "running":
-            note = f"{SERVICE.title()} is {state}" + (f"; {note}" if note else "")
+        note = _index_note("messages", page.unindexed, page.unsearched, state)
         return {
             "total": page.total,
             "page": page.page,
@@ -110,13 +104,7 @@ def search_routes(web: WebContext) -> list[Route]:
             per_page=_number(request, "per_page", 20),
         )
         state = indexing_state(web)
-        note = ""
-        if page.unsearched:
-            note = f"{page.unsearched} items are not indexed yet and were not searched"
-        elif page.unindexed:
-            note = f"{page.unindexed} items are not indexed yet and were scanned"
-        if state != "running":
-            note = f"{SERVICE.title()} is {state}" + (f"; {note}" if note else "")
+        note = _index_note("items", page.unindexed, page.unsearched, state)
         return {
             "total": page.total,
             "page": page.page,
@@ -159,3 +147,15 @@ def _kinds(raw: str) -> list[ItemKind] | None:
     if unknown:
         raise QueryError(f"kind={unknown[0]} is not known; kinds are {', '.join(sorted(known))}")
     return [ItemKind(n) for n in names]
+
+
+def _index_note(what: str, unindexed: int, unsearched: int, state: str) -> str:
+    """Why an answer may be incomplete, in words ("" when it is not)."""
+    note = ""
+    if unsearched:
+        note = f"{unsearched} {what} are not indexed yet and were not searched"
+    elif unindexed:
+        note = f"{unindexed} {what} are not indexed yet and were scanned"
+    if state != "running":
+        note = f"{SERVICE.title()} is {state}" + (f"; {note}" if note else "")
+    return note
