@@ -17,8 +17,9 @@ POST /api/v1/index/rebuild          {"user": ADDRESS} or {} for everything (202)
                                     indexes them again; searches scan meanwhile,
                                     with the same answers
 
-`rebuild_index` and `account_index` are what the admin console's user page
-uses too, so that the page and the API (and the CLI through it) do the same.
+`account_index` (and `roost.control.index_admin.rebuild_index`) are what the
+admin console's user page uses too, so that the page and the API (and the
+CLI through it) do the same.
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from roost.control.directory import Actor
+from roost.control.index_admin import rebuild_index
 from roost.core.errors import UnknownService
 from roost.store.db import Tx
 from roost.store.search import ItemSearchStatus, SearchStatus
 from roost.store.settings import JsonValue
-from roost.store.store import Store
-from roost.store.types import NewEvent
 from roost.web.api_common import endpoint, payload, text
 from roost.web.context import WebContext
 
@@ -123,37 +123,6 @@ async def account_index(web: WebContext, address: str) -> AccountIndex:
         )
 
     return await store.read(read)
-
-
-@dataclass(frozen=True, slots=True)
-class Dropped:
-    messages: int
-    items: int
-
-
-async def rebuild_index(store: Store, actor: Actor, user: str | None) -> Dropped:
-    """Drop the documents of `user` (or of everyone), messages and groupware
-    items, and ask the Indexing service to index them again; audited."""
-
-    async def work(tx: Tx) -> Dropped:
-        owner = None if not user else (await store.directory.account(tx, user)).id
-        dropped = Dropped(
-            await store.search.forget(tx, owner), await store.search.forget_items(tx, owner)
-        )
-        await store.search.request_rescan(tx)
-        await store.events.add(
-            tx,
-            NewEvent(
-                object=f"index:{user.lower() if user else '*'}",
-                action="rebuild",
-                actor=actor.name,
-                source_address=actor.source_address,
-                reason=f"{dropped.messages} documents and {dropped.items} item documents dropped",
-            ),
-        )
-        return dropped
-
-    return await store.write(work)
 
 
 def _item_counts(counts: ItemSearchStatus) -> dict[str, JsonValue]:

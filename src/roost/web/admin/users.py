@@ -20,11 +20,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from roost.control.directory import MIB
+from roost.control.index_admin import rebuild_index
 from roost.core.errors import InvalidName, RoostError
 from roost.store.types import Account
 from roost.web.admin.console import AdminRequest, Console
 from roost.web.admin.domains import failed, paging, search_text
-from roost.web.api_index import account_index, rebuild_index
+from roost.web.api_index import account_index
 from roost.web.forms import PageError
 
 MAX_QUOTA_MB = 1 << 30
