@@ -4,7 +4,7 @@ Each is a fresh process (Dovecot: a root-started daemon set) with its own
 temp folder, listening on 127.0.0.1 only, plaintext IMAP and IMAP over TLS
 (one self-signed certificate for both), holding the same messages:
 
-- Roost (`python -m roost.app --config FILE serve`), IMAP listeners only, the
+- Roost (`python -m roost --config FILE serve`), IMAP listeners only, the
   messages put into the INBOX through the store before it starts as local
   delivery puts them: a blob each, its MIME structure parsed and kept beside
   it, trace fields (Return-Path, Delivered-To, Received) beside the blob.
@@ -45,7 +45,7 @@ START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 INDEX_WAIT_S = 600.0
 STAGE_BATCH = 200
-ROOST = [sys.executable, "-m", "roost.app"]
+ROOST = [sys.executable, "-m", "roost"]
 DOVECOT = shutil.which("dovecot")
 DOVECOT_IMAP = Path("/usr/lib/dovecot/imap")
 DOVECOT_ZLIB = Path("/usr/lib/dovecot/modules/lib30_imap_zlib_plugin.so")

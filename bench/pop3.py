@@ -21,7 +21,7 @@ servers are warmed up first with one session that lists the mailbox
 
 Servers, each a fresh process with its own temp folder:
 
-- Roost (`python -m roost.app --config FILE serve`), POP listener only, the
+- Roost (`python -m roost --config FILE serve`), POP listener only, the
   messages put into the INBOX through the store before it starts (as local
   delivery does: a blob each, trace fields beside it).
 - Debian's Dovecot 2.3 POP3 (`dovecot -c FILE`, root-started), passwd-file
@@ -74,7 +74,7 @@ IO_TIMEOUT_S = 120.0
 STAGE_BATCH = 100
 TARGET_MSGS = 0.7
 TARGET_MB = 1.0
-ROOST = [sys.executable, "-m", "roost.app"]
+ROOST = [sys.executable, "-m", "roost"]
 DOVECOT = shutil.which("dovecot")
 DOVECOT_POP3 = Path("/usr/lib/dovecot/pop3")
 MAIL_USER = "nobody"

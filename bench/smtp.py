@@ -15,7 +15,7 @@ maildir's new/). For the sinks, which discard, it ends with the last 250.
 
 Servers, each a fresh process (or daemon set) with its own temp folder:
 
-- Roost (`python -m roost.app --config FILE serve`) with its defaults (every
+- Roost (`python -m roost --config FILE serve`) with its defaults (every
   message fsynced before its 250 and again when stored), MX listener only.
   Changed: `max_messages_per_connection` raised to N for (b),
   `connection_rate_per_minute` off for (a) (as Postfix's default
@@ -100,7 +100,7 @@ TARGET_PEAK_MB = 200
 TARGET_GROWTH_MB = 16
 MODES = ("new", "reused")
 MODE_TITLES = {"new": "new connection per message", "reused": "reused connections"}
-ROOST = [sys.executable, "-m", "roost.app"]
+ROOST = [sys.executable, "-m", "roost"]
 SMTP_SOURCE = shutil.which("smtp-source")
 SMTP_SINK = shutil.which("smtp-sink")
 POSTFIX = shutil.which("postfix")

@@ -64,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 HOST = "127.0.0.1"
 DOMAIN = "example.org"
 PASSWORD = "bench-password"
-ROOST = [sys.executable, "-m", "roost.app"]
+ROOST = [sys.executable, "-m", "roost"]
 WINDOW = 200
 """Messages one sender may have in flight."""
 IDLE_PROCESSES = 4

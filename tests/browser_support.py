@@ -107,7 +107,7 @@ class Harness:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "roost.app",
+            "roost",
             *args,
             env=env,
             stdout=asyncio.subprocess.PIPE,

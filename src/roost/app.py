@@ -1,7 +1,9 @@
 """The composition root: builds the store, control, services, supervisor and web.
 
 Boot order is the only order: store first, then the services, then the web
-listener. `main` is the `roost` command.
+listener. Stopping ends the services first (they end their own sessions,
+WebSocket ones included), then the web listener, then the store. The
+`roost` command is `roost.__main__`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pathlib import Path
 
 import httpx
 
-from roost.cli.main import build_cli
 from roost.control.admin_access import AdminAccess
 from roost.control.auth import Authenticator
 from roost.control.certificates import CertificateAdmin
@@ -73,9 +74,12 @@ class Roost:
 
     async def stop(self) -> None:
         remove_runtime(self.config.data_dir)
+        # The services first: XMPP ends its own WebSocket sessions, those
+        # parked for resumption included. Stopped first, the web listener
+        # would wait its whole grace period for them.
+        await self.supervisor.shutdown()
         await self.web.stop()
         await self.maintenance.stop()
-        await self.supervisor.shutdown()
         await self.store.close()
 
 
@@ -266,11 +270,3 @@ async def local_api(config: Config) -> AsyncIterator[httpx.AsyncClient]:
             yield client
     finally:
         await store.close()
-
-
-def main() -> None:
-    build_cli(serve, local_api)(prog_name="roost")
-
-
-if __name__ == "__main__":
-    main()

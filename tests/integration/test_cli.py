@@ -16,7 +16,7 @@ import pytest
 
 from roost.core.runtime import RUNTIME_FILE
 
-ROOST = [sys.executable, "-m", "roost.app"]
+ROOST = [sys.executable, "-m", "roost"]
 START_TIMEOUT_S = 60
 
 

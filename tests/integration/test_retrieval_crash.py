@@ -1,5 +1,5 @@
 """kill -9 of Roost mid-fetch: IMAP Retrieval and POP Retrieval resume where
-they stopped, and the destination mailboxes end with exactly the 500
+they stopped, and the destination mailboxes end with exactly the 200
 messages of each remote mailbox, none twice.
 
 `roost serve` runs as a separate process on a temporary data folder, with
@@ -28,8 +28,8 @@ from tests.dovecot_peer import DovecotPeer, dovecot_peer
 from tests.integration.test_crash import ROOST, Server, free_port
 from tests.retrieval_support import REMOTE_PASSWORD, message, put_remote
 
-MESSAGES = 500
-KILL_AT = (40, 170, 330)
+MESSAGES = 200
+KILL_AT = (20, 70, 140)
 """Fetched keys (of either protocol) at which Roost is killed."""
 DEADLINE_S = 300.0
 POLL_S = 0.01
