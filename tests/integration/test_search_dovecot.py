@@ -254,13 +254,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "the ISO-8859-1 messages match in both; the HTML ones write cr&egrave;me: " + _HTML_AS_TEXT
     ),
     ("TEXT", "café"): "as BODY café: " + _HTML_AS_TEXT,
-    ("TEXT", "Content-Transfer-Encoding"): (
-        "the field is in the header of an attachment (a body part), not in the "
-        "message's header: Roost's TEXT looks in the message's header and the decoded "
-        "text of its parts, Dovecot in the raw message, part headers included. RFC 9051 "
-        "section 6.4.4 says 'the header (including MIME header fields) or body'; "
-        "both readings are in use"
-    ),
 }
 """(search key, needle) -> why Dovecot (2.3, no FTS) names other messages
 than Roost while Roost follows RFC 9051 section 6.4.4 (or where the RFC

@@ -201,6 +201,25 @@ def test_headers_are_decoded_for_text_searches() -> None:
     assert "x-legacy: caf\u00e9" in raw.splitlines()
 
 
+def test_text_includes_every_body_parts_mime_header() -> None:
+    """RFC 9051 section 6.4.4: TEXT matches "the header (including MIME header
+    fields)"; an attachment's header counts, its content does not."""
+    data = crlf(
+        "From: a@example.org\nContent-Type: multipart/mixed; boundary=b\n\n"
+        "--b\nContent-Type: text/plain\n\nhello\n"
+        '--b\nContent-Type: application/pdf; name="=?utf-8?q?Bericht_M=C3=A4rz.pdf?="\n'
+        "Content-Disposition: attachment\nContent-Transfer-Encoding: base64\n\nJVBERi0x\n--b--\n"
+    )
+    text = search_text(data)
+    lines = text.header.splitlines()
+    assert lines[0] == "from: a@example.org"
+    assert "content-type: text/plain" in lines
+    assert 'content-type: application/pdf; name="Bericht M\u00e4rz.pdf"' in lines
+    assert "content-transfer-encoding: base64" in lines
+    assert "JVBERi0x" not in text.text
+    assert text.body == "hello"
+
+
 def test_body_search_text_has_no_header() -> None:
     data = nested_rfc822()
     assert body_search_text(data, parse_bytes(data)) == "See the forwarded message."
@@ -227,8 +246,15 @@ def test_done_lets_the_reader_stop_early() -> None:
     data = head + tail
     extractor = SearchTextExtractor(parse_bytes(data))
     extractor.feed(head)
+    assert not extractor.done  # the zip part's header is still to come, for TEXT
+    extractor.feed(tail[: tail.index(b"\r\n\r\n") + 4])
     assert extractor.done
-    assert extractor.close().body == "short text"
+    text = extractor.close()
+    assert text.body == "short text"
+    assert text.header.endswith("\ncontent-type: application/zip")
+    bodies = SearchTextExtractor(parse_bytes(data), with_header=False)
+    bodies.feed(head)
+    assert bodies.done
     bounded = SearchTextExtractor(parse_bytes(data), max_chars=5, with_header=False)
     bounded.feed(head[:60])
     assert bounded.done

@@ -82,7 +82,7 @@ from roost.store.schema import (
     search_item_docs,
 )
 
-VERSION = 2
+VERSION = 3
 """The document format; raise it when what a document holds changes (the
 searchable text's definition included): older documents count as missing
 and are indexed again."""

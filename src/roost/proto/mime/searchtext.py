@@ -12,8 +12,12 @@ a search gives the same answer whether the index serves it or a scan does.
   part whose Content-Disposition is `attachment`, everything inside one,
   and every part that is not text (images, PDF files; attachment text is
   the indexer's own extraction job).
-- Header: the top-level header fields as `name: value` lines, RFC 2047
-  encoded-words decoded (RFC 2047 §6), raw 8-bit read as UTF-8 (RFC 6532).
+- Header: the header fields as `name: value` lines, RFC 2047 encoded-words
+  decoded (RFC 2047 §6), raw 8-bit read as UTF-8 (RFC 6532): the message's
+  own, then each body part's (its MIME header fields: Content-Type,
+  Content-Disposition and the rest, attachments' included), in message
+  order. RFC 9051 §6.4.4 has TEXT match "the header (including MIME header
+  fields) or body"; Dovecot reads it so too.
 - Header fields (SUBJECT, FROM, TO, CC, BCC and HEADER name): the values of
   every top-level field of that name, unfolded and decoded the same way,
   one by one (`header_field_values`).
@@ -52,7 +56,8 @@ MAX_SEARCH_SOURCE_OCTETS = 8 * 1024 * 1024
 """Decoded octets of text parts read per message, since HTML can be large
 and hold little text (inline images as data: URLs)."""
 MAX_SEARCH_HEADER_OCTETS = DEFAULT_LIMITS.max_header_octets
-"""Header block read for TEXT searches; the parser keeps no more either."""
+"""Octets of each header block (the message's and each part's) read for TEXT
+searches; the parser keeps no more either."""
 
 _HTML_RAWTEXT = {
     "script": re.compile(r"</script", re.IGNORECASE),
@@ -394,8 +399,17 @@ class SearchTextExtractor:
     ) -> None:
         self._parts = searchable_parts(structure)
         self._max_chars = max_chars
-        self._header_end = min(structure.root.header_end, MAX_SEARCH_HEADER_OCTETS)
-        self._header = bytearray() if with_header else None
+        # The header blocks read for TEXT: the message's, then every part's.
+        self._header_ranges = (
+            tuple(
+                (p.header_start, min(p.header_end, p.header_start + MAX_SEARCH_HEADER_OCTETS))
+                for p in structure.parts
+                if p.header_end > p.header_start
+            )
+            if with_header
+            else ()
+        )
+        self._headers: list[bytearray] = [bytearray() for _ in self._header_ranges]
         self._pos = 0
         self._next = 0  # index in _parts of the first part not finished
         self._current: _PartText | None = None
@@ -409,17 +423,15 @@ class SearchTextExtractor:
     def ranges(self) -> tuple[tuple[int, int], ...]:
         """(start, end) offsets of the message that are read: the header
         block when wanted, then each searchable part's body."""
-        out: list[tuple[int, int]] = []
-        if self._header is not None and self._header_end > 0:
-            out.append((0, self._header_end))
+        out = list(self._header_ranges)
         out.extend((p.body_start, p.body_end) for p in self._parts if p.body_end > p.body_start)
-        return tuple(out)
+        return tuple(sorted(out))
 
     @property
     def done(self) -> bool:
         """Whether the rest of the message can be left unread."""
         if self._truncated:
-            return self._header is None or self._pos >= self._header_end
+            return self._pos >= max((end for _, end in self._header_ranges), default=0)
         return self._pos >= self._end
 
     def feed(self, chunk: bytes, offset: int | None = None) -> None:
@@ -429,10 +441,13 @@ class SearchTextExtractor:
         if start < self._pos:
             raise ValueError("chunks must come in message order")
         end = start + len(chunk)
-        have = len(self._header) if self._header is not None else self._header_end
-        if self._header is not None and start <= have < self._header_end:
-            # Only contiguous octets from offset 0 make a header block.
-            self._header += chunk[have - start : self._header_end - start]
+        for (lo, hi), header in zip(self._header_ranges, self._headers, strict=True):
+            if lo >= end:
+                break
+            have = lo + len(header)
+            if start <= have < hi:
+                # Only contiguous octets from the block's start make a header.
+                header += chunk[have - start : hi - start]
         self._pos = end
         if not self._truncated:
             self._body_chunk(chunk, start, end)
@@ -493,7 +508,9 @@ class SearchTextExtractor:
         # A part cut short (the data ended early) still gives what it has.
         while not self._truncated and self._next < len(self._parts):
             self._finish_part()
-        header = "" if self._header is None else header_search_text(bytes(self._header))
+        header = "\n".join(
+            text for block in self._headers if (text := header_search_text(bytes(block)))
+        )
         body = "".join(self._body).rstrip("\n")
         return SearchText(header[: self._max_chars], body, self._truncated)
 
