@@ -168,8 +168,8 @@ def _roost_config(folder: Path, port: int, tls_port: int, cert: tuple[Path, Path
 
 def _fill_roost(config_path: Path, corpus: list[bytes]) -> None:
     """The account, then the messages into its INBOX as local delivery puts them."""
-    from roost.app import local_api
     from roost.core.config import load
+    from roost.local_api import local_api
     from roost.proto.mime import parse_bytes
     from roost.store.store import open_store
 

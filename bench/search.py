@@ -213,8 +213,8 @@ def batches(messages: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
 def _fill_roost(config_path: Path, folders: dict[str, Corpus]) -> int:
     """The account, then each folder's messages as local delivery puts them;
     returns the octets stored."""
-    from roost.app import local_api
     from roost.core.config import load
+    from roost.local_api import local_api
     from roost.proto.mime import parse_bytes
     from roost.store.store import open_store
 

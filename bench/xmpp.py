@@ -283,8 +283,8 @@ def wait_for_features(port: int, alive: object) -> None:
 
 @contextlib.contextmanager
 def roost_server(folder: Path, cert: Path, key: Path, pairs: int) -> Iterator[Server]:
-    from roost.app import local_api
     from roost.core.config import load
+    from roost.local_api import local_api
 
     port = free_port()
     config_path = folder / "roost.toml"

@@ -1,10 +1,11 @@
 """The `roost` command (`python -m roost`).
 
-Only `serve` and the commands that work on the store while Roost is stopped
-need the composition root (`roost.app`, which imports every service, the web
-application and the store); they import it when they run. A command that
-asks the running server (`roost status`, `roost queue list`) starts without
-it, in a fraction of the time.
+Only `serve` needs the composition root (`roost.app`, which imports every
+service), and only the commands that work on the store while Roost is
+stopped need the in-process API (`roost.local_api`: the store and the web
+application); each is imported when such a command runs. A command that asks
+the running server (`roost status`, `roost queue list`) starts without
+either, in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ async def _serve(config: Config) -> None:
 
 @asynccontextmanager
 async def _local_api(config: Config) -> AsyncIterator[httpx.AsyncClient]:
-    from roost.app import local_api
+    from roost.local_api import local_api
 
     async with local_api(config) as client:
         yield client

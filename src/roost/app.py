@@ -13,12 +13,9 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 from roost.control.admin_access import AdminAccess
 from roost.control.auth import Authenticator
@@ -245,28 +242,3 @@ async def serve(config: Config) -> None:
     finally:
         log.info("stopping")
         await roost.stop()
-
-
-@asynccontextmanager
-async def local_api(config: Config) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in-process over the store, for the CLI while Roost is not running."""
-    clock = SystemClock()
-    store = await open_store(config, clock)
-    try:
-        passwords = Passwords(config.directory)
-        directory = DirectoryAdmin(store, passwords, config.directory)
-        supervisor = Supervisor([], store, config.supervisor, clock, config.node)
-        token = secrets.token_urlsafe(32)
-        intake = Intake(store, config.spool, clock)
-        queue = QueueAdmin(store, intake)
-        app = create_app(
-            WebContext(config, store, supervisor, directory, queue, intake.stats, token)
-        )
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("local", 0)),
-            base_url="http://roost.local",
-            headers={"Authorization": f"Bearer {token}"},
-        ) as client:
-            yield client
-    finally:
-        await store.close()
