@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +33,34 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture
-async def chat_roost(browser: Any, tmp_path: Path, ca: trustme.CA) -> AsyncIterator[Harness]:
+@asynccontextmanager
+async def xmpp_roost(
+    tmp_path: Path, ca: trustme.CA, webmail: dict[str, Any] | None = None
+) -> AsyncIterator[Harness]:
+    """A Roost with XMPP on a port of its own (its TLS certificate from `ca`), the
+    `webmail` settings given, and ALICE, BOB and CAROL as users of DOMAIN."""
     cert, key = certificate(ca, tmp_path / "certs")
     extra: dict[str, dict[str, Any]] = {
         "tls": {"cert_file": str(cert), "key_file": str(key)},
         "xmpp": {"listen": ["127.0.0.1:0"], "tls_listen": []},
     }
+    if webmail:
+        extra["webmail"] = webmail
     async with running_roost(tmp_path, extra) as harness:
         directory = harness.roost.directory
         await directory.add_domain(Actor("test"), DOMAIN)
-        for address, password in ((ALICE, ALICE_PASSWORD), (BOB, BOB_PASSWORD)):
+        for address, password in (
+            (ALICE, ALICE_PASSWORD),
+            (BOB, BOB_PASSWORD),
+            (CAROL, CAROL_PASSWORD),
+        ):
             await directory.add_user(Actor("test"), address, password)
-        await directory.add_user(Actor("test"), CAROL, CAROL_PASSWORD)
+        yield harness
+
+
+@pytest.fixture
+async def chat_roost(browser: Any, tmp_path: Path, ca: trustme.CA) -> AsyncIterator[Harness]:
+    async with xmpp_roost(tmp_path, ca) as harness:
         yield harness
 
 
@@ -168,7 +184,7 @@ async def test_browser_users_chat_with_each_other_and_an_xmpp_app(
 
         # Presence both ways: alice goes away; carol goes away.
         await alice.select_option("#chat-show", "away")
-        await _until(lambda: seen and seen[-1][1:] == ("available", "away"), seen)
+        await until_true(lambda: seen and seen[-1][1:] == ("available", "away"), seen)
         carol.send_presence(pshow="away")
         await expect(contact(alice, CAROL)).to_have_attribute("data-show", "away")
         await expect(contact(bob, CAROL)).to_have_attribute("data-show", "away")
@@ -201,7 +217,7 @@ async def test_browser_users_chat_with_each_other_and_an_xmpp_app(
         # Signing out ends the chat at once, not after the resumption timeout.
         await alice.click("form[action='/mail/sign-out'] button")
         await alice.wait_for_url("**/mail/sign-in**")
-        await _until(lambda: seen[-1][1] == "unavailable", seen)
+        await until_true(lambda: seen[-1][1] == "unavailable", seen)
         await expect(contact(bob, ALICE)).to_have_attribute("data-show", "offline")
 
         for page in (alice, bob):
@@ -240,7 +256,8 @@ async def test_a_flood_and_a_long_message_stay_bounded(
         await alice.context.close()
 
 
-async def _until(check: Any, what: Any) -> None:
+async def until_true(check: Any, what: Any) -> None:
+    """Wait (at most TIMEOUT_S) for `check()`; the failure names `what`."""
     try:
         async with asyncio.timeout(TIMEOUT_S):
             while not check():

@@ -26,6 +26,14 @@ development profile); a token never reaches the argon2id check, and a
 password never reaches the token table (`is_token` tells them apart by
 the prefix no generated password has).
 
+A token also links the XMPP session it signs in to the webmail session it
+was issued to (`ChatSignIn.web_session`): the XMPP service registers the
+session under it (`roost.control.sessions`), and the end of the webmail
+session — signed out, timed out, ended by the administrator — ends the
+chat it backs, on the server, whatever the page does. The link is the
+token's row in the store, so it holds whichever node redeems the token
+(the session registry itself is per node).
+
 Neither face nor service knows tokens but through this module: the
 webmail issues, the XMPP service redeems.
 """
@@ -80,6 +88,14 @@ class ChatChannel:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatSignIn:
+    address: str
+    """The account the token signed in."""
+    web_session: str
+    """The id hash of the webmail session the token was issued to."""
+
+
+@dataclass(frozen=True, slots=True)
 class IssuedToken:
     token: str
     """Shown once to the page, never stored."""
@@ -128,6 +144,12 @@ class ChatTokens:
         password: raise `Throttled`, or `AuthenticationFailed` for a token that is
         unknown, used, expired, of another account or presented where tokens are
         not accepted."""
+        return (await self.sign_in_session(address, token, channel, client=client)).address
+
+    async def sign_in_session(
+        self, address: str, token: str, channel: ChatChannel, *, client: str
+    ) -> ChatSignIn:
+        """`sign_in`, with the webmail session the token was issued to."""
         key = address.strip().lower()
         verdict = self._auth.throttle.check(client, key)
         if verdict.locked_for_s > 0:
@@ -153,4 +175,4 @@ class ChatTokens:
                 await asyncio.sleep(verdict.delay_s)
             raise AuthenticationFailed("invalid credentials")
         self._auth.throttle.succeeded(client, key)
-        return found.address
+        return ChatSignIn(found.address, found.session_hash)

@@ -15,6 +15,11 @@ stamp differs). Each session a node serves is also in the session registry
 (`roost.control.sessions`, service "webmail"), so that `DirectoryAdmin`
 ending a user's sessions ends these too, at once, on this node; the stamp
 and the enabled flag end them on every node and across restarts.
+
+A session's end — however it comes: sign-out, time, a newer sign-in over
+the cap, the registry — also ends the XMPP sessions its chat tokens signed
+in (`roost.control.chat_tokens`; `SessionRegistry.end_web_session`): an
+open page cannot keep chatting on a session that is over.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ SERVICE = "webmail"
 ID_HASH_CHARS = 64
 MAX_ADDRESS_CHARS = 320
 UNKNOWN_CLIENT = "unknown"
+CHAT_ENDED = "Your webmail session ended"
+"""What the XMPP sessions of a webmail session's chat are told when it ends."""
 
 
 def user_actor(address: str) -> str:
@@ -232,7 +239,9 @@ class WebmailAccess:
         self._registered[id_hash] = self._auth.sessions.open(SERVICE, session.address, end)
 
     def _unregister(self, id_hash: str) -> None:
+        """The session is over: forget it, and end the chat it signed in."""
         self._auth.sessions.close(self._registered.pop(id_hash, None))
+        self._auth.sessions.end_web_session(id_hash, CHAT_ENDED)
 
     # --- housekeeping
 
@@ -242,7 +251,7 @@ class WebmailAccess:
         lifetime = self._lifetime()
         sessions = self._store.webmail_sessions
         ended = list(self._ended)
-        registered = list(self._registered)
+        registered = list(set(self._registered) | self._auth.sessions.web_sessions())
 
         async def work(tx: Tx) -> tuple[int, set[str]]:
             removed = await sessions.remove_expired_sessions(

@@ -27,6 +27,8 @@ class RedeemedToken:
     address: str
     enabled: bool
     """The account's state now (a disabled account's token signs no one in)."""
+    session_hash: str
+    """The webmail session the token was issued to."""
 
 
 class ChatTokenStore:
@@ -59,7 +61,7 @@ class ChatTokenStore:
                     chat_tokens.c.token_hash == token_hash,
                     chat_tokens.c.expires_at > now,
                 )
-                .returning(chat_tokens.c.account_id)
+                .returning(chat_tokens.c.account_id, chat_tokens.c.session_hash)
             )
         ).one_or_none()
         if row is None:
@@ -73,7 +75,9 @@ class ChatTokenStore:
         ).one_or_none()
         if account is None:
             return None
-        return RedeemedToken(int(account.id), str(account.address), bool(account.enabled))
+        return RedeemedToken(
+            int(account.id), str(account.address), bool(account.enabled), str(row.session_hash)
+        )
 
     async def remove_expired_tokens(self, tx: Tx, now: datetime) -> int:
         done = await tx.execute(chat_tokens.delete().where(chat_tokens.c.expires_at <= now))

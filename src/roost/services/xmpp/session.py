@@ -530,9 +530,11 @@ class XmppSession:
 
     async def _password_login(self, core: XmppServerConnection, address: str, pw: str) -> None:
         tokens = self._deps.chat_tokens
+        web_session = None
         try:
             if tokens is not None and is_token(pw):
-                signed_in = await tokens.sign_in(address, pw, self._channel, client=self._client)
+                chat = await tokens.sign_in_session(address, pw, self._channel, client=self._client)
+                signed_in, web_session = chat.address, chat.web_session
             else:
                 account = await self._deps.auth.authenticate(address, pw, client=self._client)
                 signed_in = account.address
@@ -548,7 +550,7 @@ class XmppSession:
             log.error("%s: cannot check a password: %s", self._conn.session_id, exc)
             core.reject(SaslCondition.TEMPORARY_AUTH_FAILURE)
             return
-        self._login(core, signed_in)
+        self._login(core, signed_in, web_session)
 
     async def _scram_keys(
         self, core: XmppServerConnection, address: str, algorithm: ScramAlgorithm
@@ -583,7 +585,9 @@ class XmppSession:
         self._deps.auth.throttle.succeeded(self._client, found)
         self._login(core, found)
 
-    def _login(self, core: XmppServerConnection, address: str) -> None:
+    def _login(
+        self, core: XmppServerConnection, address: str, web_session: str | None = None
+    ) -> None:
         try:
             jid = Jid.parse(address)
         except JidMalformed:
@@ -592,8 +596,17 @@ class XmppSession:
             core.reject(SaslCondition.NOT_AUTHORIZED)  # an account of another domain
             return
         self._count("logins")
-        self._signed_in = self._deps.auth.sessions.open("xmpp", address, self._conn.request_end)
+        self._signed_in = self._deps.auth.sessions.open(
+            "xmpp", address, self._end_requested, web_session=web_session
+        )
         core.login_accepted(jid)
+
+    def _end_requested(self, reason: str) -> None:
+        """The registry ends this session (account disabled, webmail session
+        over…): a live stream gets its error, a parked one stops waiting."""
+        self._conn.request_end(reason)
+        if self._parked.is_set():
+            self._wakeup.set()
 
     def _auth_failed(self, reason: FailureReason, user: str | None) -> None:
         if reason in _CREDENTIAL_FAILURES:

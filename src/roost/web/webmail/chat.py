@@ -6,9 +6,10 @@ XMPP service at ``/xmpp-websocket`` on this same listener, signed in with a
 chat token from ``POST /mail/chat/token`` (`roost.control.chat_tokens`:
 single use, short-lived, accepted only on the WebSocket from this origin),
 so that no page ever holds the password. ``/mail/chat`` is the full panel:
-contacts with presence, conversations, history from the archive; every
-other page shows the chat link with its unread count and a notice when a
-message comes in.
+contacts with presence, conversations, history from the archive, and group
+rooms (XEP-0045 on the domain's ``conference.`` service, bookmarked in PEP
+as XEP-0402 says); every other page shows the chat link with its unread
+count and a notice when a message comes in.
 
 Moving between pages keeps the user available: the script enables XEP-0198
 stream management with resumption and keeps the stream's id and counters
@@ -21,7 +22,9 @@ other way; Chromium ends a SharedWorker as soon as its last page goes, so
 a user with one tab would drop off at every click.
 
 The token route is a background request (JSON): it does not keep the
-webmail session alive by itself.
+webmail session alive by itself. The token ties the XMPP session to this
+webmail session: when the webmail session ends, the server ends the chat
+(`roost.control.webmail_access`), whatever the page does.
 """
 
 from __future__ import annotations
