@@ -13,6 +13,7 @@ FN. Every limit is a `[dav]` setting.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import re
@@ -380,17 +381,21 @@ class Groupware:
         self.store = store
         self.settings = settings
 
-    def parse(self, collection: Collection, text: str) -> NewItem:
+    def parse(self, collection: Collection, text: str, name: str = "") -> NewItem:
+        """The item `text` makes in `collection`, to be stored under `name`;
+        GroupwareError when it breaks one of the collection's rules."""
         if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_resource_bytes:
             raise GroupwareError(
                 413,
                 f"the resource is larger than {self.settings.max_resource_bytes} bytes",
             )
         if collection.kind == CALENDAR:
-            return parse_calendar(text, self.settings, collection.components)
-        if collection.kind == ADDRESSBOOK:
-            return parse_vcard(text)
-        raise GroupwareError(403, "notes folders are not served over DAV")
+            parsed = parse_calendar(text, self.settings, collection.components)
+        elif collection.kind == ADDRESSBOOK:
+            parsed = parse_vcard(text)
+        else:
+            raise GroupwareError(403, "notes folders are not served over DAV")
+        return dataclasses.replace(parsed, name=name)
 
     async def put(
         self,
@@ -401,17 +406,7 @@ class Groupware:
         if_match: str | None,
         if_none_match: str | None,
     ) -> Written:
-        parsed = self.parse(collection, text)
-        new = NewItem(
-            name=name,
-            uid=parsed.uid,
-            component=parsed.component,
-            data=parsed.data,
-            title=parsed.title,
-            starts_at=parsed.starts_at,
-            ends_at=parsed.ends_at,
-            recurring=parsed.recurring,
-        )
+        new = self.parse(collection, text, name)
         role = self.store.groupware
 
         async def work(tx: Tx) -> Written:

@@ -17,15 +17,19 @@ from roost.control.mail_list import MailList
 from roost.control.mail_view import MailView
 from roost.control.webmail_access import WebmailAccess
 from roost.web.context import WebContext
+from roost.web.webmail.calendar import calendar_routes
 from roost.web.webmail.chat import chat_routes
 from roost.web.webmail.compose import compose_pages
+from roost.web.webmail.contacts import contacts_routes
 from roost.web.webmail.folders import folder_routes
 from roost.web.webmail.messages import mailbox_routes
+from roost.web.webmail.notes import notes_routes
 from roost.web.webmail.pages import Webmail
 from roost.web.webmail.reading import reading_routes
 from roost.web.webmail.search import search_routes
 from roost.web.webmail.settings import settings_pages
 from roost.web.webmail.signin import signin_routes
+from roost.web.webmail.tasks import tasks_routes
 
 
 def webmail_routes(web: WebContext, access: WebmailAccess) -> list[BaseRoute]:
@@ -33,7 +37,11 @@ def webmail_routes(web: WebContext, access: WebmailAccess) -> list[BaseRoute]:
     settings = access.settings
     folders = MailFolders(web.store, settings.max_folders)
     messages = MailList(
-        web.store, settings.page_size, settings.summary_batch, settings.max_conversation
+        web.store,
+        settings.page_size,
+        settings.summary_batch,
+        settings.max_conversation,
+        settings.conversation_max_walk,
     )
     view = MailView(web.store, settings.max_view_chars, settings.max_image_senders)
 
@@ -52,6 +60,10 @@ def webmail_routes(web: WebContext, access: WebmailAccess) -> list[BaseRoute]:
         *chat_routes(mail, web.chat_tokens),
         *compose_pages(web, access),
         *settings_pages(web, mail),
+        *calendar_routes(web, mail),
+        *tasks_routes(web, mail),
+        *contacts_routes(mail),
+        *notes_routes(mail),
         Route("/mail/static/{name}", mail.static_file, methods=["GET"]),
         Route("/mail/{rest:path}", not_found),
     ]

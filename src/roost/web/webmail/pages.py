@@ -56,6 +56,9 @@ STATIC = {
     "chat.css": "text/css; charset=utf-8",
     "chat.js": "text/javascript; charset=utf-8",
     "compose.js": "text/javascript; charset=utf-8",
+    "calendar.css": "text/css; charset=utf-8",
+    "contacts.css": "text/css; charset=utf-8",
+    "notes.css": "text/css; charset=utf-8",
 }
 BACKGROUND_HEADER = "x-roost-background"
 HOME = "/mail"

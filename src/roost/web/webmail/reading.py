@@ -36,6 +36,7 @@ from roost.store.types import Flag
 from roost.store.webmail_sessions import WebmailSession
 from roost.web.forms import PageError
 from roost.web.webmail.compose import compose_url
+from roost.web.webmail.invitation import InvitationPages
 from roost.web.webmail.messages import MAX_UID, Row, row_of, user_zone
 from roost.web.webmail.pages import HOME, MailRequest, Webmail
 
@@ -83,6 +84,8 @@ def part_response(data: bytes, media_type: str, disposition: str) -> Response:
 def reading_routes(
     mail: Webmail, view: MailView, messages: MailList, access: WebmailAccess
 ) -> list[BaseRoute]:
+    invitations = InvitationPages(mail, view)
+
     def address(page: MailRequest) -> tuple[str, int]:
         query = page.request.query_params
         return query.get("folder", "INBOX"), _uid(query.get("uid", ""))
@@ -123,6 +126,7 @@ def reading_routes(
                 "source_url": "/mail/message/source?" + urlencode(here),
                 "part_base": "/mail/message/part?" + urlencode(here),
                 "headers": view.headers(loaded),
+                "invitation": await invitations.panel(page, loaded, zone),
                 "received": loaded.info.internal_date.astimezone(zone).strftime(
                     "%Y-%m-%d %H:%M %Z"
                 ),
@@ -224,6 +228,7 @@ def reading_routes(
         Route("/mail/message/part", mail.page(part), methods=["GET"]),
         Route("/mail/message/source", mail.page(source), methods=["GET"]),
         Route("/mail/inline", inline, methods=["GET"]),
+        *invitations.routes(),
     ]
 
 
