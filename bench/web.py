@@ -26,8 +26,16 @@ service holds every message, the search page end to end (query, index,
 ranking, snippets, the page): a rare phrase, a word in every message, and
 operators (target: under 300 ms).
 
+Then the list by conversation: another user with `--conversations` messages in
+INBOX, in conversations of one to five messages (Message-ID and References)
+spread over the whole folder. The first page in conversation mode (which must
+not wait: the folder is threaded in the background), then, once threaded, the
+first page, a page 20 pages in, and opening a conversation (target: as the
+INBOX page, under 150 ms).
+
     .venv/bin/python bench/web.py [--events 10000] [--requests 200] [--queue 50000]
                                   [--mail 100000] [--admin/--no-admin]
+                                  [--conversations 100000]
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import re
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -70,6 +79,7 @@ OPEN_TARGET_MS = 100.0
 MAIL_USER = "bench@example.org"
 MAIL_BATCH = 1000
 SPOOL_TARGET_MS = 200.0
+CONVERSATION_USER = "threads@example.com"
 SEARCH_TARGET_MS = 300.0
 SEARCHES = {
     "rare phrase": '"of message 54321."',
@@ -194,6 +204,128 @@ async def fill_inbox(store: object, account_id: int, count: int) -> None:
                 await store.blobs.set_structure(tx, blob.hash, structure)
 
         await store.write(batch)
+
+
+def thread_message(n: int, conversation: int, position: int) -> bytes:
+    """Message `position` of a conversation: it names the ones before it."""
+    refs = " ".join(f"<c{conversation}.{k}@example.net>" for k in range(position))
+    return (
+        f"From: Sender {conversation % 997} <s{conversation % 997}@example.net>\r\n"
+        f"To: {CONVERSATION_USER}\r\n"
+        f"Subject: {'Re: ' if position else ''}plan {conversation}\r\n"
+        f"Message-ID: <c{conversation}.{position}@example.net>\r\n"
+        + (f"References: {refs}\r\n" if refs else "")
+        + "Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\nMessage {n}.\r\n"
+    ).encode()
+
+
+async def fill_threads(store: object, account_id: int, count: int) -> int:
+    """`count` messages into INBOX, in conversations of 1 to 5 messages whose
+    messages lie far apart in the folder; returns how many conversations."""
+    from roost.proto.mime.parser import parse_bytes
+    from roost.store.store import Store
+
+    assert isinstance(store, Store)
+    box = await store.read(store.mail.mailbox, account_id, "INBOX")
+    # Conversation c has 1 + c % 5 messages; message n belongs to the conversation
+    # a stride apart, so a conversation's messages spread over the folder.
+    slots = [c for c in range(count) for _ in range(1 + c % 5)][:count]
+    conversations = len(set(slots))
+    order = sorted(range(count), key=lambda i: (i * 7919) % count)
+    seen: dict[int, int] = {}
+    began = datetime(2026, 1, 1, tzinfo=UTC)
+    for first in range(0, count, MAIL_BATCH):
+        items = []
+        for n in range(first, min(first + MAIL_BATCH, count)):
+            conversation = slots[order[n]]
+            position = seen.get(conversation, 0)
+            seen[conversation] = position + 1
+            items.append((n, thread_message(n, conversation, position)))
+        staged = await store.blobs.stage_many([d for _, d in items])
+        structures = [parse_bytes(d).to_json() for _, d in items]
+
+        async def batch(
+            tx: Tx,
+            staged: list[StagedBlob] = staged,
+            structures: list[str] = structures,
+            items: list[tuple[int, bytes]] = items,
+        ) -> None:
+            await store.mail.append(
+                tx,
+                box.id,
+                [
+                    NewMessage(b, internal_date=began + timedelta(seconds=n))
+                    for b, (n, _) in zip(staged, items, strict=True)
+                ],
+            )
+            for blob, structure in zip(staged, structures, strict=True):
+                await store.blobs.set_structure(tx, blob.hash, structure)
+
+        await store.write(batch)
+    return conversations
+
+
+async def bench_conversations(
+    roost: object, config: config_mod.Config, count: int, requests: int
+) -> None:
+    """The INBOX listed by conversation (see the module's docstring)."""
+    from roost.app import Roost
+
+    assert isinstance(roost, Roost)
+    store = roost.store
+    await roost.directory.add_domain(Actor("bench"), "example.com")
+    await roost.directory.add_user(Actor("bench"), CONVERSATION_USER, PASSWORD)
+    account = await store.read(store.directory.account, CONVERSATION_USER)
+    began = time.perf_counter()
+    conversations = await fill_threads(store, account.id, count)
+    print(
+        f"\nConversations: {count:,} messages in INBOX, {conversations:,} conversations "
+        f"({time.perf_counter() - began:.0f} s to add)"
+    )
+    transport = httpx.ASGITransport(app=bench_app(roost, config), client=("127.0.0.1", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        await form_sign_in(client, "/mail/sign-in", {"address": CONVERSATION_USER, "next": "/mail"})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', (await client.get("/mail")).text)
+        assert csrf
+        chosen = await client.post(
+            "/mail/view", data={"csrf": csrf[1], "folder": "INBOX", "view": "conversations"}
+        )
+        assert chosen.status_code == 303
+        first = await timed(client, "/mail", 1)
+        began = time.perf_counter()
+        while True:
+            state = await client.get("/mail/state", headers={"Accept": "application/json"})
+            if not state.json()["state"].endswith("-sorting"):
+                break
+            await asyncio.sleep(0.2)
+        threaded_s = time.perf_counter() - began
+        await timed(client, "/mail", 5)
+        inbox = await timed(client, "/mail", requests // 2)
+        page = (await client.get("/mail")).text
+        assert "thread-count" in page
+        deep = "/mail"
+        for _ in range(20):
+            found = re.search(r'href="(/mail\?[^"]*after=[^"]*)" rel="next"', page)
+            assert found
+            deep = found[1].replace("&amp;", "&")
+            page = (await client.get(deep)).text
+        deep_page = await timed(client, deep, requests // 4)
+        heads = re.findall(r'<tr data-uid="(\d+)" data-conversation', page)
+        opened = []
+        for uid in heads[: max(requests // 10, 5)]:
+            opened += await timed(client, f"/mail/message?folder=INBOX&uid={uid}", 1)
+    print(summary("GET /mail by conversation (first)", first))
+    print(f"{'  then threaded in the background':<38} {threaded_s:7.1f} s")
+    print(summary("GET /mail by conversation", inbox))
+    print(summary("GET /mail by conversation (20 pages)", deep_page))
+    print(summary("GET /mail/message (a conversation)", opened))
+    slowest = max(statistics.median(s) for s in (first, inbox, deep_page))
+    verdict = "met" if slowest < INBOX_TARGET_MS else "NOT met"
+    print(
+        f"target: INBOX by conversation under {INBOX_TARGET_MS:g} ms server-side with "
+        f"{count:,} messages (slowest view's median {slowest:.1f} ms): {verdict}"
+    )
 
 
 async def mail_sign_in(client: httpx.AsyncClient) -> None:
@@ -354,7 +486,9 @@ async def sign_in(client: httpx.AsyncClient) -> None:
     await form_sign_in(client, "/admin/sign-in", {"name": "bench"})
 
 
-async def main(events: int, requests: int, queue: int, mail: int, admin: bool) -> None:
+async def main(
+    events: int, requests: int, queue: int, mail: int, admin: bool, conversations: int = 0
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = bench_config(Path(folder))
         with contextlib.redirect_stdout(io.StringIO()):
@@ -364,6 +498,8 @@ async def main(events: int, requests: int, queue: int, mail: int, admin: bool) -
                 await bench_admin(roost, config, events, requests, queue)
             if mail:
                 await bench_webmail(roost, config, mail, requests)
+            if conversations:
+                await bench_conversations(roost, config, conversations, requests)
         finally:
             await roost.stop()
 
@@ -463,6 +599,12 @@ if __name__ == "__main__":
     parser.add_argument("--queue", type=int, default=50_000)
     parser.add_argument("--mail", type=int, default=100_000, help="0 skips the webmail")
     parser.add_argument("--admin", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        default=100_000,
+        help="messages of the folder listed by conversation; 0 skips it",
+    )
     arguments = parser.parse_args()
     asyncio.run(
         main(
@@ -471,5 +613,6 @@ if __name__ == "__main__":
             arguments.queue,
             arguments.mail,
             arguments.admin,
+            arguments.conversations,
         )
     )

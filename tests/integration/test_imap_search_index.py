@@ -35,6 +35,7 @@ from tests.imap_support import (
     imapclient_login,
     in_thread,
 )
+from tests.unit.test_indexing_service import settled
 
 RUN_TIMEOUT_S = 600.0
 
@@ -260,5 +261,6 @@ async def test_stopped_indexer_falls_back_to_scanning_new_mail(
         finally:
             await in_thread(client.logout)
         service = next(s for s in roost.services if isinstance(s, IndexingService))
-        assert service.lag_changes == 0
+        # The documents are in before the cursor moves past their changes: wait for both.
+        await settled(roost.store, service)
         assert (await service.probe()).ok

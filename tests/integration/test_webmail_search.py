@@ -24,6 +24,7 @@ from roost.control.passwords import Passwords
 from roost.control.queue_admin import QueueAdmin
 from roost.control.webmail_access import WebmailAccess
 from roost.core.clock import ManualClock
+from roost.core.config import Config
 from roost.services.indexing.service import IndexingService
 from roost.store.store import Store, open_store
 from roost.store.types import NewMessage
@@ -46,6 +47,7 @@ class Searching:
     supervisor: Supervisor
     indexing: IndexingService
     account_id: int
+    config: Config
 
     async def deliver(self, data: bytes, folder: str = "INBOX", at: datetime | None = None) -> int:
         box = await self.store.read(self.store.mail.mailbox, self.account_id, folder)
@@ -99,7 +101,7 @@ async def searching(tmp_path: Path, **sections: dict[str, object]) -> AsyncItera
         )
         async with app_client(create_app(context), https=False) as client:
             assert (await sign_in(client)).status_code == 303
-            yield Searching(client, store, supervisor, indexing, account.id)
+            yield Searching(client, store, supervisor, indexing, account.id, config)
     finally:
         await supervisor.shutdown()
         await store.close()
@@ -308,3 +310,42 @@ async def test_the_search_box_is_on_every_page_and_needs_a_session(tmp_path: Pat
         async with stranger:
             answer = await stranger.get("/mail/search", params={"q": "secret"})
         assert answer.status_code in (302, 303) and "/mail/sign-in" in answer.headers["location"]
+
+
+async def test_past_the_ranking_bound_the_newest_are_ranked_and_the_page_says_so(
+    tmp_path: Path,
+) -> None:
+    sections = {"indexing": {"search_max_ranked": 7}, "webmail": {"search_page_size": 5}}
+    async with searching(tmp_path, **sections) as s:
+        uids = [
+            await s.deliver(mail("a@example.net", f"wombat {n}", "text"), at=day(1, n + 1))
+            for n in range(10)
+        ]
+        await s.indexed()
+        first = (await s.search("wombat")).text
+        assert "Results 1–5 of the newest 7 (more match)" in first and "Page 1 of 2" in first
+        note = (
+            "More than 7 messages match: the newest 7 are ranked. Add words to narrow the search."
+        )
+        assert note in first
+        url = re.search(r'href="([^"]+)" rel="next"', first)
+        assert url
+        second = (await s.client.get(html.unescape(url[1]))).text
+        shown = [int(u) for _, u in _RESULTS.findall(first) + _RESULTS.findall(second)]
+        assert sorted(shown) == sorted(uids[-7:])
+        # Fewer matches than the bound: every one, and no note.
+        narrow = (await s.search('wombat subject:"wombat 3"')).text
+        assert [int(u) for _, u in _RESULTS.findall(narrow)] == [uids[3]]
+        assert "Results 1–1 of 1" in narrow and "index-note" not in narrow
+        # The API says so too, in `more` and the note.
+        answer = await s.client.get(
+            "/api/v1/search",
+            params={"user": USER, "q": "wombat", "per_page": "3"},
+            headers={"Authorization": "Bearer cli-token", "X-Roost-User": "test"},
+        )
+        found = answer.json()
+        assert answer.status_code == 200, found
+        assert (found["total"], found["more"], len(found["hits"])) == (7, True, 3)
+        assert found["index"]["note"] == (
+            "More than 7 messages match: the newest 7 are ranked; add words to narrow"
+        )

@@ -15,6 +15,7 @@ from roost.core.clock import ManualClock
 from roost.core.config import IndexingSettings
 from roost.store.search import SearchField
 from roost.store.store import Store
+from roost.store.types import NewMessage
 from tests.contract.test_store_mail import make_account
 from tests.unit.test_indexing_attachments import docx, message
 from tests.unit.test_indexing_service import deliver, running, settled
@@ -132,3 +133,49 @@ async def test_ranked_paged_filtered_and_honest(sqlite_store: Store, clock: Manu
     unscanned = MailSearch(store, IndexingSettings(search_max_scanned=0))
     page = await unscanned.search(account.id, parse_query("zephyrine", LIMITS))
     assert page.total == 4 and page.unsearched == 1
+
+
+async def test_past_the_bound_the_newest_are_ranked_and_paged(
+    sqlite_store: Store, clock: ManualClock
+) -> None:
+    store = sqlite_store
+    account = await make_account(store)
+    inbox = await store.read(store.mail.mailbox, account.id, "INBOX")
+    archive = await store.write(store.mail.create_mailbox, account.id, "Archive")
+
+    async def arrive(box: int, subject: str, day: int, data: bytes | None = None) -> None:
+        blob = await store.blobs.stage(data or mail(subject, "the quoll lives here"))
+        when = datetime.datetime(2026, 3, day, 12, tzinfo=datetime.UTC)
+        await store.write(store.mail.append, box, [NewMessage(blob, internal_date=when)])
+
+    limits = IndexingSettings(search_max_ranked=3)
+    searcher = MailSearch(store, limits)
+    async with running(store, clock) as service:
+        # Turn by turn into two folders; the oldest has the word in its subject.
+        await arrive(inbox.id, "Quoll report", 1)
+        for day in range(2, 7):
+            await arrive((archive.id, inbox.id)[day % 2], f"day {day}", day)
+        await settled(store, service)
+        first = await searcher.search(account.id, parse_query("quoll", limits), per_page=2)
+        assert (first.total, first.more, first.max_ranked) == (3, True, 3)
+        second = await searcher.search(account.id, parse_query("quoll", limits), page=2, per_page=2)
+        ranked = [h.subject for h in first.hits + second.hits]
+        # The newest three, ranked among themselves: the subject hit, the
+        # best of all, is not among them.
+        assert sorted(ranked) == ["day 4", "day 5", "day 6"] and len(second.hits) == 1
+        assert {h.mailbox for h in first.hits + second.hits} == {"INBOX", "Archive"}
+        # A date filter that drops the newest: the bound counts what passes it.
+        older = await searcher.search(account.id, parse_query("quoll before:2026-03-05", limits))
+        assert [h.subject for h in older.hits] == ["day 4", "day 3", "day 2"]
+        assert older.more  # the oldest matches too
+        # Fewer matches than the bound: every one, ranked as ever, no "more".
+        few = await searcher.search(account.id, parse_query("quoll before:2026-03-03", limits))
+        assert [h.subject for h in few.hits] == ["Quoll report", "day 2"] and not few.more
+        # A filter without words is bounded the same way.
+        recent = await searcher.search(account.id, parse_query("after:2026-03-02", limits))
+        assert (recent.total, recent.more) == (3, True)
+    # Mail the index has not reached is scanned, and is the newest.
+    await arrive(inbox.id, "day 7", 7)
+    page = await searcher.search(account.id, parse_query("quoll", limits))
+    assert page.scanned == 1 and page.more
+    assert sorted(h.subject for h in page.hits) == ["day 5", "day 6", "day 7"]

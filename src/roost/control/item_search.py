@@ -213,6 +213,9 @@ class ItemHit:
     """The collection's name (its path segment under CalDAV and CardDAV)."""
     name: str
     """The item's name in its collection (`….vcf`, `….ics`)."""
+    uid: str
+    component: str
+    """As stored: VCARD, VEVENT, VTODO, VJOURNAL or NOTE."""
     title: str
     score: int
     updated_at: datetime.datetime
@@ -348,6 +351,8 @@ def _hit(collection: str, item: Item, score: int, needles: list[str]) -> ItemHit
         kind=kind_of(item.component),
         collection=collection,
         name=item.name,
+        uid=item.uid,
+        component=item.component,
         title=title,
         score=score,
         updated_at=item.updated_at,

@@ -7,8 +7,19 @@ charset through `roost.proto.mime`). A message without a summary gets one
 when a page first shows it; sorting by sender or subject first summarises
 the whole folder, in batches.
 
+Conversations: a folder can be listed one row per conversation (the user's
+choice), newest conversation first. A message's conversation is a key kept
+with it (`roost.store.mail_list` explains the key and how conversations
+join); this module reads the message IDs from the header, by the one rule
+the read pane's threading uses too (`thread_ids`), and threads a folder's
+messages that have no key yet the way it summarises: a few at once when a
+page needs them, a whole folder in the background, batch by batch. The read
+pane shows the conversation of a message as a tree (RFC 5256 REFERENCES over
+the conversation's messages in the folder).
+
 Changing: flags, moves, deleting to Trash, emptying Trash and Junk, marking
-as junk, on chosen UIDs or on every message of the folder. Every change goes
+as junk, on chosen UIDs, on every message of chosen conversations, or on
+every message of the folder. Every change goes
 through the Mail role in one unit of work, so IMAP clients see it (MODSEQ
 and the change feed wake IDLE and CONDSTORE clients).
 """
@@ -20,7 +31,7 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +42,15 @@ from roost.proto.mime.headers import split_fields
 from roost.proto.mime.parser import parse_bytes
 from roost.store.db import Tx
 from roost.store.mail import UidRanges
-from roost.store.mail_list import Cursor, ListedMessage, SortKey, Summary
+from roost.store.mail_list import (
+    ConversationStats,
+    Cursor,
+    ListedMessage,
+    SortKey,
+    Summary,
+    ThreadIds,
+    Unthreaded,
+)
 from roost.store.store import Store
 from roost.store.types import Flag, FlagMode, Mailbox, SpecialUse
 
@@ -49,8 +68,15 @@ index (a page costs a page) instead of sorting the folder (a cost that grows wit
 about 1 ms a thousand messages)."""
 MAX_HEADER_OCTETS = 65_536
 """The most of a message's header a conversation reads for its Message-ID and References."""
+CONVERSATION_WALK_STEP = 5000
+"""Messages of the folder one query of the list by conversation walks past at most."""
+MAX_THREAD_REFS = 20
+"""The references of one message that thread it: the first (the conversation's root)
+and the last ones (its parent and theirs). A hostile References naming every ID of a
+mailbox could otherwise join all its conversations into one."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 """Control characters and bidirectional overrides: shown as one space."""
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|sv|wg|antw)\s*(?:\[\d+\])?\s*:)+\s*", re.I)
 
 
@@ -75,6 +101,29 @@ class Conversation:
     complete: bool
     """Every message of the folder had its summary: False while the folder is still
     being summarised, when messages of the conversation may be missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationItem:
+    """One row of a folder listed by conversation."""
+
+    head: ListedMessage
+    """The conversation's newest message in the folder (the row opens it)."""
+    stats: ConversationStats
+    subject: str
+    """The newest message's subject without its Re: and Fwd: prefixes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    folder: Mailbox
+    conversations: list[ConversationItem]
+    next_cursor: str | None
+    """The link to the next page, None on the last one."""
+    total: int
+    """Messages in the folder."""
+    waiting: int = 0
+    """Messages not yet threaded (in the background); each is alone meanwhile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +177,12 @@ def has_attachments(structure: MessageStructure) -> bool:
         if part.filename and disposition != "inline" and part.content_id is None:
             return True
     return False
+
+
+def _date_cursor(when: datetime, uid: int) -> str:
+    """A link that goes on after this date and UID, as `encode_cursor` writes it."""
+    raw = json.dumps([SortKey.DATE.value, when.isoformat(), uid], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def encode_cursor(key: SortKey, message: ListedMessage) -> str:
@@ -185,6 +240,41 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else decode_header(value)
 
 
+def thread_ids(header: bytes) -> tuple[str | None, tuple[str, ...]]:
+    """A message's own Message-ID and its references, from its header: the IDs of
+    References, or without it the first of In-Reply-To (RFC 5256 §3 REFERENCES
+    step 1). The one rule of both the read pane's tree and the list's conversations."""
+    fields = dict(reversed(split_fields(header.splitlines(True))))
+    own = message_ids(_text(fields.get("message-id")))
+    refs = message_ids(_text(fields.get("references")))
+    if not refs:
+        refs = message_ids(_text(fields.get("in-reply-to")))[:1]
+    return (own[0] if own else None), refs
+
+
+def key_ids(own: str | None, refs: tuple[str, ...]) -> tuple[str, ...]:
+    """The IDs that file a message in a conversation: its own, then at most
+    `MAX_THREAD_REFS` references (the first and the last ones)."""
+    if len(refs) > MAX_THREAD_REFS:
+        refs = (refs[0], *refs[len(refs) - MAX_THREAD_REFS + 1 :])
+    return ((own,) if own else ()) + refs
+
+
+def _alone(message: ListedMessage) -> ConversationStats:
+    """The row of a message that is not threaded yet: a conversation of one."""
+    summary = message.summary
+    name = (summary.from_text or summary.from_address) if summary else ""
+    return ConversationStats(
+        count=1,
+        unread=0 if Flag.SEEN in message.flags else 1,
+        flagged=Flag.FLAGGED in message.flags,
+        attachment=bool(summary and summary.has_attachments),
+        size=message.size,
+        participants=(name,) if name else (),
+        more_participants=0,
+    )
+
+
 def _flatten(node: Thread, depth: int, by_uid: dict[int, ListedMessage]) -> list[ConversationEntry]:
     """A thread tree in reading order; a dummy (a message not in the folder) adds no row."""
     entries: list[ConversationEntry] = []
@@ -209,9 +299,17 @@ def uid_ranges(uids: Sequence[int]) -> UidRanges:
 
 class MailList:
     def __init__(
-        self, store: Store, page_size: int, summary_batch: int, max_conversation: int = 100
+        self,
+        store: Store,
+        page_size: int,
+        summary_batch: int,
+        max_conversation: int = 100,
+        max_walk: int = 20_000,
     ) -> None:
         self._store = store
+        self._max_walk = max_walk
+        """Messages one page of the list by conversation walks past at most
+        (`[webmail] conversation_max_walk`)."""
         self._page_size = page_size
         self._summary_batch = summary_batch
         self._max_conversation = max_conversation
@@ -219,6 +317,12 @@ class MailList:
         """Folders being summarised, by (account id, mailbox id)."""
         self._whole: dict[int, int] = {}
         """Folders found wholly summarised: mailbox id -> its UIDNEXT then."""
+        self._threading: dict[tuple[int, int], asyncio.Task[None]] = {}
+        """Folders being threaded, by (account id, mailbox id)."""
+        self._threaded: dict[int, int] = {}
+        """Folders found wholly threaded: mailbox id -> its UIDNEXT then."""
+        self._thread_locks: dict[int, asyncio.Lock] = {}
+        """One threading unit of work at a time per account id."""
 
     async def folder(self, account_id: int, name: str) -> Mailbox:
         return await self._store.read(self._store.mail.mailbox, account_id, name)
@@ -290,8 +394,9 @@ class MailList:
         return len(missing)
 
     def summarising(self, account_id: int) -> bool:
-        """Whether a folder of the account is being summarised in the background."""
-        return any(key[0] == account_id for key in self._background)
+        """Whether a folder of the account is being summarised or threaded in the
+        background."""
+        return any(key[0] == account_id for key in (*self._background, *self._threading))
 
     def start_summarising(self, account_id: int, box: Mailbox) -> None:
         """Summarise a whole folder in the background, batch by batch (once at a time)."""
@@ -342,82 +447,225 @@ class MailList:
 
     # --- conversations
 
-    async def conversation(self, account_id: int, folder: str, uid: int) -> Conversation:
-        """The thread of a message among the folder's messages, by the REFERENCES
-        algorithm of RFC 5256 §3 (the IMAP THREAD command's, `roost.proto.imap.threads`).
+    async def conversations(
+        self, account_id: int, folder: str, *, cursor: str | None
+    ) -> ConversationPage:
+        """One page of the folder by conversation, the newest conversation first.
 
-        The candidates are the folder's messages with the same base subject (an
-        index on the summaries finds them), at most `max_conversation`; the
-        algorithm then links them by Message-ID, References and In-Reply-To.
-        """
+        Messages not yet threaded are threaded first: a few here, a whole folder in
+        the background (`summarising`); until then each waiting message is a
+        conversation of its own and the page says how many wait."""
+        box = await self.folder(account_id, folder)
+        after = decode_cursor(cursor, SortKey.DATE) if cursor else None
+        waiting = await self._prepare_threads(account_id, box)
+        store = self._store
+        limit = self._page_size
+        bound: tuple[datetime, int] | None = None
+        if after is not None:
+            when, uid = after
+            if not isinstance(when, datetime):
+                raise BadCursor("That page link is not valid: start again from the first page.")
+            bound = (when, uid)
+
+        heads, edge = await self._walk(box.id, bound)
+        keys = [h.thread_key for h in heads if h.thread_key is not None]
+        missing = [h.blob_hash for h in heads if h.summary is None]
+        missing += await store.read(
+            self._store.mail_list.thread_unsummarised, box.id, keys, self._summary_batch
+        )
+        if missing:
+            await self._summarise(sorted(set(missing)))
+            heads, edge = await self._walk(box.id, bound)
+            keys = [h.thread_key for h in heads if h.thread_key is not None]
+        stats = await store.read(self._store.mail_list.conversation_stats, box.id, keys)
+        shown = heads[:limit]
+        items = [
+            ConversationItem(
+                head,
+                stats.get(head.thread_key, _alone(head))
+                if head.thread_key is not None
+                else _alone(head),
+                _REPLY_PREFIX.sub("", head.summary.subject) if head.summary else "",
+            )
+            for head in shown
+        ]
+        if len(heads) > limit:
+            next_cursor: str | None = encode_cursor(SortKey.DATE, shown[-1])
+        else:
+            next_cursor = None if edge is None else _date_cursor(*edge)
+        return ConversationPage(box, items, next_cursor, box.message_count, waiting)
+
+    async def _walk(
+        self, mailbox_id: int, after: tuple[datetime, int] | None
+    ) -> tuple[list[ListedMessage], tuple[datetime, int] | None]:
+        """Up to a page and one of conversation heads after `after`, walking at most
+        `max_walk` messages; and where a walk cut short stopped."""
+        heads: list[ListedMessage] = []
+        walked = 0
+        edge = after
+        while walked < self._max_walk:
+            found, edge = await self._store.read(
+                self._store.mail_list.conversation_heads,
+                mailbox_id,
+                after=edge,
+                limit=self._page_size + 1 - len(heads),
+                scan=CONVERSATION_WALK_STEP,
+            )
+            heads += found
+            walked += CONVERSATION_WALK_STEP
+            if len(heads) > self._page_size or edge is None:
+                return heads, None
+        return heads, edge
+
+    async def conversation_uids(
+        self, account_id: int, folder: str, keys: Sequence[int]
+    ) -> list[int]:
+        """Every message of these conversations in the folder, by UID."""
+        box = await self.folder(account_id, folder)
+        return await self._store.read(self._store.mail_list.thread_uids, box.id, keys)
+
+    async def _prepare_threads(self, account_id: int, box: Mailbox) -> int:
+        """Thread the folder's messages that have no conversation yet, now when they are
+        few (one batch), else in the background. How many still wait (at least).
+
+        As with summaries, a folder found whole is remembered with its UIDNEXT: a
+        message keeps its key, so later only new UIDs are looked at."""
+        since = self._threaded.get(box.id, 0)
+        missing = await self._store.read(
+            self._store.mail_list.unthreaded, box.id, self._summary_batch + 1, since
+        )
+        if len(missing) <= self._summary_batch:
+            if missing:
+                await self._thread(account_id, missing)
+            self._threaded[box.id] = box.uidnext
+            return 0
+        self.start_threading(account_id, box)
+        return len(missing)
+
+    def start_threading(self, account_id: int, box: Mailbox) -> None:
+        """Thread a whole folder in the background, batch by batch (once at a time)."""
+        key = (account_id, box.id)
+        if key in self._threading:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._thread_quietly(account_id, box), name=f"thread mailbox {box.id}"
+        )
+        self._threading[key] = task
+        task.add_done_callback(lambda _: self._threading.pop(key, None))
+
+    async def _thread_quietly(self, account_id: int, box: Mailbox) -> None:
+        try:
+            await self.thread_folder(account_id, box.id)
+            self._threaded[box.id] = box.uidnext
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the folder went, or the store closed: the next page retries
+            log.warning("threading mailbox %s stopped", box.id, exc_info=True)
+
+    async def thread_folder(self, account_id: int, mailbox_id: int) -> None:
+        """Give every message of the folder its conversation (then a no-op query)."""
+        while True:
+            missing = await self._store.read(
+                self._store.mail_list.unthreaded, mailbox_id, self._summary_batch
+            )
+            if not missing:
+                return
+            await self._thread(account_id, missing)
+
+    async def _thread(self, account_id: int, messages: Sequence[Unthreaded]) -> None:
+        """Read the messages' IDs from their headers and file them in the account's
+        conversations (one unit of work; one at a time per account, so two batches
+        never both make a conversation for the same ID)."""
+        headers = await asyncio.gather(*(self._header(m.blob_hash) for m in messages))
+        items = [
+            ThreadIds(m.message_row, key_ids(*thread_ids(header)))
+            for m, header in zip(messages, headers, strict=True)
+        ]
+        lock = self._thread_locks.setdefault(account_id, asyncio.Lock())
+        async with lock:
+            await self._store.write(self._store.mail_list.assign_threads, account_id, items)
+
+    async def conversation(self, account_id: int, folder: str, uid: int) -> Conversation:
+        """The conversation of a message among the folder's messages, as a tree by the
+        REFERENCES algorithm of RFC 5256 §3 (the IMAP THREAD command's,
+        `roost.proto.imap.threads`).
+
+        The messages are those of its conversation key, the oldest `max_conversation`
+        (and the message itself); the algorithm then links them by Message-ID,
+        References and In-Reply-To. Messages it cannot link under one root (their
+        link went with a deleted message) follow as further roots."""
         store = self._store
         box = await self.folder(account_id, folder)
-        found = await store.read(store.mail.messages, box.id, [(uid, uid)])
-        if not found:
+        message = await store.read(self._store.mail_list.listed, box.id, uid)
+        if message is None:
             raise NotFound(f"There is no message {uid} in {box.name!r} (it may have moved).")
-        blob_hash = found[0].blob_hash
-        summary = await self._summary_of(blob_hash)
-        complete = await self._prepare_folder(account_id, box) == 0
-        if not summary.subject_sort:
+        complete = await self._prepare_threads(account_id, box) == 0
+        if message.thread_key is None:
+            await self._thread(
+                account_id, [await self._unthreaded_row(box.id, message.uid, message.blob_hash)]
+            )
+            message = await store.read(self._store.mail_list.listed, box.id, uid)
+        if message is None or message.thread_key is None:
             return Conversation([], capped=False, complete=complete)
         limit = self._max_conversation
         candidates = await store.read(
-            store.mail_list.same_subject, box.id, summary.subject_sort, limit + 1
+            self._store.mail_list.thread_messages, box.id, message.thread_key, limit + 1
         )
-        if uid not in {c.uid for c in candidates}:
-            await self._store.write(self._store.mail_list.put_summaries, [(blob_hash, summary)])
-            candidates = await store.read(
-                store.mail_list.same_subject, box.id, summary.subject_sort, limit + 1
-            )
         capped = len(candidates) > limit
         candidates = candidates[:limit]
         if uid not in {c.uid for c in candidates}:
-            return Conversation([], capped=capped, complete=complete)
+            candidates = [*candidates[: limit - 1], message]
+        missing = [c.blob_hash for c in candidates if c.summary is None]
+        if missing:
+            await self._summarise(sorted(set(missing)))
+            candidates = [
+                found
+                for c in candidates
+                if (found := await store.read(self._store.mail_list.listed, box.id, c.uid))
+                is not None
+            ]
         items = [await self._thread_item(c) for c in candidates]
         by_uid = {c.uid: c for c in candidates}
+        entries: list[ConversationEntry] = []
         for root in references(items):
-            entries = _flatten(root, 0, by_uid)
-            if any(e.message.uid == uid for e in entries):
-                return Conversation(entries, capped=capped, complete=complete)
-        return Conversation([], capped=capped, complete=complete)
+            entries.extend(_flatten(root, 0, by_uid))
+        return Conversation(entries, capped=capped, complete=complete)
 
-    async def _summary_of(self, blob_hash: str) -> Summary:
-        kept = await self._store.read(self._store.mail_list.structures, [blob_hash])
-        structure = _structure(kept.get(blob_hash))
-        if structure is None:
-            data = await self._store.blobs.read(blob_hash)
-            structure = await asyncio.to_thread(parse_bytes, data)
-        return summarise(structure)
+    async def _unthreaded_row(self, mailbox_id: int, uid: int, blob_hash: str) -> Unthreaded:
+        found = await self._store.read(self._store.mail.messages, mailbox_id, [(uid, uid)])
+        if not found:
+            raise NotFound(f"There is no message {uid} here (it may have moved).")
+        return Unthreaded(found[0].id, uid, blob_hash)
 
     async def _thread_item(self, message: ListedMessage) -> ThreadItem:
-        kept = await self._store.read(self._store.mail_list.structures, [message.blob_hash])
-        structure = _structure(kept.get(message.blob_hash))
-        end = structure.root.header_end if structure is not None else MAX_HEADER_OCTETS
-        header = await self._header(message.blob_hash, end)
-        fields = dict(reversed(split_fields(header.splitlines(True))))
-        own = message_ids(_text(fields.get("message-id")))
-        refs = message_ids(_text(fields.get("references")))
-        if not refs:
-            refs = message_ids(_text(fields.get("in-reply-to")))[:1]
+        own, refs = thread_ids(await self._header(message.blob_hash))
         sent = message.summary.sent_at if message.summary else None
         return ThreadItem(
             number=message.uid,
             order=message.uid,
             sent=sent or message.internal_date,
             subject=message.summary.subject if message.summary else "",
-            message_id=own[0] if own else None,
+            message_id=own,
             references=refs,
         )
 
-    async def _header(self, blob_hash: str, end: int) -> bytes:
-        """The first `end` octets of a blob (at most `MAX_HEADER_OCTETS`): its header."""
-        end = min(end, MAX_HEADER_OCTETS)
+    async def _header(self, blob_hash: str) -> bytes:
+        """A blob's header: up to its first empty line, at most `MAX_HEADER_OCTETS`.
+        A blob that cannot be read gives none (its message is then alone)."""
         read = bytearray()
-        async for chunk in self._store.blobs.chunks(blob_hash):
-            read += chunk
-            if len(read) >= end:
-                break
-        return bytes(read[:end])
+        try:
+            chunks = self._store.blobs.chunks(blob_hash)
+            async for chunk in chunks:
+                read += chunk
+                if len(read) >= MAX_HEADER_OCTETS or _HEADER_END.search(read):
+                    break
+            if isinstance(chunks, AsyncGenerator):
+                await chunks.aclose()
+        except (NotFound, OSError):
+            log.warning("blob %s could not be read for its header", blob_hash)
+            return b""
+        found = _HEADER_END.search(read)
+        return bytes(read[: found.start() if found else MAX_HEADER_OCTETS])
 
     # --- changes, each through the Mail role
 

@@ -31,7 +31,13 @@ the indexer is behind, so a page can say so rather than pretend. IMAP
 SEARCH, which must be complete, scans every one (`services/imap/search.py`).
 
 Ranking: a subject hit counts 4, From/To/Cc 2, the body 1, an
-attachment 1; ties go to the newer message. Snippets come from the
+attachment 1; ties go to the newer message. Only the newest
+`[indexing] search_max_ranked` matching messages are ranked (newest by
+arrival: by UID in a folder, and across folders in the order they came):
+the index tests candidates newest first and stops there, so that a word
+in nearly every message costs that many exact tests rather than one per
+message. The answer says when more match (`SearchPage.more`); with fewer,
+every match is ranked, as ever. Snippets come from the
 message's own searchable text (`roost.proto.mime.searchtext`), as
 segments marked hit or not, so that a face escapes them itself.
 """
@@ -58,6 +64,7 @@ from roost.store.search import (
     MIN_INDEXED_CHARS,
     SearchDocument,
     SearchField,
+    SearchTerm,
     fold,
     indexable,
 )
@@ -208,6 +215,11 @@ class SearchPage:
     """Changes the indexer has not handled yet."""
     scanned: int = 0
     """Of the `unindexed`, those this search read and tested itself."""
+    more: bool = False
+    """More messages match than were ranked: `total` is `max_ranked`, the
+    newest of them."""
+    max_ranked: int = 0
+    """The most matches ranked (`[indexing] search_max_ranked`)."""
 
     @property
     def unsearched(self) -> int:
@@ -248,36 +260,29 @@ class MailSearch:
             raise QueryError(f"page counts from 1, and per_page from 1 to {most}")
         store = self._store
         scan_most = self._limits.search_max_scanned
+        bound = self._limits.search_max_ranked
 
-        async def read(tx: Tx) -> tuple[list[_Found], list[_Waiting], int, int]:
+        async def read(tx: Tx) -> tuple[list[_Found], bool, list[_Waiting], int, int]:
             boxes = await self._folders(tx, account_id, query.folder)
-            found: list[_Found] = []
             waiting: list[_Waiting] = []  # to scan
             unindexed = 0
+            searched = []
             for box in boxes:
                 if not box.message_count:
                     continue
+                searched.append(box)
                 missing = await store.search.unindexed_in(tx, box.id)
                 unindexed += len(missing)
                 newest = sorted(missing)[-scan_most:] if scan_most else []
                 if newest:
                     rows = await store.mail.messages(tx, box.id, _ranges(newest))
                     waiting += [(box, r) for r in rows]
-                scores = await self._scores(tx, box.id, query, missing)
-                if not scores:
-                    continue
-                dates = await store.mail.arrivals(tx, box.id, _ranges(sorted(scores)))
-                if query.has_attachment:
-                    keep = await store.search.with_attachments(tx, box.id, [u for u, _ in dates])
-                    dates = [(uid, when) for uid, when in dates if uid in keep]
-                found += [
-                    (box, uid, when, scores[uid]) for uid, when in dates if _in_dates(when, query)
-                ]
+            found, more = await self._newest(tx, searched, query, bound + 1)
             latest = await store.changes.latest(tx)
             lag = max(0, latest - await store.search.cursor(tx))
-            return found, waiting, unindexed, lag
+            return found, more, waiting, unindexed, lag
 
-        found, waiting, unindexed, lag = await store.read(read)
+        found, more, waiting, unindexed, lag = await store.read(read)
         waiting.sort(key=lambda item: item[1].internal_date, reverse=True)
         scan = waiting[:scan_most]
         infos: dict[tuple[int, int], MessageInfo] = {}
@@ -290,6 +295,11 @@ class MailSearch:
                 continue
             found.append((box, info.uid, info.internal_date, score))
             infos[box.id, info.uid] = info
+        if more or len(found) > bound:
+            # The newest are ranked: the index's (newest first already) and
+            # the scan's (mail the index has not reached: newer still) by date.
+            found.sort(key=lambda item: (-item[2].timestamp(), -item[0].id, -item[1]))
+            more, found = True, found[:bound]
         found.sort(key=lambda item: (-item[3], -item[2].timestamp(), -item[1]))
         chosen = found[(page - 1) * per_page : page * per_page]
         infos.update(
@@ -300,7 +310,17 @@ class MailSearch:
             for box, uid, _, score in chosen
             if (box.id, uid) in infos  # not expunged since
         ]
-        return SearchPage(tuple(hits), len(found), page, per_page, unindexed, lag, len(scan))
+        return SearchPage(
+            tuple(hits),
+            len(found),
+            page,
+            per_page,
+            unindexed,
+            lag,
+            len(scan),
+            more=more,
+            max_ranked=bound,
+        )
 
     async def _infos(self, tx: Tx, chosen: list[_Found]) -> dict[tuple[int, int], MessageInfo]:
         """The whole rows of the page's messages, one query per folder."""
@@ -323,31 +343,47 @@ class MailSearch:
             raise QueryError(f"there is no folder named {name!r}")
         return chosen
 
-    async def _scores(
-        self, tx: Tx, mailbox_id: int, query: Query, missing: set[int]
-    ) -> dict[int, int]:
-        """UID -> score of the mailbox's indexed messages every term matches."""
-        search = self._store.search
-        scores: dict[int, int] | None = None
-        for term in query.terms:
-            weights = [_WEIGHTS.get(field, 0) for field in term.fields]
-            # A term has a handful of fields: the score of every mask, once.
-            score_of = [
-                sum(w for i, w in enumerate(weights) if mask >> i & 1)
-                for mask in range(1 << len(weights))
-            ]
-            masks = await search.matching_fields(tx, mailbox_id, term.fields, term.text)
-            found = {uid: score_of[mask] for uid, mask in masks.items()}
-            if scores is None:
-                scores = found
-            else:
-                scores = {uid: s + found[uid] for uid, s in scores.items() if uid in found}
-            if not scores:
-                return {}
-        if scores is None:  # filters alone: every indexed message
-            indexed = await search.indexed_in(tx, mailbox_id)
-            scores = dict.fromkeys(indexed - missing, 0)
-        return scores
+    async def _newest(
+        self, tx: Tx, boxes: list[Mailbox], query: Query, most: int
+    ) -> tuple[list[_Found], bool]:
+        """The newest `most` indexed messages of the folders that every term
+        matches and the filters let through, scored; and whether there may
+        be more (exactly `most` were found). The index answers newest first
+        and stops at what is asked; a date filter that drops some has it
+        asked again past the last, for more each time."""
+        by_id = {box.id: box for box in boxes}
+        terms = [SearchTerm(t.text, t.fields) for t in query.terms]
+        # A term has a handful of fields: the score of every mask, once.
+        score_of = [_mask_scores(t.fields) for t in query.terms]
+        found: list[_Found] = []
+        below = None
+        ask = most
+        while len(found) < most:
+            matches = await self._store.search.newest_matching(
+                tx,
+                list(by_id),
+                terms,
+                limit=ask,
+                below=below,
+                with_attachment=query.has_attachment,
+            )
+            by_box: dict[int, list[int]] = {}
+            for m in matches:
+                by_box.setdefault(m.mailbox_id, []).append(m.uid)
+            when: dict[tuple[int, int], datetime.datetime] = {}
+            for box_id, uids in by_box.items():
+                for uid, at in await self._store.mail.arrivals(tx, box_id, _ranges(sorted(uids))):
+                    when[box_id, uid] = at
+            for m in matches:
+                arrived = when.get((m.mailbox_id, m.uid))  # None: expunged since
+                if arrived is not None and _in_dates(arrived, query) and len(found) < most:
+                    score = sum(s[mask] for s, mask in zip(score_of, m.masks, strict=True))
+                    found.append((by_id[m.mailbox_id], m.uid, arrived, score))
+            if len(matches) < ask:
+                break
+            below = matches[-1].message_id
+            ask *= 2
+        return found, len(found) >= most
 
     async def _read(self, info: MessageInfo, max_chars: int = MAX_SEARCH_TEXT_CHARS) -> _Read:
         # The start of the message is enough for its envelope and first
@@ -382,6 +418,14 @@ class MailSearch:
             sender=sender,
             snippet=snippet(text.body or text.header, [t.text for t in query.terms]),
         )
+
+
+def _mask_scores(fields: tuple[SearchField, ...]) -> list[int]:
+    """The score of each bit mask of `fields` (bit i: ``fields[i]`` holds the term)."""
+    weights = [_WEIGHTS.get(field, 0) for field in fields]
+    return [
+        sum(w for i, w in enumerate(weights) if mask >> i & 1) for mask in range(1 << len(weights))
+    ]
 
 
 def _ranges(uids: list[int]) -> list[tuple[int, int]]:

@@ -17,7 +17,7 @@ import functools
 import re
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 
@@ -84,6 +84,8 @@ class Settings:
     """An address, or "" (replies go to the sender)."""
     time_zone: str
     vacation: Vacation
+    conversation_view: bool = False
+    """The webmail lists folders by conversation."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -187,6 +189,7 @@ def settings_of(
             period_days=period if period is not None else limits.default_period_days,
             own_period=period is not None,
         ),
+        conversation_view=s.conversation_view,
     )
 
 
@@ -232,9 +235,16 @@ class UserSettings:
                 vacation_subject=current.vacation_subject,
                 vacation_text=current.vacation_text,
                 vacation_period_days=current.vacation_period_days,
+                conversation_view=current.conversation_view,
             )
 
         return await self._change(account, change, forget=False)
+
+    async def set_conversation_view(self, account: str, on: bool) -> Settings:
+        """List folders by conversation (True) or by message."""
+        return await self._change(
+            account, lambda current: replace(current, conversation_view=on), forget=False
+        )
 
     async def update_vacation(
         self,
@@ -277,6 +287,7 @@ class UserSettings:
                 vacation_subject=subject,
                 vacation_text=body,
                 vacation_period_days=period_days,
+                conversation_view=current.conversation_view,
             )
 
         return await self._change(account, change, forget=True)

@@ -1115,6 +1115,14 @@ class IndexingSettings:
         min=0,
         max=1_000_000,
     )
+    search_max_ranked: int = setting(
+        1000,
+        help="Messages one web search ranks and pages: when more match, the newest this "
+        "many are ranked and the answer says that more match (a common word then costs "
+        "this many exact tests, not one per message). IMAP SEARCH always finds every one.",
+        min=1,
+        max=1_000_000,
+    )
 
 
 def _check_spf(value: Any) -> str | None:
@@ -1369,10 +1377,26 @@ class WebmailSettings:
     )
     max_conversation: int = setting(
         100,
-        help="Most messages of one subject in a folder that the read pane's conversation "
-        "view threads (the oldest first; it says when there are more).",
+        help="Most messages of one conversation in a folder that the read pane's "
+        "conversation view shows (the oldest first; it says when there are more).",
         min=2,
         max=1000,
+    )
+    search_items_shown: int = setting(
+        5,
+        help="Contacts, events, tasks and notes the search page shows above the messages "
+        "found; when more match, a link shows them all, a page at a time.",
+        min=1,
+        max=100,
+    )
+    conversation_max_walk: int = setting(
+        20_000,
+        help="Messages one page of the list by conversation walks past at most (about "
+        "50 ms at 20,000). Walking newest first, the older messages of conversations "
+        "already shown are passed over; where they fill a longer stretch, the page stops "
+        'there and its "next page" link goes on.',
+        min=1000,
+        max=1_000_000,
     )
     max_image_senders: int = setting(
         1000,
@@ -1462,6 +1486,60 @@ class WebmailSettings:
         "flood keeps the page responsive.",
         min=50,
         max=5000,
+    )
+    calendar_max_shown: int = setting(
+        2000,
+        help="Most event occurrences one page of the webmail's calendar (a day, week or "
+        "month) shows; past it the page says that some are left out.",
+        min=50,
+        max=100_000,
+    )
+    calendar_month_cell_events: int = setting(
+        4,
+        help="Events one day of the calendar's month view lists; the rest are counted as "
+        '"+N more", a link to that day.',
+        min=1,
+        max=50,
+    )
+    tasks_max_listed: int = setting(
+        1000,
+        help="Most tasks the webmail's task list shows at once (open ones first).",
+        min=50,
+        max=100_000,
+    )
+    contacts_max_listed: int = setting(
+        500,
+        help="Contacts the webmail's Contacts page lists at once (the first by name; it "
+        "says how many more there are: the search box narrows the list).",
+        min=20,
+        max=10_000,
+    )
+    contacts_import_max_bytes: int = setting(
+        4_194_304,
+        help="Largest .vcf file the webmail's Contacts page imports.",
+        min=65_536,
+        max=67_108_864,
+        unit="bytes",
+    )
+    contacts_import_max_cards: int = setting(
+        5000,
+        help="Most cards one .vcf import may hold; a larger file is refused whole.",
+        min=10,
+        max=100_000,
+    )
+    notes_max_chars: int = setting(
+        20_000,
+        help="Longest note the webmail's Notes page saves (plain text; the form is also "
+        "bounded by max_form_bytes).",
+        min=1000,
+        max=1_000_000,
+        unit="characters",
+    )
+    notes_max_listed: int = setting(
+        500,
+        help="Notes the webmail's Notes page lists at once (the newest first).",
+        min=20,
+        max=10_000,
     )
 
 

@@ -18,7 +18,15 @@ from roost.store.db import Tx
 from roost.store.directory import Resolution
 from roost.store.groupware import Changes, Collection, Item, NewItem
 from roost.store.mail import NO_FLAGS, Copied, FlagResult, Found, MailboxStatus, UidRanges
-from roost.store.mail_list import Cursor, ListedMessage, SortKey, Summary
+from roost.store.mail_list import (
+    ConversationStats,
+    Cursor,
+    ListedMessage,
+    SortKey,
+    Summary,
+    ThreadIds,
+    Unthreaded,
+)
 from roost.store.maildrop_locks import LockOutcome
 from roost.store.retrieval import (
     ImapKey,
@@ -34,12 +42,14 @@ from roost.store.search import (
     IndexedMessage,
     ItemField,
     ItemSearchStatus,
+    NewestMatch,
     PendingItem,
     PendingMessage,
     SearchDocument,
     SearchFailure,
     SearchField,
     SearchStatus,
+    SearchTerm,
 )
 from roost.store.settings import JsonValue
 from roost.store.types import (
@@ -402,9 +412,37 @@ class MailListRole(Protocol):
 
     async def structures(self, tx: Tx, blob_hashes: Sequence[str]) -> dict[str, str | None]: ...
 
-    async def same_subject(
-        self, tx: Tx, mailbox_id: int, subject_sort: str, limit: int
+    async def unthreaded(
+        self, tx: Tx, mailbox_id: int, limit: int, from_uid: int = 0
+    ) -> list[Unthreaded]: ...
+
+    async def assign_threads(self, tx: Tx, account_id: int, items: Sequence[ThreadIds]) -> None: ...
+
+    async def conversation_heads(
+        self,
+        tx: Tx,
+        mailbox_id: int,
+        *,
+        after: tuple[datetime, int] | None,
+        limit: int,
+        scan: int,
+    ) -> tuple[list[ListedMessage], tuple[datetime, int] | None]: ...
+
+    async def conversation_stats(
+        self, tx: Tx, mailbox_id: int, keys: Sequence[int]
+    ) -> dict[int, ConversationStats]: ...
+
+    async def thread_unsummarised(
+        self, tx: Tx, mailbox_id: int, keys: Sequence[int], limit: int
+    ) -> list[str]: ...
+
+    async def thread_messages(
+        self, tx: Tx, mailbox_id: int, thread_key: int, limit: int
     ) -> list[ListedMessage]: ...
+
+    async def thread_uids(self, tx: Tx, mailbox_id: int, keys: Sequence[int]) -> list[int]: ...
+
+    async def listed(self, tx: Tx, mailbox_id: int, uid: int) -> ListedMessage | None: ...
 
 
 class QueueRole(Protocol):
@@ -525,8 +563,6 @@ class SearchRole(Protocol):
 
     async def unindexed_in(self, tx: Tx, mailbox_id: int) -> set[int]: ...
 
-    async def with_attachments(self, tx: Tx, mailbox_id: int, uids: Sequence[int]) -> set[int]: ...
-
     async def matching(
         self, tx: Tx, mailbox_id: int, field: SearchField, needle: str
     ) -> set[int]: ...
@@ -534,6 +570,17 @@ class SearchRole(Protocol):
     async def matching_fields(
         self, tx: Tx, mailbox_id: int, fields: Sequence[SearchField], needle: str
     ) -> dict[int, int]: ...
+
+    async def newest_matching(
+        self,
+        tx: Tx,
+        mailbox_ids: Sequence[int],
+        terms: Sequence[SearchTerm],
+        *,
+        limit: int,
+        below: int | None = None,
+        with_attachment: bool = False,
+    ) -> list[NewestMatch]: ...
 
     async def cursor(self, tx: Tx) -> int: ...
 

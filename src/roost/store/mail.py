@@ -226,6 +226,11 @@ _ALLOCATE_UIDS = (
     .returning(mailboxes.c.account_id, mailboxes.c.uidnext, mailboxes.c.highest_modseq)
 )
 _INSERT_MESSAGE = messages.insert()
+_KEEP_THREAD = (
+    messages.update()
+    .where(messages.c.id == sa.bindparam("b_row"))
+    .values(thread_key=sa.bindparam("b_key"))
+)
 _IDS_OF_UIDS = (
     sa.select(messages.c.id, messages.c.uid)
     .where(
@@ -808,6 +813,22 @@ class MailStore:
             ],
             enforce_quota=enforce_quota,
         )
+        # A copy stays in its conversation (store/mail_list.py): no header to read again.
+        keyed = await tx.execute(
+            sa.select(messages.c.uid, messages.c.thread_key).where(
+                messages.c.mailbox_id == source_id,
+                _uid_filter(uids),
+                messages.c.thread_key.is_not(None),
+            )
+        )
+        keys = {int(r.uid): int(r.thread_key) for r in keyed}
+        kept = [
+            {"b_row": a.message_id, "b_key": keys[m.uid]}
+            for m, a in zip(infos, appended, strict=True)
+            if m.uid in keys
+        ]
+        if kept:
+            await tx.execute(_KEEP_THREAD, kept)
         target = await self.mailbox_by_id(tx, target_id)
         return Copied(
             tuple(m.uid for m in infos), tuple(a.uid for a in appended), target.uidvalidity

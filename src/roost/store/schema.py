@@ -237,6 +237,9 @@ messages = sa.Table(
     # When the message was saved in this mailbox (RFC 8514); NULL for rows
     # saved before Roost kept it (migration 0012).
     sa.Column("saved_at", TS, nullable=True),
+    # The message's conversation (store/mail_list.py, migration 0022); NULL until
+    # the webmail threads it.
+    sa.Column("thread_key", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("mailbox_id", "uid"),
     sa.Index("ix_messages_mailbox_modseq", "mailbox_id", "modseq"),
 )
@@ -396,6 +399,31 @@ sa.Index(
 )
 sa.Index("ix_messages_blob_mailbox", messages.c.blob_hash, messages.c.mailbox_id)
 sa.Index("ix_messages_mailbox_flags", messages.c.mailbox_id, messages.c.flags)
+
+# Webmail conversations (migration 0022, store/mail_list.py): a folder's messages
+# by conversation and date, and the message IDs an account's conversations name.
+sa.Index(
+    "ix_messages_mailbox_thread",
+    messages.c.mailbox_id,
+    messages.c.thread_key,
+    messages.c.internal_date,
+    messages.c.uid,
+)
+conversation_refs = sa.Table(
+    "conversation_refs",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("ref_hash", sa.String(32), primary_key=True),
+    sa.Column("thread_key", sa.BigInteger, nullable=False),
+    sa.Index("ix_conversation_refs_thread", "account_id", "thread_key"),
+)
+"""Each message ID (hashed) that a message of the account named as its own or in
+its References, and the conversation it belongs to."""
 
 # --- Queue
 
@@ -831,6 +859,7 @@ user_settings = sa.Table(
     sa.Column("vacation_subject", sa.Text, nullable=False),
     sa.Column("vacation_text", sa.Text, nullable=False),
     sa.Column("vacation_period_days", sa.Integer),
+    sa.Column("conversation_view", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("updated_at", TS, nullable=False),
 )
 """One row per user who saved a setting; a user without one has the defaults.

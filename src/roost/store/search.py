@@ -60,14 +60,14 @@ again, and a search scans it meanwhile.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from roost.core.clock import Clock
-from roost.store.db import Tx
+from roost.store.db import AnyResult, Tx
 from roost.store.groupware import Item
 from roost.store.schema import (
     accounts,
@@ -101,6 +101,15 @@ an item's document holds changes."""
 ITEM_ENGINE_TABLE = "search_text_items"
 """The engine table of groupware items (its name starts with `ENGINE_TABLE`)."""
 _IDS_PER_QUERY = 500
+MIN_WINDOW_IDS = 500
+"""Message ids whose candidates `SearchStore.newest_matching` tests first
+(or its limit, if more); each further window is twice the last."""
+WALK_MIN_DENSITY = 16
+"""PostgreSQL: the newest messages are walked window by window while at
+least one in this many holds the words (so the walk tests at most about
+this many times the hits wanted); a rarer word's hits are found by one
+query over the rest, planned as `matching_fields`' is (the trigram indexes,
+or one scan where the planner prefers it), not window after window."""
 
 _UNINDEXABLE = ("\n", "\x00", "\ufffd")
 
@@ -152,6 +161,26 @@ class SearchDocument:
     def column(self, field: SearchField) -> str:
         value: str = getattr(self, field.value)
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTerm:
+    """A needle and where it may match (any of `fields`); it must be `indexable`."""
+
+    needle: str
+    fields: tuple[SearchField, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewestMatch:
+    """A message every term of a search matched (`SearchStore.newest_matching`)."""
+
+    message_id: int
+    mailbox_id: int
+    uid: int
+    masks: tuple[int, ...]
+    """Per term, the bit mask of its fields that contain it (bit i for
+    ``fields[i]``); never 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +334,180 @@ def _fts_trigrams(folded: str) -> str:
         step = (len(grams) - 1) / (MAX_QUERY_TRIGRAMS - 1)
         grams = [grams[round(i * step)] for i in range(MAX_QUERY_TRIGRAMS)]
     return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tests:
+    """The exact tests of some terms in SQL: one boolean per field of each
+    term (`columns`, term after term; `sizes` says how many are each
+    term's), their parameters, and on SQLite the FTS query for the
+    candidates that may pass them all."""
+
+    columns: tuple[str, ...]
+    sizes: tuple[int, ...]
+    params: dict[str, object]
+
+    @staticmethod
+    def of(dialect: str, terms: Sequence[SearchTerm]) -> _Tests:
+        columns: list[str] = []
+        queries: list[str] = []
+        params: dict[str, object] = {}
+        for n, term in enumerate(terms):
+            folded = fold(term.needle)
+            if dialect == "sqlite":
+                test = f"instr(t.{{column}}, :needle{n}) > 0"
+                params[f"needle{n}"] = folded
+            else:
+                test = f"t.{{column}} LIKE :pattern{n} ESCAPE '\\'"
+                params[f"pattern{n}"] = _like_pattern(folded)
+            groups = [
+                (SearchField.HEADER, SearchField.BODY) if f is SearchField.TEXT else (f,)
+                for f in term.fields
+            ]
+            columns += [" OR ".join(test.format(column=c.value) for c in g) for g in groups]
+            names = " ".join(dict.fromkeys(c.value for g in groups for c in g))
+            queries.append(f"({{{names}}} : ({_fts_trigrams(folded)}))")
+        if dialect == "sqlite" and queries:
+            params["query"] = " AND ".join(queries)
+        return _Tests(tuple(columns), tuple(len(t.fields) for t in terms), params)
+
+    def groups(self) -> list[tuple[str, ...]]:
+        """Each term's tests."""
+        out = []
+        at = 0
+        for size in self.sizes:
+            out.append(self.columns[at : at + size])
+            at += size
+        return out
+
+    def masks(self, hits: Sequence[object]) -> tuple[int, ...] | None:
+        """Each term's bit mask of the fields that hold it, or None when a
+        term is in none of them."""
+        out = []
+        at = 0
+        for size in self.sizes:
+            mask = sum(1 << i for i, hit in enumerate(hits[at : at + size]) if hit)
+            if not mask:
+                return None
+            out.append(mask)
+            at += size
+        return tuple(out)
+
+
+class _Windows:
+    """`SearchStore.newest_matching`'s statements over windows of message
+    ids: the newest id of the mailboxes (`top`), the exact tests of the
+    candidates in a window (`tested`), and on PostgreSQL the newest hits
+    under a window in one query (`newest`).
+
+    Windows of ids, not chunks of so many candidates: an FTS5 query read
+    newest first (ORDER BY rowid DESC) steps through its terms' posting
+    lists backwards, which for a needle mixing rare and common trigrams
+    costs as much as reading them all (tens of milliseconds at 100,000
+    messages); read forwards within a range of rowids it seeks."""
+
+    def __init__(
+        self, tx: Tx, mailbox_ids: Sequence[int], tests: _Tests, with_attachment: bool
+    ) -> None:
+        self._tx = tx
+        self._tests = tests
+        self._boxes = list(mailbox_ids)
+        self._params = tests.params | {"boxes": self._boxes, "version": VERSION}
+        self.by_index = tx.dialect != "sqlite" and bool(tests.sizes)
+        """Whether the engine's index finds a rare word's hits better than a
+        walk (PostgreSQL); on SQLite the FTS candidates are the walk."""
+        current = "d.mailbox_id IN :boxes AND d.version = :version AND d.error IS NULL"
+        attachment = "t.attachments != ''" if with_attachment else "1 = 1"
+        selected = [f"{t} AS m{i}" for i, t in enumerate(tests.columns)]
+        head = "SELECT " + ", ".join(
+            ["d.message_id", "d.mailbox_id", "d.uid", f"{attachment} AS a", *selected]
+        )
+        if tx.dialect == "sqlite" and tests.sizes:
+            # FTS candidates in the window, then search_docs, then the exact
+            # tests: result columns are computed only for rows that pass the
+            # WHERE, so no other mailbox's stored text is read.
+            exact = (
+                f"{head} FROM {ENGINE_TABLE} t "
+                "CROSS JOIN search_docs d ON d.message_id = t.rowid "
+                f"WHERE {ENGINE_TABLE} MATCH :query AND t.rowid >= {{low}} AND t.rowid < {{below}} "
+                f"AND {current}"
+            )
+        else:
+            key = "t.rowid" if tx.dialect == "sqlite" else "t.message_id"
+            words = " AND ".join(f"({' OR '.join(group)})" for group in tests.groups())
+            exact = (
+                f"{head} FROM search_docs d JOIN {ENGINE_TABLE} t ON {key} = d.message_id "
+                f"WHERE {current} AND d.message_id >= {{low}} AND d.message_id < {{below}} "
+                # The window on both tables: the planner must not scan all
+                # the stored text for a window's few thousand messages.
+                f"AND {key} >= {{low}} AND {key} < {{below}}" + (f" AND {words}" if words else "")
+            )
+        # The window and the limit are written into the statement, not
+        # bound: PostgreSQL then plans for the window at hand, where a plan
+        # made once for any window (after five runs of a prepared statement)
+        # walks every message of the range it cannot see.
+        self._exact = exact
+        # Whether fewer than so many candidates are left: read forwards,
+        # FTS5 lists a rare needle's few in a millisecond.
+        self._few = (
+            sa.text(
+                f"SELECT rowid FROM {ENGINE_TABLE} WHERE {ENGINE_TABLE} MATCH :query "  # noqa: S608
+                "AND rowid < :below ORDER BY rowid LIMIT 1 OFFSET :skip"
+            )
+            if tx.dialect == "sqlite" and tests.sizes
+            else None
+        )
+        # Ordered by `message_id + 0`: the planner may not walk the primary
+        # key backwards testing row after row, which for a rare word would
+        # read the whole mailbox one row at a time.
+        self._newest = f"{exact} ORDER BY d.message_id + 0 DESC LIMIT {{limit}}"
+
+    async def top(self) -> int:
+        """One past the newest message id of the mailboxes (0: none).
+        Within a mailbox ids rise with UIDs: the UID index finds it."""
+        top = 0
+        for box in self._boxes:
+            newest = await self._tx.scalar(
+                sa.select(messages.c.id)
+                .where(messages.c.mailbox_id == box)
+                .order_by(messages.c.uid.desc())
+                .limit(1)
+            )
+            if newest is not None:
+                top = max(top, int(newest) + 1)
+        return top
+
+    async def few_left(self, below: int, count: int) -> bool:
+        """Whether fewer than `count` candidates are under `below`, as far
+        as the engine's index tells cheaply (SQLite; PostgreSQL: unknown)."""
+        if self._few is None:
+            return False
+        params = self._params | {"below": below, "skip": count - 1}
+        return await self._tx.scalar(self._few, params) is None
+
+    async def tested(self, low: int, below: int) -> list[NewestMatch]:
+        """The hits among the messages with ids from `low` to under `below`,
+        newest first."""
+        statement = _with_boxes(self._exact.format(low=int(low), below=int(below)))
+        rows = await self._tx.execute(statement, self._params)
+        return sorted(self._hits(rows), key=lambda m: m.message_id, reverse=True)
+
+    async def newest(self, below: int, limit: int) -> list[NewestMatch]:
+        """The newest `limit` hits under `below`, found by the engine's index."""
+        statement = self._newest.format(low=0, below=int(below), limit=int(limit))
+        return list(self._hits(await self._tx.execute(_with_boxes(statement), self._params)))
+
+    def _hits(self, rows: AnyResult) -> Iterator[NewestMatch]:
+        for message_id, mailbox_id, uid, has_attachment, *hits in rows:
+            masks = self._tests.masks(hits)
+            if masks is not None and has_attachment:
+                yield NewestMatch(int(message_id), int(mailbox_id), int(uid), masks)
+
+
+def _with_boxes(statement: str) -> sa.TextClause:
+    """A statement whose `:boxes` (if any) is a list of mailbox ids."""
+    text = sa.text(statement)
+    return text.bindparams(sa.bindparam("boxes", expanding=True)) if ":boxes" in statement else text
 
 
 _CURRENT = sa.and_(search_docs.c.version == VERSION, search_docs.c.error.is_(None))
@@ -515,14 +718,8 @@ class SearchStore:
             raise ValueError(f"the index cannot answer a search for {needle!r}")
         if not fields:
             return {}
-        folded = fold(needle)
-        columns = [
-            (SearchField.HEADER, SearchField.BODY) if f is SearchField.TEXT else (f,)
-            for f in fields
-        ]
-        names = " ".join(dict.fromkeys(c.value for group in columns for c in group))
+        tests = _Tests.of(tx.dialect, [SearchTerm(needle, tuple(fields))])
         if tx.dialect == "sqlite":
-            test = "instr(t.{column}, :needle) > 0"
             # CROSS JOIN keeps SQLite's planner from walking the mailbox and
             # running the FTS query once per message: candidates come first.
             # The CASE holds the exact tests back until search_docs has shown
@@ -530,26 +727,18 @@ class SearchStore:
             # text (in an index shared by every mailbox) is never read.
             guard = "CASE WHEN d.mailbox_id = :mailbox THEN ({}) ELSE 0 END"
             source = f"{ENGINE_TABLE} t CROSS JOIN search_docs d ON d.message_id = t.rowid"
-            params: dict[str, object] = {
-                "query": f"{{{names}}} : ({_fts_trigrams(folded)})",
-                "needle": folded,
-            }
+            candidates = f"{ENGINE_TABLE} MATCH :query"
         else:
-            test = "t.{column} LIKE :pattern ESCAPE '\\'"
             guard = "({})"
             source = f"{ENGINE_TABLE} t JOIN search_docs d ON d.message_id = t.message_id"
-            params = {"pattern": _like_pattern(folded)}
-        tests = [" OR ".join(test.format(column=c.value) for c in group) for group in columns]
-        candidates = (
-            f"{ENGINE_TABLE} MATCH :query" if tx.dialect == "sqlite" else f"({' OR '.join(tests)})"
-        )
-        selected = ", ".join(f"{guard.format(t)} AS m{i}" for i, t in enumerate(tests))
+            candidates = f"({' OR '.join(tests.columns)})"
+        selected = ", ".join(f"{guard.format(t)} AS m{i}" for i, t in enumerate(tests.columns))
         statement = sa.text(
             f"SELECT d.uid, {selected} FROM {source} "  # noqa: S608 - fixed names
             f"WHERE {candidates} AND d.mailbox_id = :mailbox "
             "AND d.version = :version AND d.error IS NULL"
         )
-        params |= {"mailbox": mailbox_id, "version": VERSION}
+        params = tests.params | {"mailbox": mailbox_id, "version": VERSION}
         out: dict[int, int] = {}
         for uid, *hits in await tx.execute(statement, params):
             mask = sum(1 << i for i, hit in enumerate(hits) if hit)
@@ -557,28 +746,56 @@ class SearchStore:
                 out[int(uid)] = mask
         return out
 
-    async def with_attachments(self, tx: Tx, mailbox_id: int, uids: Sequence[int]) -> set[int]:
-        """Of the mailbox's indexed messages `uids`, those with an attachment
-        (a file name or attachment text in their document)."""
-        if not uids:
-            return set()
-        key = "rowid" if tx.dialect == "sqlite" else "message_id"
-        statement = sa.text(
-            f"SELECT d.uid FROM search_docs d JOIN {ENGINE_TABLE} t "  # noqa: S608 - fixed names
-            f"ON t.{key} = d.message_id WHERE d.mailbox_id = :mailbox AND d.uid IN :uids "
-            "AND d.version = :version AND d.error IS NULL AND t.attachments != ''"
-        ).bindparams(sa.bindparam("uids", expanding=True))
-        found: set[int] = set()
-        for start in range(0, len(uids), 500):
-            rows = await tx.execute(
-                statement,
-                {
-                    "mailbox": mailbox_id,
-                    "uids": list(uids[start : start + 500]),
-                    "version": VERSION,
-                },
-            )
-            found.update(int(r[0]) for r in rows)
+    async def newest_matching(
+        self,
+        tx: Tx,
+        mailbox_ids: Sequence[int],
+        terms: Sequence[SearchTerm],
+        *,
+        limit: int,
+        below: int | None = None,
+        with_attachment: bool = False,
+    ) -> list[NewestMatch]:
+        """The newest `limit` indexed messages of `mailbox_ids` that every
+        term matches (and that have an attachment, if asked), newest first.
+        Newest is by message id: the order of arrival, and in a mailbox the
+        order of UIDs (a mailbox's messages get their ids and UIDs in one
+        step, both rising). `below` (a message id of an earlier answer)
+        goes on past it. Without terms: every indexed message (that has an
+        attachment, if asked).
+
+        Unlike `matching_fields` (IMAP SEARCH, which needs every hit), the
+        exact tests do not run over every candidate: candidates are taken
+        newest first, a chunk at a time, and testing stops once `limit`
+        messages have passed, so that a word in nearly every message costs
+        about `limit` tests, not one per message. A message counts only
+        when every term passes its exact test in it."""
+        if limit < 1:
+            raise ValueError(f"the limit is at least 1, not {limit}")
+        for term in terms:
+            if not indexable(term.needle):
+                raise ValueError(f"the index cannot answer a search for {term.needle!r}")
+            if not term.fields:
+                raise ValueError(f"the term {term.needle!r} names no field")
+        if not mailbox_ids:
+            return []
+        windows = _Windows(tx, mailbox_ids, _Tests.of(tx.dialect, terms), with_attachment)
+        top = await windows.top() if below is None else below
+        size = max(MIN_WINDOW_IDS, limit)
+        found: list[NewestMatch] = []
+        while top > 0 and len(found) < limit:
+            # A rare needle's few candidates are tested at once, not window
+            # by window down to the oldest message.
+            low = 0 if await windows.few_left(top, size) else max(0, top - size)
+            hits = await windows.tested(low, top)
+            found += hits[: limit - len(found)]
+            top = low
+            if windows.by_index and len(hits) * WALK_MIN_DENSITY < size and top > 0:
+                # PostgreSQL: the words are not common among the newest
+                # messages; one query over the rest finds them faster.
+                found += await windows.newest(top, limit - len(found))
+                break
+            size *= 2
         return found
 
     # --- the indexer's place in the change feed

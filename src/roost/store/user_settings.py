@@ -44,6 +44,8 @@ class StoredSettings:
     vacation_text: str = ""
     vacation_period_days: int | None = None
     """None means the configured default."""
+    conversation_view: bool = False
+    """The webmail lists a folder by conversation rather than by message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ def _stored(row: sa.Row[Any]) -> StoredSettings:
         vacation_period_days=None
         if row.vacation_period_days is None
         else int(row.vacation_period_days),
+        conversation_view=bool(row.conversation_view),
     )
 
 
@@ -85,6 +88,7 @@ def _values(settings: StoredSettings) -> dict[str, object]:
         "vacation_subject": settings.vacation_subject,
         "vacation_text": settings.vacation_text,
         "vacation_period_days": settings.vacation_period_days,
+        "conversation_view": settings.conversation_view,
     }
 
 

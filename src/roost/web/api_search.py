@@ -4,7 +4,9 @@ GET /api/v1/search?user=ADDRESS&q=QUERY[&page=N&per_page=N]
 
 The answer: `hits` (folder, UID, score, date, size, subject, sender, and a
 snippet as segments with `hit` marking the matched text, for the face to
-escape and highlight), `total`, `page`, `per_page`, and `index`: how many
+escape and highlight), `total`, `page`, `per_page`, `more` (more messages
+match than `[indexing] search_max_ranked`: `total` is that many, the newest,
+ranked and paged), and `index`: how many
 messages of the searched folders are not indexed yet (they are not
 searched), how many changes the indexer is behind, and the Indexing
 service's state, so that a page says when the answer may be incomplete.
@@ -61,9 +63,12 @@ def search_routes(web: WebContext) -> list[Route]:
         )
         state = indexing_state(web)
         complete = page.unindexed == 0 and state == "running"
-        note = _index_note("messages", page.unindexed, page.unsearched, state)
+        note = _index_note(
+            "messages", page.unindexed, page.unsearched, state, page.max_ranked if page.more else 0
+        )
         return {
             "total": page.total,
+            "more": page.more,
             "page": page.page,
             "per_page": page.per_page,
             "index": {
@@ -149,8 +154,9 @@ def _kinds(raw: str) -> list[ItemKind] | None:
     return [ItemKind(n) for n in names]
 
 
-def _index_note(what: str, unindexed: int, unsearched: int, state: str) -> str:
-    """Why an answer may be incomplete, in words ("" when it is not)."""
+def _index_note(what: str, unindexed: int, unsearched: int, state: str, ranked: int = 0) -> str:
+    """Why an answer may be incomplete, in words ("" when it is not);
+    `ranked`: more match than were ranked, the newest this many."""
     note = ""
     if unsearched:
         note = f"{unsearched} {what} are not indexed yet and were not searched"
@@ -158,4 +164,9 @@ def _index_note(what: str, unindexed: int, unsearched: int, state: str) -> str:
         note = f"{unindexed} {what} are not indexed yet and were scanned"
     if state != "running":
         note = f"{SERVICE.title()} is {state}" + (f"; {note}" if note else "")
+    if ranked:
+        more = (
+            f"more than {ranked} {what} match: the newest {ranked} are ranked; add words to narrow"
+        )
+        note = f"{note}; {more}" if note else more[0].upper() + more[1:]
     return note

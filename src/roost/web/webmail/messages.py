@@ -1,7 +1,10 @@
 """The mailbox page (folders on the side, a folder's messages) and the list's actions.
 
 The list is paged by keyset (`?after=` is an opaque link the list made) and
-sorted by date, sender, subject or size. Dates are shown in the user's time
+sorted by date, sender, subject or size; or, when the user chose "Conversations"
+(kept in their settings, `roost.control.user_settings`), one row per
+conversation of the folder, newest first, whose actions apply to every message
+of the ticked conversations. Dates are shown in the user's time
 zone, which the page's script reports in a cookie (`roost_tz`, an IANA name
 checked against the time zone database; UTC until it is known). Every action
 takes the ticked UIDs, or every message of the folder when "all N in this
@@ -26,7 +29,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from roost.control.mail_folders import MailFolders
-from roost.control.mail_list import MailList
+from roost.control.mail_list import ConversationItem, MailList
+from roost.control.user_settings import SettingsRefused, UserSettings
 from roost.store.mail_list import ListedMessage, SortKey
 from roost.store.types import Flag, SpecialUse
 from roost.web.forms import PageError
@@ -43,6 +47,9 @@ DONE = {
     "deleted": "The folder is deleted.",
 }
 ACTIONS = ("read", "unread", "flag", "unflag", "delete", "junk", "move")
+VIEW_URL = "/mail/view"
+VIEWS = {"list": False, "conversations": True}
+MAX_THREAD_KEY = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,24 @@ class Row:
     unread: bool
     flagged: bool
     answered: bool
+    attachment: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    key: int | None
+    """The conversation's key; None for a message not threaded yet (ticked by UID)."""
+    uid: int
+    """Its newest message, which the row opens."""
+    participants: str
+    participants_full: str
+    subject: str
+    count: int
+    date: str
+    date_full: str
+    size: str
+    unread: bool
+    flagged: bool
     attachment: bool
 
 
@@ -106,21 +131,56 @@ def row_of(message: ListedMessage, now: datetime, zone: tzinfo) -> Row:
     )
 
 
-def chosen_uids(page: MailRequest) -> list[int] | None:
-    """The ticked UIDs, or None for every message of the folder."""
+def conversation_row(item: ConversationItem, now: datetime, zone: tzinfo) -> ConversationRow:
+    head, stats = item.head, item.stats
+    names = ", ".join(stats.participants)
+    more = f" +{stats.more_participants}" if stats.more_participants else ""
+    return ConversationRow(
+        key=head.thread_key,
+        uid=head.uid,
+        participants=(names + more) if names else "",
+        participants_full=names + (f" and {stats.more_participants} more" if more else ""),
+        subject=item.subject,
+        count=stats.count,
+        date=short_date(head.internal_date, now, zone),
+        date_full=head.internal_date.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        size=human_size(stats.size),
+        unread=stats.unread > 0,
+        flagged=stats.flagged,
+        attachment=stats.attachment,
+    )
+
+
+def _numbers(texts: list[str], top: int, what: str) -> list[int]:
+    found = []
+    for text in texts:
+        if not text.isdigit() or not 0 < int(text) <= top:
+            raise PageError(400, f"{text[:20]!r} is not a {what} of this list.")
+        found.append(int(text))
+    return found
+
+
+async def chosen_uids(page: MailRequest, messages: MailList, folder: str) -> list[int] | None:
+    """The ticked UIDs and every message of the ticked conversations, or None for
+    every message of the folder."""
     if page.form.get("all") == "yes":
         return None
-    uids = []
-    for text in page.form.all("uid"):
-        if not text.isdigit() or not 0 < int(text) <= MAX_UID:
-            raise PageError(400, f"{text[:20]!r} is not a message of this list.")
-        uids.append(int(text))
-    if not uids:
+    uids = _numbers(page.form.all("uid"), MAX_UID, "message")
+    keys = _numbers(page.form.all("conversation"), MAX_THREAD_KEY, "conversation")
+    if not uids and not keys:
         raise PageError(400, "Tick the messages first (or “all in this folder”).")
-    return uids
+    if keys:
+        uids += await messages.conversation_uids(page.session.account_id, folder, keys)
+        if not uids:
+            raise PageError(
+                404, "The ticked conversations have no messages here any more (moved?)."
+            )
+    return sorted(set(uids))
 
 
 def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> list[BaseRoute]:
+    users = UserSettings(mail.web.store, mail.web.config.vacation)
+
     async def list_state(account_id: int) -> str:
         """The folders' state, and whether a folder is still being summarised (its
         end changes the token too, so a list waiting for it fills in)."""
@@ -142,16 +202,30 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
         descending = query.get("order", "desc" if key in (SortKey.DATE, SortKey.SIZE) else "asc")
         if descending not in ("asc", "desc"):
             raise PageError(400, "The order is asc or desc.")
-        listing = await messages.page(
-            page.session.account_id,
-            current.name,
-            key,
-            descending=descending == "desc",
-            cursor=query.get("after") or None,
-        )
-        state = await list_state(page.session.account_id)
+        threaded = (await users.get(page.session.address)).conversation_view
         zone = user_zone(page.request)
         now = mail.web.store.clock.now()
+        cursor = query.get("after") or None
+        conversations: list[ConversationRow] = []
+        rows: list[Row] = []
+        if threaded:
+            key, descending = SortKey.DATE, "desc"
+            grouped = await messages.conversations(
+                page.session.account_id, current.name, cursor=cursor
+            )
+            conversations = [conversation_row(c, now, zone) for c in grouped.conversations]
+            next_cursor, total, waiting = grouped.next_cursor, grouped.total, grouped.waiting
+        else:
+            listing = await messages.page(
+                page.session.account_id,
+                current.name,
+                key,
+                descending=descending == "desc",
+                cursor=cursor,
+            )
+            rows = [row_of(m, now, zone) for m in listing.messages]
+            next_cursor, total, waiting = listing.next_cursor, listing.total, listing.waiting
+        state = await list_state(page.session.account_id)
         base = {"folder": current.name, "sort": key.value, "order": descending}
         return mail.render(
             "mailbox.html",
@@ -162,14 +236,17 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
                 "quota": quota,
                 "done": DONE.get(query.get("done", ""), query.get("note", "")[:200]),
                 "home": HOME,
-                "rows": [row_of(m, now, zone) for m in listing.messages],
-                "total": listing.total,
-                "waiting": listing.waiting,
+                "rows": rows,
+                "threaded": threaded,
+                "conversations": conversations,
+                "view_url": VIEW_URL,
+                "total": total,
+                "waiting": waiting,
                 "sort": key.value,
                 "order": descending,
                 "first_url": f"{HOME}?{urlencode(base)}",
-                "next_url": f"{HOME}?{urlencode({**base, 'after': listing.next_cursor})}"
-                if listing.next_cursor
+                "next_url": f"{HOME}?{urlencode({**base, 'after': next_cursor})}"
+                if next_cursor
                 else "",
                 "paged": bool(query.get("after")),
                 "sort_url": {
@@ -210,7 +287,7 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
         what = page.form.get("action")
         if what not in ACTIONS:
             raise PageError(400, f"Unknown action {what[:40]!r}.")
-        uids = chosen_uids(page)
+        uids = await chosen_uids(page, messages, folder)
         account = page.session.account_id
         match what:
             case "read" | "unread":
@@ -232,6 +309,18 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
                 note = f"{count} moved to {target}."
         return back(folder, note)
 
+    async def view(page: MailRequest) -> Response:
+        """List folders by message or by conversation (kept in the user's settings)."""
+        folder = page.form.get("folder") or "INBOX"
+        chosen = page.form.get("view")
+        if chosen not in VIEWS:
+            raise PageError(400, "Choose the list by message or by conversation.")
+        try:
+            await users.set_conversation_view(page.session.address, VIEWS[chosen])
+        except SettingsRefused as exc:
+            raise PageError(400, str(exc)) from None
+        return RedirectResponse(f"{HOME}?{urlencode({'folder': folder})}", status_code=303)
+
     async def empty(page: MailRequest) -> Response:
         folder = page.form.get("folder")
         count = await messages.empty(page.session.account_id, folder)
@@ -242,4 +331,5 @@ def mailbox_routes(mail: Webmail, folders: MailFolders, messages: MailList) -> l
         Route(STATE_URL, mail.page(state), methods=["GET"]),
         Route("/mail/messages/action", mail.page(action), methods=["POST"]),
         Route("/mail/messages/empty", mail.page(empty), methods=["POST"]),
+        Route(VIEW_URL, mail.page(view), methods=["POST"]),
     ]

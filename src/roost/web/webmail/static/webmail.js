@@ -19,12 +19,16 @@ document.addEventListener("submit", (event) => {
 });
 
 // The message list. Rows are looked up when a key is pressed, not kept: the list
-// replaces its rows by itself when the folder changes (see the poll below).
+// replaces its rows by itself when the folder changes (see the poll below). A row
+// is a message, or in the conversation view a conversation (its box names the
+// conversation, and the server acts on all its messages).
+const TICKS = 'input[name="uid"], input[name="conversation"]';
 const list = () => document.getElementById("list");
 const boxes = () => {
   const form = list();
-  return form ? Array.from(form.querySelectorAll('input[name="uid"]')) : [];
+  return form ? Array.from(form.querySelectorAll(TICKS)) : [];
 };
+const tickOf = (row) => row.querySelector(TICKS);
 const rows = () => {
   const form = list();
   return form ? Array.from(form.querySelectorAll("tbody tr")) : [];
@@ -97,13 +101,13 @@ document.addEventListener("keydown", (event) => {
   } else if (event.key === "k") {
     focusRow(-1);
   } else if (event.key === "x" && currentRow()) {
-    const box = currentRow().querySelector('input[name="uid"]');
+    const box = tickOf(currentRow());
     box.checked = !box.checked;
   } else if ((event.key === "o" || event.key === "Enter") && currentRow()) {
     currentRow().querySelector("td.subject a").click();
   } else if (button) {
     if (currentRow() && !boxes().some((box) => box.checked)) {
-      currentRow().querySelector('input[name="uid"]').checked = true;
+      tickOf(currentRow()).checked = true;
     }
     if (boxes().some((box) => box.checked)) {
       button.click();
@@ -142,7 +146,7 @@ const refresh = async (mailbox) => {
   if (!next) {
     return;
   }
-  const ticked = new Set(boxes().filter((box) => box.checked).map((box) => box.value));
+  const ticked = new Set(boxes().filter((box) => box.checked).map((box) => box.name + ":" + box.value));
   const all = document.getElementById("all-in-folder");
   const allTicked = all instanceof HTMLInputElement && all.checked;
   for (const selector of SWAPPED) {
@@ -157,7 +161,7 @@ const refresh = async (mailbox) => {
     }
   }
   for (const box of boxes()) {
-    box.checked = ticked.has(box.value);
+    box.checked = ticked.has(box.name + ":" + box.value);
   }
   const allAgain = document.getElementById("all-in-folder");
   if (allAgain instanceof HTMLInputElement) {
