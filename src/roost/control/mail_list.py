@@ -305,8 +305,11 @@ class MailList:
         summary_batch: int,
         max_conversation: int = 100,
         max_walk: int = 20_000,
+        thread_batch: int = 100,
     ) -> None:
         self._store = store
+        self._thread_batch = thread_batch
+        """Messages one background threading step files (`[webmail] thread_batch`)."""
         self._max_walk = max_walk
         """Messages one page of the list by conversation walks past at most
         (`[webmail] conversation_max_walk`)."""
@@ -563,10 +566,12 @@ class MailList:
             log.warning("threading mailbox %s stopped", box.id, exc_info=True)
 
     async def thread_folder(self, account_id: int, mailbox_id: int) -> None:
-        """Give every message of the folder its conversation (then a no-op query)."""
+        """Give every message of the folder its conversation (then a no-op query), in
+        batches of `thread_batch`: a page that must thread a message of its own
+        waits for the batch in hand, so the batches are kept short."""
         while True:
             missing = await self._store.read(
-                self._store.mail_list.unthreaded, mailbox_id, self._summary_batch
+                self._store.mail_list.unthreaded, mailbox_id, self._thread_batch
             )
             if not missing:
                 return

@@ -1389,6 +1389,15 @@ class WebmailSettings:
         min=1,
         max=100,
     )
+    thread_batch: int = setting(
+        100,
+        help="Messages the webmail files into conversations in one unit of work while it "
+        "threads a folder in the background (the first time the folder is listed by "
+        "conversation or a message in it is opened); a page that needs a message of its "
+        "own threaded waits for the batch in hand.",
+        min=10,
+        max=10_000,
+    )
     conversation_max_walk: int = setting(
         20_000,
         help="Messages one page of the list by conversation walks past at most (about "

@@ -42,6 +42,7 @@ def webmail_routes(web: WebContext, access: WebmailAccess) -> list[BaseRoute]:
         settings.summary_batch,
         settings.max_conversation,
         settings.conversation_max_walk,
+        settings.thread_batch,
     )
     view = MailView(web.store, settings.max_view_chars, settings.max_image_senders)
 
