@@ -355,8 +355,8 @@ def running(command: list[str], log: Path, origin: str, what: str) -> Iterator[i
 @contextlib.contextmanager
 def roost_server(folder: Path, profile: Path | None) -> Iterator[Server]:
     """Roost's web listener only, on a free port; the account made through the API."""
-    from roost.app import local_api
     from roost.core.config import load
+    from roost.local_api import local_api
 
     port = free_port()
     config = folder / "roost.toml"

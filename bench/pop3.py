@@ -226,8 +226,8 @@ def roost_config(folder: Path, port: int) -> Path:
 
 def fill_roost(config_path: Path, sizes: list[int]) -> None:
     """The account, then the messages into its INBOX through the store."""
-    from roost.app import local_api
     from roost.core.config import load
+    from roost.local_api import local_api
     from roost.store.store import open_store
     from roost.store.types import NewMessage
 

@@ -213,8 +213,8 @@ def roost_config(folder: Path, mx_port: int, max_per_connection: int) -> Path:
 
 def add_accounts(config_path: Path, addresses: list[str]) -> None:
     """Make the domain and the accounts through the API in-process, before `serve`."""
-    from roost.app import local_api
     from roost.core.config import load
+    from roost.local_api import local_api
 
     async def work() -> None:
         async with local_api(load(config_path)) as api:
