@@ -4,6 +4,8 @@ webmail (under /mail).
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,7 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.control.admin_access import AdminAccess
 from roost.control.auth import Authenticator
+from roost.control.intake import Intake
 from roost.control.passwords import Passwords
+from roost.control.submission import SubmissionPolicy
 from roost.control.throttle import Throttle
 from roost.control.webmail_access import WebmailAccess
 from roost.supervisor.service import ServiceState
@@ -39,6 +43,8 @@ SECURITY_HEADERS = {
 
 
 def create_app(web: WebContext) -> Starlette:
+    web = with_sending(web)
+
     async def healthz(request: Request) -> Response:
         """Liveness (the process answers) and readiness (every wanted service runs)."""
         statuses = web.supervisor.statuses()
@@ -79,6 +85,20 @@ def create_app(web: WebContext) -> Starlette:
         ],
         exception_handlers={HTTPException: http_error},
         middleware=[Middleware(SecurityHeaders)],
+    )
+
+
+def with_sending(web: WebContext) -> WebContext:
+    """The context with the intake and submission policy every page that sends mail
+    (compose, invitations) shares, made here when the composition root gave none
+    (the CLI's in-process API, tests): one policy, one hourly count."""
+    if web.intake is not None and web.submission is not None:
+        return web
+    clock = web.store.clock
+    return dataclasses.replace(
+        web,
+        intake=web.intake or Intake(web.store, web.config.spool, clock),
+        submission=web.submission or SubmissionPolicy.of(web.config, web.store, clock),
     )
 
 

@@ -49,8 +49,15 @@ class WebContext:
     """The web chat's sign-in tokens (issued here, redeemed by XMPP); None where no
     XMPP runs (the local CLI): the webmail then has no chat."""
     intake: Intake | None = None
-    """The way into the queue for the webmail's sends; one over the same store when
-    not given (the Spool is then not woken at once)."""
+    """The way into the queue for the webmail's sends; `create_app` makes one over
+    the same store when not given (the Spool is then not woken at once)."""
     submission: SubmissionPolicy | None = None
     """The submission policy SMTP submission applies (one object: one hourly count);
-    made from `[smtp]` when not given."""
+    `create_app` makes one from `[smtp]` when not given."""
+
+    def sending(self) -> tuple[Intake, SubmissionPolicy]:
+        """The intake and submission policy the webmail sends through (`create_app`
+        fills them in when the composition root gave none)."""
+        if self.intake is None or self.submission is None:
+            raise RuntimeError("the web context has no intake or submission policy")
+        return self.intake, self.submission

@@ -35,9 +35,7 @@ from roost.control.compose import (
     compose_limits,
 )
 from roost.control.compose_mime import Attachment
-from roost.control.intake import Intake
 from roost.control.recipients import CompletionLimits, Recipients
-from roost.control.submission import SubmissionPolicy
 from roost.control.user_settings import UserSettings
 from roost.control.webmail_access import WebmailAccess
 from roost.core.errors import RoostError
@@ -114,18 +112,12 @@ def _compose_of(
 
 def compose_pages(web: WebContext, access: WebmailAccess) -> list[BaseRoute]:
     """The compose routes over the context's intake and submission policy (the ones
-    SMTP submission uses), or ones of their own where the context has none."""
+    SMTP submission uses)."""
     config, store = web.config, web.store
     clock = store.clock
     settings = access.settings
     limits = compose_limits(config)
-    composer = Composer(
-        store,
-        web.intake or Intake(store, config.spool, clock),
-        web.submission or SubmissionPolicy.of(config, store, clock),
-        limits,
-        clock,
-    )
+    composer = Composer(store, *web.sending(), limits, clock)
     areas = ComposeAreas(
         config.data_dir,
         max_message_bytes=limits.max_message_bytes,

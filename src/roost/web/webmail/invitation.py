@@ -32,7 +32,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from roost.control.compose import Writer
-from roost.control.intake import Intake
 from roost.control.itip import Invitations, ItipLimits, Standing
 from roost.control.itip_messages import (
     CANCEL,
@@ -44,7 +43,6 @@ from roost.control.itip_messages import (
     received,
 )
 from roost.control.mail_view import Loaded, MailView, clean_text, sender_address
-from roost.control.submission import SubmissionPolicy
 from roost.web.context import WebContext
 from roost.web.forms import PageError
 from roost.web.webmail.pages import MailRequest, Webmail
@@ -110,14 +108,8 @@ def invitations_of(web: WebContext) -> Invitations:
     """The invitations over the context's intake and submission policy (the ones
     the compose page and SMTP submission use); the calendar view builds its own
     with this too."""
-    store, config = web.store, web.config
-    return Invitations(
-        store,
-        web.intake or Intake(store, config.spool, store.clock),
-        web.submission or SubmissionPolicy.of(config, store, store.clock),
-        ItipLimits.of(config),
-        store.clock,
-    )
+    store = web.store
+    return Invitations(store, *web.sending(), ItipLimits.of(web.config), store.clock)
 
 
 def _writer(page: MailRequest) -> Writer:
