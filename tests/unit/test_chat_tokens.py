@@ -95,7 +95,8 @@ async def test_a_token_serves_once(sqlite_store: Store, clock: ManualClock, tmp_
     kept = await sqlite_store.read(lambda tx: tx.execute(sa.select(chat_tokens.c.token_hash)))
     (stored,) = [row.token_hash for row in kept]
     assert stored == hashlib.sha256(issued.token.encode()).hexdigest(), "kept hashed only"
-    assert await tokens.sign_in(ADDRESS.upper(), issued.token, OWN, client="127.0.0.1") == ADDRESS
+    signed = await tokens.sign_in(ADDRESS.upper(), issued.token, OWN, client="127.0.0.1")
+    assert signed.address == ADDRESS
     with pytest.raises(AuthenticationFailed):
         await tokens.sign_in(ADDRESS, issued.token, OWN, client="127.0.0.1")
 
@@ -105,7 +106,8 @@ async def test_a_token_expires(sqlite_store: Store, clock: ManualClock, tmp_path
     early = await tokens.issue(session)
     late = await tokens.issue(session)
     clock.advance(29)
-    assert await tokens.sign_in(ADDRESS, early.token, OWN, client="127.0.0.1") == ADDRESS
+    signed = await tokens.sign_in(ADDRESS, early.token, OWN, client="127.0.0.1")
+    assert signed.address == ADDRESS
     clock.advance(1)
     with pytest.raises(AuthenticationFailed):
         await tokens.sign_in(ADDRESS, late.token, OWN, client="127.0.0.1")
@@ -121,7 +123,8 @@ async def test_elsewhere_a_token_is_not_even_tried(
         with pytest.raises(AuthenticationFailed):
             await tokens.sign_in(ADDRESS, issued.token, channel, client="127.0.0.1")
     # Refused there, it was not spent: the webmail's own page may still use it.
-    assert await tokens.sign_in(ADDRESS, issued.token, OWN, client="127.0.0.1") == ADDRESS
+    signed = await tokens.sign_in(ADDRESS, issued.token, OWN, client="127.0.0.1")
+    assert signed.address == ADDRESS
 
 
 async def test_failures_count_toward_the_throttle(

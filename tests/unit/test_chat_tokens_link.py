@@ -20,13 +20,13 @@ async def test_a_sign_in_names_the_webmail_session(
 ) -> None:
     tokens, session = await _setup(sqlite_store, clock, tmp_path)
     first, second = await tokens.issue(session), await tokens.issue(session)
-    signed = await tokens.sign_in_session(ADDRESS, first.token, OWN, client="127.0.0.1")
+    signed = await tokens.sign_in(ADDRESS, first.token, OWN, client="127.0.0.1")
     assert (signed.address, signed.web_session) == (ADDRESS, session.id_hash)
     # A token tried where tokens are refused is spent, link and all.
     with pytest.raises(AuthenticationFailed):
-        await tokens.sign_in_session("other@example.test", second.token, OWN, client="127.0.0.1")
+        await tokens.sign_in("other@example.test", second.token, OWN, client="127.0.0.1")
     with pytest.raises(AuthenticationFailed):
-        await tokens.sign_in_session(ADDRESS, second.token, OWN, client="127.0.0.1")
+        await tokens.sign_in(ADDRESS, second.token, OWN, client="127.0.0.1")
 
 
 async def test_another_node_redeeming_the_token_finds_the_same_session(
@@ -37,5 +37,5 @@ async def test_another_node_redeeming_the_token_finds_the_same_session(
     issued = await issuer.issue(session)
     settings = make_config(tmp_path, webmail={"chat_token_ttl_s": 30}).webmail
     other_node = ChatTokens(sqlite_store, issuer._auth, settings, clock)
-    signed = await other_node.sign_in_session(ADDRESS, issued.token, OWN, client="127.0.0.1")
+    signed = await other_node.sign_in(ADDRESS, issued.token, OWN, client="127.0.0.1")
     assert signed.web_session == session.id_hash

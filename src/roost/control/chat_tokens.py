@@ -139,17 +139,13 @@ class ChatTokens:
         await self._store.write(work)
         return IssuedToken(token, expires)
 
-    async def sign_in(self, address: str, token: str, channel: ChatChannel, *, client: str) -> str:
-        """The account a token signs in, as `Authenticator.authenticate` answers a
-        password: raise `Throttled`, or `AuthenticationFailed` for a token that is
-        unknown, used, expired, of another account or presented where tokens are
-        not accepted."""
-        return (await self.sign_in_session(address, token, channel, client=client)).address
-
-    async def sign_in_session(
+    async def sign_in(
         self, address: str, token: str, channel: ChatChannel, *, client: str
     ) -> ChatSignIn:
-        """`sign_in`, with the webmail session the token was issued to."""
+        """The account a token signs in and the webmail session it was issued to, as
+        `Authenticator.authenticate` answers a password: raise `Throttled`, or
+        `AuthenticationFailed` for a token that is unknown, used, expired, of another
+        account or presented where tokens are not accepted."""
         key = address.strip().lower()
         verdict = self._auth.throttle.check(client, key)
         if verdict.locked_for_s > 0:

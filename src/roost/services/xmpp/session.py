@@ -533,7 +533,7 @@ class XmppSession:
         web_session = None
         try:
             if tokens is not None and is_token(pw):
-                chat = await tokens.sign_in_session(address, pw, self._channel, client=self._client)
+                chat = await tokens.sign_in(address, pw, self._channel, client=self._client)
                 signed_in, web_session = chat.address, chat.web_session
             else:
                 account = await self._deps.auth.authenticate(address, pw, client=self._client)
