@@ -128,6 +128,12 @@ async def test_rebuild_of_an_account(sqlite_store: Store, clock: ManualClock) ->
         await store.write(store.search.forget, account.id)
         await store.write(store.search.request_rescan)
         store.changes.notify(store.changes.latest_seen)  # a wake-up, as a commit gives
+        # The forgotten documents may not show as pending before the service has
+        # taken the rescan request: wait (bounded) for its work, then for the rest.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BOUNDED_WAIT_S
+        while service.counters["indexed"] < before + 2 and loop.time() < deadline:
+            await asyncio.sleep(0.02)
         await settled(store, service)
         assert service.counters["indexed"] == before + 2
 
