@@ -33,7 +33,11 @@ policy-rc.d that exits 101 first: see NOTES.md). A missing Prosody is
 reported as skipped. A few minutes at the default sizes.
 
 Run:  .venv/bin/python bench/xmpp.py [--pairs N] [--messages N] [--idle N]
-          [--skip-peer]
+          [--skip-peer] [--profile FILE]
+
+--profile FILE runs Roost under cProfile and writes its stats there (the
+figures of such a run are slowed by the profiler: read them for where the
+time goes, not as figures).
 """
 
 from __future__ import annotations
@@ -282,7 +286,9 @@ def wait_for_features(port: int, alive: object) -> None:
 
 
 @contextlib.contextmanager
-def roost_server(folder: Path, cert: Path, key: Path, pairs: int) -> Iterator[Server]:
+def roost_server(
+    folder: Path, cert: Path, key: Path, pairs: int, profile: Path | None
+) -> Iterator[Server]:
     from roost.core.config import load
     from roost.local_api import local_api
 
@@ -308,10 +314,11 @@ def roost_server(folder: Path, cert: Path, key: Path, pairs: int) -> Iterator[Se
                 (await api.post("/api/v1/accounts", json=body)).raise_for_status()
 
     asyncio.run(fill())
+    command = [*ROOST, "--config", str(config_path), "serve"]
+    if profile is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), *command[1:]]
     with (folder / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*ROOST, "--config", str(config_path), "serve"], stdout=log, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_features(port, lambda: proc.poll() is None)
             yield Server("Roost", port, proc.pid)
@@ -435,6 +442,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--idle", type=int, default=5000)
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--profile", type=Path, help="run Roost under cProfile, stats here")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="roost-bench-xmpp-"))
     os.chmod(folder, 0o755)
@@ -452,7 +460,7 @@ def main() -> None:
         )
         results: dict[str, Result] = {}
         (folder / "roost").mkdir()
-        with roost_server(folder / "roost", cert, key, args.pairs) as server:
+        with roost_server(folder / "roost", cert, key, args.pairs, args.profile) as server:
             results["Roost"] = measure(server, args, str(ca_file))
         problem = None if not args.skip_peer else "--skip-peer"
         problem = problem or prosody_problem()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from roost.core.clock import ManualClock
 from roost.core.errors import AlreadyExists, InvalidName, NotFound
 from roost.store.db import Tx
+from roost.store.directory import DOMAIN_CACHE_TTL_S
 from roost.store.store import Store
 
 
@@ -117,6 +119,32 @@ async def test_every_change_is_seen_by_the_next_resolution(store: Store) -> None
     assert await accounts("bob@example.org") is None
     await add_user(store, "bob@example.org")
     assert await accounts("bob+x@example.org") == ("bob@example.org",)
+
+
+async def test_whether_an_account_is_enabled_is_remembered_until_a_change(
+    store: Store, clock: ManualClock
+) -> None:
+    """Chat asks it for every message: answered from memory, and a change
+    on this node (disable, remove, add) is seen at once."""
+    directory = store.directory
+    assert directory.known_enabled("carol@example.org") is None
+    assert await store.read(directory.account_enabled, "carol@example.org") is False
+    assert directory.known_enabled("carol@example.org") is False
+    await add_user(store, "carol@example.org")
+    assert directory.known_enabled("carol@example.org") is None
+    assert await store.read(directory.account_enabled, "carol@example.org") is True
+    assert directory.known_enabled("carol@example.org") is True
+    await store.write(directory.set_enabled, "carol@example.org", False)
+    assert directory.known_enabled("carol@example.org") is None
+    assert await store.read(directory.account_enabled, "carol@example.org") is False
+    await store.write(directory.set_enabled, "carol@example.org", True)
+    assert await store.read(directory.account_enabled, "carol@example.org") is True
+    clock.advance(DOMAIN_CACHE_TTL_S + 1)  # another node's change shows within the TTL
+    assert directory.known_enabled("carol@example.org") is None
+    carol = await store.read(directory.account, "carol@example.org")
+    await store.read(directory.account_enabled, "carol@example.org")
+    await store.write(directory.remove_account_row, carol.id)
+    assert directory.known_enabled("carol@example.org") is None
 
 
 async def test_domain_with_accounts_cannot_be_removed(store: Store) -> None:

@@ -797,6 +797,14 @@ class XmppServiceSettings:
         max=36_500,
         unit="days",
     )
+    archive_batch_max: int = setting(
+        1000,
+        help="Most archived messages written in one transaction. Messages are delivered "
+        "without waiting for their archive write, and written together moments later; "
+        "with this many waiting, routing waits until they are written.",
+        min=1,
+        max=100_000,
+    )
     archive_page_max: int = setting(
         100,
         help="Most archived messages one archive query returns; a client pages for more "

@@ -124,6 +124,8 @@ class DirectoryStore:
         self._local_domains: dict[str, tuple[str | None, float]] = {}
         # Where an address leads is asked at RCPT and again at delivery.
         self._resolutions: dict[tuple[str, str], tuple[Resolution | None, float]] = {}
+        # Whether an address is an enabled account is asked for every chat message.
+        self._enabled: dict[str, tuple[bool, float]] = {}
 
     def _changed(self, tx: Tx) -> None:
         """A change that may move mail elsewhere: forget what is cached, now
@@ -134,6 +136,7 @@ class DirectoryStore:
     def _forget(self) -> None:
         self._local_domains.clear()
         self._resolutions.clear()
+        self._enabled.clear()
 
     # --- domains
 
@@ -310,6 +313,24 @@ class DirectoryStore:
         row = (await tx.execute(_ACCOUNT, {"b_address": address})).one_or_none()
         return _account(row) if row is not None else None
 
+    def known_enabled(self, address: str) -> bool | None:
+        """Whether `address` is an enabled account, if this node read it in
+        the last `DOMAIN_CACHE_TTL_S` (and has changed no account since);
+        None when it must ask the store (`account_enabled`)."""
+        cached = self._enabled.get(address)
+        if cached is not None and cached[1] > self._clock.monotonic():
+            return cached[0]
+        return None
+
+    async def account_enabled(self, tx: Tx, address: str) -> bool:
+        """Is `address` an enabled account? Remembered for `known_enabled`."""
+        account = await self.find_account(tx, address)
+        found = account is not None and account.enabled
+        if len(self._enabled) > MAX_CACHED_RESOLUTIONS:
+            self._enabled.clear()
+        self._enabled[address] = (found, self._clock.monotonic() + DOMAIN_CACHE_TTL_S)
+        return found
+
     async def account_by_id(self, tx: Tx, account_id: int) -> Account:
         row = (
             await tx.execute(sa.select(accounts).where(accounts.c.id == account_id))
@@ -334,6 +355,7 @@ class DirectoryStore:
         )
 
     async def set_enabled(self, tx: Tx, address: str, enabled: bool) -> None:
+        self._changed(tx)
         account = await self.account(tx, address)
         await tx.execute(
             accounts.update().where(accounts.c.id == account.id).values(enabled=enabled)

@@ -80,6 +80,7 @@ from roost.store.types import (
 from roost.store.user_settings import ActiveVacation, StoredSettings
 from roost.store.webmail_sessions import WebmailSession
 from roost.store.xmpp import (
+    ArchiveEntry,
     ArchivePage,
     ArchiveQuery,
     OfflineMessage,
@@ -128,6 +129,10 @@ class DirectoryRole(Protocol):
     async def account(self, tx: Tx, address: str) -> Account: ...
 
     async def find_account(self, tx: Tx, address: str) -> Account | None: ...
+
+    def known_enabled(self, address: str) -> bool | None: ...
+
+    async def account_enabled(self, tx: Tx, address: str) -> bool: ...
 
     async def account_by_id(self, tx: Tx, account_id: int) -> Account: ...
 
@@ -711,6 +716,8 @@ class XmppRole(Protocol):
     async def archive(
         self, tx: Tx, owner: str, stanza_id: str, with_jid: str, stanza: str
     ) -> None: ...
+
+    async def archive_many(self, tx: Tx, entries: Sequence[ArchiveEntry]) -> None: ...
 
     async def archive_page(self, tx: Tx, owner: str, query: ArchiveQuery) -> ArchivePage | None: ...
 

@@ -26,6 +26,7 @@ The store holds XML as text and never parses it; the service does.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,15 @@ from roost.store.schema import (
     xmpp_roster,
     xmpp_roster_versions,
     xmpp_user_xml,
+)
+
+# Built once: every archived chat message runs it.
+_ARCHIVE_INSERT = xmpp_archive.insert().values(
+    owner=sa.bindparam("b_owner"),
+    stanza_id=sa.bindparam("b_stanza_id"),
+    with_jid=sa.bindparam("b_with_jid"),
+    at=sa.bindparam("b_at"),
+    stanza=sa.bindparam("b_stanza"),
 )
 
 
@@ -412,15 +422,26 @@ class XmppStore:
     # --- message archive
 
     async def archive(self, tx: Tx, owner: str, stanza_id: str, with_jid: str, stanza: str) -> None:
-        await tx.execute(
-            xmpp_archive.insert().values(
-                owner=owner,
-                stanza_id=stanza_id,
-                with_jid=with_jid,
-                at=self._clock.now(),
-                stanza=stanza,
-            )
+        await self.archive_many(
+            tx, [ArchiveEntry(owner, stanza_id, with_jid, self._clock.now(), stanza)]
         )
+
+    async def archive_many(self, tx: Tx, entries: Sequence[ArchiveEntry]) -> None:
+        """Archive messages in the order given (their ids follow it)."""
+        if entries:
+            await tx.execute(
+                _ARCHIVE_INSERT,
+                [
+                    {
+                        "b_owner": e.owner,
+                        "b_stanza_id": e.stanza_id,
+                        "b_with_jid": e.with_jid,
+                        "b_at": e.at,
+                        "b_stanza": e.stanza,
+                    }
+                    for e in entries
+                ],
+            )
 
     async def archive_page(self, tx: Tx, owner: str, query: ArchiveQuery) -> ArchivePage | None:
         """One page of *owner*'s archive; None if ``after`` or ``before``
@@ -489,6 +510,17 @@ class ArchiveQuery:
     before: str | None = None
     last: bool = False
     """The last page (XEP-0059 §2.5: an empty ``<before/>``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """One message to archive: *owner*'s copy, exchanged with *with_jid*."""
+
+    owner: str
+    stanza_id: str
+    with_jid: str
+    at: datetime
+    stanza: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ answers with ``jid-malformed`` (RFC 6120 §8.3.3.8).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import secrets
@@ -33,6 +34,8 @@ _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 """An NR-LDH label (RFC 5890 §2.3.1), lower case after preparation."""
 
 RESOURCE_OCTETS = 12
+PARSED_CACHED = 4096
+"""JID strings whose parse is remembered (each at most 3 KiB, RFC 7622 §3.1)."""
 """Random octets in a server-chosen resource: 96 bits, 16 characters."""
 
 
@@ -124,15 +127,7 @@ class Jid:
             JidMalformed: a part is empty where its separator is present,
                 or breaks its preparation rules.
         """
-        rest, slash, resource = text.partition("/")
-        local, at, domain = rest.partition("@")
-        if not at:
-            local, domain = "", rest
-        if slash and not resource:
-            raise JidMalformed("the resourcepart is empty")
-        if at and not local:
-            raise JidMalformed("the localpart is empty")
-        return cls.of(local or None, domain, resource or None)
+        return _parse(text)
 
     @classmethod
     def of(cls, local: str | None, domain: str, resource: str | None = None) -> Jid:
@@ -167,3 +162,17 @@ class Jid:
     def __str__(self) -> str:
         text = self.domain if self.local is None else f"{self.local}@{self.domain}"
         return text if self.resource is None else f"{text}/{self.resource}"
+
+
+@functools.lru_cache(maxsize=PARSED_CACHED)
+def _parse(text: str) -> Jid:
+    """`Jid.parse`, remembered: the same few JIDs are parsed from every stanza."""
+    rest, slash, resource = text.partition("/")
+    local, at, domain = rest.partition("@")
+    if not at:
+        local, domain = "", rest
+    if slash and not resource:
+        raise JidMalformed("the resourcepart is empty")
+    if at and not local:
+        raise JidMalformed("the localpart is empty")
+    return Jid.of(local or None, domain, resource or None)

@@ -66,7 +66,12 @@ _ATTRIBUTE_ESCAPES = str.maketrans(
     }
 )
 # XML 1.0 §2.2 Char, complemented.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML_CHAR_CLASS = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+_NOT_XML_CHAR = re.compile(_NOT_XML_CHAR_CLASS)
+# What needs a second look: most text and values have none, and one search
+# then answers for the check and the escaping both.
+_TEXT_SPECIAL = re.compile(f"[&<>'\"\r]|{_NOT_XML_CHAR_CLASS}")
+_ATTRIBUTE_SPECIAL = re.compile(f"[&<>'\"\t\n\r]|{_NOT_XML_CHAR_CLASS}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +115,16 @@ STREAM_SCOPE = Scope(ns.CLIENT, ((ns.STREAM, "stream"),))
 
 def escape_text(text: str) -> str:
     """Character data, escaped (RFC 6120 §11.1)."""
+    if _TEXT_SPECIAL.search(text) is None:
+        return text
     _check_chars(text)
     return text.translate(_TEXT_ESCAPES)
 
 
 def escape_attribute(value: str) -> str:
     """An attribute value for single quotes, escaped (RFC 6120 §11.1)."""
+    if _ATTRIBUTE_SPECIAL.search(value) is None:
+        return value
     _check_chars(value)
     return value.translate(_ATTRIBUTE_ESCAPES)
 
@@ -169,6 +178,9 @@ def _open(
             declarations.append(f" xmlns='{escape_attribute(namespace)}'")
     attributes: list[str] = []
     for key, value in element.attributes:
+        if not key.startswith("{"):  # unqualified: most attributes
+            attributes.append(f" {key}='{escape_attribute(value)}'")
+            continue
         name, scope = _attribute_name(key, scope, declarations, counter)
         attributes.append(f" {name}='{escape_attribute(value)}'")
     out.append(f"<{qname}{''.join(declarations)}{''.join(attributes)}")

@@ -34,11 +34,11 @@ from roost.proto.xmpp import (
     error_reply,
     iq_result,
 )
+from roost.services.xmpp.archive_batches import ArchiveBatches
 from roost.services.xmpp.iq import Request
 from roost.services.xmpp.roster import from_text, to_text
-from roost.store.db import Tx
 from roost.store.store import Store
-from roost.store.xmpp import ArchivePage, ArchiveQuery
+from roost.store.xmpp import ArchiveEntry, ArchivePage, ArchiveQuery
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class Archive:
         self._store = store
         self._config = config
         self._counters = counters
+        self._batches = ArchiveBatches(store, config.archive_batch_max, counters)
 
     @property
     def enabled(self) -> bool:
@@ -95,22 +96,22 @@ class Archive:
                 and child.get("by") in ours
             )
         )
-        outgoing = (str(sender.bare), _new_id(), str(to.bare), to_text(stanza))
-        incoming: tuple[str, str, str, str] | None = None
+        at = self._store.clock.now()
+        text = to_text(stanza)
+        entries = [ArchiveEntry(str(sender.bare), _new_id(), str(to.bare), at, text)]
         if recipient_local:
             stanza_id = _new_id()
             marker = Element.of("stanza-id", SID, {"by": str(to.bare), "id": stanza_id})
             stanza = stanza.with_children([*stanza.children, marker])
-            incoming = (str(to.bare), stanza_id, str(sender.bare), to_text(stanza))
-
-        async def keep(tx: Tx) -> None:
-            await self._store.xmpp.archive(tx, *outgoing)
-            if incoming is not None:
-                await self._store.xmpp.archive(tx, *incoming)
-
-        await self._store.write(keep)
+            text = _with_last_child(text, marker) if stanza.children[:-1] else to_text(stanza)
+            entries.append(ArchiveEntry(str(to.bare), stanza_id, str(sender.bare), at, text))
+        await self._batches.add(entries)
         self._counters["archived"] = self._counters.get("archived", 0) + 1
         return stanza
+
+    async def flush(self) -> None:
+        """Wait until every message recorded so far is in the store."""
+        await self._batches.flush()
 
     async def prune(self) -> int:
         cutoff = self._store.clock.now() - timedelta(days=self._config.archive_days)
@@ -152,6 +153,7 @@ class Archive:
             asked = self._parse(payload)
         except QueryError as exc:
             return error_reply(request.iq.stanza, exc.condition, text=str(exc))
+        await self._batches.flush()
         page = await self._store.read(
             self._store.xmpp.archive_page, str(request.sender.bare), asked
         )
@@ -289,3 +291,11 @@ def _fin(page: ArchivePage) -> Element:
 
 def _new_id() -> str:
     return secrets.token_urlsafe(_STANZA_ID_BYTES)
+
+
+def _with_last_child(text: str, child: Element) -> str:
+    """The text of an element that has children, *text*, with *child* added
+    last: as writing the whole element again would give, at a fraction of
+    the cost (every chat message is archived twice, once with its id)."""
+    head, end_tag, tail = text.rpartition("</")
+    return f"{head}{to_text(child)}{end_tag}{tail}"

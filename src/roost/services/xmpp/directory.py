@@ -50,8 +50,11 @@ class XmppDirectory:
         """Is there an enabled account at this bare JID?"""
         if bare.local is None:
             return False
-        account = await self._store.read(self._store.directory.find_account, str(bare))
-        return account is not None and account.enabled
+        directory = self._store.directory
+        known = directory.known_enabled(str(bare))
+        if known is not None:
+            return known
+        return await self._store.read(directory.account_enabled, str(bare))
 
     async def alias_members(self, bare: Jid) -> list[Jid]:
         """The enabled accounts a mail alias at ``bare`` delivers to (through

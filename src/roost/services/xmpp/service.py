@@ -231,6 +231,7 @@ class XmppService:
         await asyncio.gather(
             self._websockets.stop(grace_s), *(server.stop(grace_s) for server in servers)
         )
+        await self._archive.flush()  # what the ended sessions exchanged
 
     @property
     def addresses(self) -> dict[str, list[str]]:
