@@ -111,3 +111,36 @@ async def test_a_silent_client_is_pinged_then_closed(tmp_path: Path, ca: trustme
         counters = xmpp_of(roost).counters
         assert counters["pings_sent"] == 1 and counters["timeouts"] == 1
         alice.close()
+
+
+async def test_a_quiet_stream_lets_its_parser_go_and_reads_on(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    """A client silent past ``parser_rest_s`` loses nothing: its next stanzas
+    (one using a prefix its stream header declared) and its closing tag are
+    read by the parser that takes over."""
+    async with xmpp_roost(tmp_path, ca, xmpp={"parser_rest_s": 0.1}) as roost:
+        port = xmpp_port(roost)
+        alice = await RawClient.bound(port, ALICE, ALICE_PASSWORD, "quiet")
+        bob = await RawClient.bound(port, BOB, BOB_PASSWORD, "phone")
+        counters = xmpp_of(roost).counters
+        async with asyncio.timeout(TIMEOUT_S):
+            while counters.get("parsers_rested", 0) < 2:
+                await asyncio.sleep(0.05)
+        bob.seen = b""
+        alice.send(
+            f"<message to='{BOB}/phone' type='chat' id='m1'>"
+            "<body>after a rest</body><stream:x xmlns:q='urn:example:q'/></message>"
+        )
+        received = await bob.expect(b"</message>")
+        assert b"<body>after a rest</body>" in received
+        async with asyncio.timeout(TIMEOUT_S):
+            while counters.get("parsers_rested", 0) < 3:
+                await asyncio.sleep(0.05)
+        alice.seen = b""
+        alice.send("</stream:stream>")
+        ended = await alice.read_to_end()
+        assert ended.endswith(b"</stream:stream>")
+        assert counters.get("stream_errors", 0) == 0
+        alice.close()
+        bob.close()

@@ -325,3 +325,98 @@ def test_framed_faults(data: bytes, condition: StreamErrorCondition) -> None:
     item = message(data)
     assert isinstance(item, StreamFault)
     assert item.condition is condition
+
+
+# A quiet stream lets its expat parser go between stanzas, and a new one
+# takes over when the client speaks again.
+
+ROOT_PREFIXED = (
+    b"<?xml version='1.0'?><stream:stream to='example.com' version='1.0' "
+    b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+    b'xmlns:x="urn:example:a&amp;b\'">'
+)
+
+
+def drain(p: XmlStreamParser) -> list[ParserItem]:
+    out = []
+    while (item := p.next_item()) is not None:
+        out.append(item)
+    return out
+
+
+def test_a_rested_parser_reads_on_as_if_it_had_never_stopped() -> None:
+    chunks = [
+        ROOT_PREFIXED,
+        b"<presence/>",
+        b"  <message><x:body>a</x:body></message>",
+        b"\n",
+        b"<message><body>b</body></message>",
+        b"<presence/></stream:stream>",
+    ]
+    expected = items(*chunks)
+    assert isinstance(expected[-1], StreamEnded)
+    p = parser()
+    got: list[ParserItem] = []
+    rested = 0
+    for chunk in chunks:
+        p.feed(chunk)
+        got += drain(p)
+        rested += p.rest()
+    assert got == expected
+    assert rested >= 3
+    body = got[2].element.children[0] if isinstance(got[2], ParsedElement) else None
+    assert isinstance(body, Element) and body.namespace == "urn:example:a&b'"
+
+
+def test_a_parser_rests_only_between_complete_items() -> None:
+    p = parser()
+    assert not p.rest()  # no stream yet
+    p.feed(HEADER)
+    assert not p.rest()  # the header is not read yet
+    assert isinstance(p.next_item(), StreamOpened)
+    p.feed(b"<message><body>half")
+    assert p.next_item() is None
+    assert not p.rest()  # inside a stanza
+    p.feed(b"</body></message><pres")
+    assert isinstance(p.next_item(), ParsedElement)
+    assert not p.rest()  # a start tag expat holds
+    p.feed(b"ence/>")
+    p.feed(b"<presence/>")
+    assert isinstance(p.next_item(), ParsedElement)
+    assert not p.rest()  # parsed, not yet returned
+    assert isinstance(p.next_item(), ParsedElement)
+    assert p.rest()
+    assert not p.rest()  # resting already: nothing to let go
+
+
+def test_limits_and_faults_hold_after_a_rest() -> None:
+    p = parser(limit=1_000)
+    p.feed(HEADER)
+    assert isinstance(p.next_item(), StreamOpened)
+    assert p.rest()
+    exact = b"<message><body>" + b"y" * (1_000 - 32) + b"</body></message>"
+    p.feed(exact)
+    assert isinstance(p.next_item(), ParsedElement)
+    assert p.rest()
+    p.feed(b"<message><body>" + b"x" * 2_000)
+    item = p.next_item()
+    assert isinstance(item, StreamFault)
+    assert item.condition is StreamErrorCondition.POLICY_VIOLATION
+    q = parser()
+    q.feed(HEADER)
+    assert isinstance(q.next_item(), StreamOpened)
+    assert q.rest()
+    q.feed(b"<!-- no -->")
+    item = q.next_item()
+    assert isinstance(item, StreamFault)
+    assert item.condition is StreamErrorCondition.RESTRICTED_XML
+
+
+def test_remaining_after_a_rest() -> None:
+    p = parser()
+    p.feed(HEADER)
+    assert isinstance(p.next_item(), StreamOpened)
+    assert p.rest()
+    p.feed(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>=</auth>REST")
+    assert isinstance(p.next_item(), ParsedElement)
+    assert p.remaining() == b"REST"

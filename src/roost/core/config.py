@@ -681,6 +681,15 @@ class XmppServiceSettings:
         max=3600,
         unit="s",
     )
+    parser_rest_s: float = setting(
+        2.0,
+        help="A client silent this long between two stanzas lets go of its stream's XML "
+        "parser (about 10 KiB a connection, which idle clients need not hold); a new one "
+        "takes over, in some microseconds, when it speaks again. 0 keeps every parser.",
+        min=0,
+        max=3600,
+        unit="s",
+    )
     ping_after_s: float = setting(
         300.0,
         help="A bound client silent this long is sent a ping (XEP-0199 §4.2).",

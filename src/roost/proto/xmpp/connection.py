@@ -239,6 +239,14 @@ class XmppServerConnection:
         if self._phase is not Phase.CLOSED:
             self._reader.feed_message(message)
 
+    def rest(self) -> bool:
+        """The client has gone quiet: let the XML parser's state go until
+        it speaks again (between stanzas of an open TCP stream only; see
+        `XmlStreamParser.rest`). True if it was let go."""
+        if self._events or self._pending is not None or self._phase is not Phase.STREAM:
+            return False
+        return self._reader.rest()
+
     def data_to_send(self) -> bytes:
         """Everything queued for a TCP client since the last call."""
         self._request_acks()

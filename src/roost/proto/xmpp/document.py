@@ -212,6 +212,21 @@ def _refuse(what: str) -> Callable[..., NoReturn]:
     return handler
 
 
+# Made once, not per parser: every connection holds a parser.
+_REFUSALS = {
+    "StartDoctypeDeclHandler": _refuse("document type declarations"),
+    "EntityDeclHandler": _refuse("entity declarations"),
+    "UnparsedEntityDeclHandler": _refuse("entity declarations"),
+    "NotationDeclHandler": _refuse("notation declarations"),
+    "ElementDeclHandler": _refuse("element declarations"),
+    "AttlistDeclHandler": _refuse("attribute list declarations"),
+    "ExternalEntityRefHandler": _refuse("external entities"),
+    "SkippedEntityHandler": _refuse("entity references"),
+    "CommentHandler": _refuse("comments"),
+    "ProcessingInstructionHandler": _refuse("processing instructions"),
+}
+
+
 class ExpatDocument:
     """Feeds one document to expat and turns its events into `ParserItem`s.
 
@@ -241,9 +256,17 @@ class ExpatDocument:
         self._fresh = False
         self._frames: list[_Frame] = []
         self._declarations: list[tuple[str | None, str]] = []
+        self._stream_declarations: tuple[tuple[str | None, str], ...] = ()
+        self._stream_tag = ""
+        """The root's name as written, so that a resumed parser's stand-in
+        for it is closed by the client's ``</stream:stream>``."""
+        self._resuming = False
         self.stanza_start: int | None = None
         self.quiet_to = base
         self._fed_to = base
+        self._parser: expat.XMLParserType | None = self._new_parser()
+
+    def _new_parser(self) -> expat.XMLParserType:
         parser = expat.ParserCreate(encoding="UTF-8", namespace_separator=_SEPARATOR)
         parser.namespace_prefixes = True
         parser.ordered_attributes = True
@@ -256,32 +279,56 @@ class ExpatDocument:
         parser.CharacterDataHandler = self._text
         parser.StartNamespaceDeclHandler = self._declare
         parser.XmlDeclHandler = self._xml_declaration
-        parser.StartDoctypeDeclHandler = _refuse("document type declarations")
-        parser.EntityDeclHandler = _refuse("entity declarations")
-        parser.UnparsedEntityDeclHandler = _refuse("entity declarations")
-        parser.NotationDeclHandler = _refuse("notation declarations")
-        parser.ElementDeclHandler = _refuse("element declarations")
-        parser.AttlistDeclHandler = _refuse("attribute list declarations")
-        parser.ExternalEntityRefHandler = _refuse("external entities")
-        parser.SkippedEntityHandler = _refuse("entity references")
-        parser.CommentHandler = _refuse("comments")
-        parser.ProcessingInstructionHandler = _refuse("processing instructions")
-        self._parser = parser
+        for handler, refusal in _REFUSALS.items():
+            setattr(parser, handler, refusal)
+        return parser
 
     def feed(self, data: bytes | bytearray, *, final: bool = False) -> StreamFault | None:
         """Parse ``data``; a fault means the document is dead."""
-        self._fed_to += len(data)
         try:
-            self._parser.Parse(data, final)
+            parser = self._parser or self._resume()
+            self._fed_to += len(data)
+            parser.Parse(data, final)
         except Halt as halt:
             return halt.fault
         except expat.ExpatError as error:
             return _fault_of(error.code)
         return None
 
+    def rest(self) -> bool:
+        """Let go of the expat parser between two stanzas of a TCP stream:
+        a connection that stays silent need not hold its state (about
+        10 KiB). The next `feed` resumes inside the same stream with a new
+        parser. Only the caller knows that every byte fed was a complete
+        item; False (and nothing changes) inside a stanza or a WebSocket
+        message, or before the stream opened."""
+        if self._framed or self._depth != 1 or self._frames or self._parser is None:
+            return False
+        self._parser = None
+        return True
+
+    def _resume(self) -> expat.XMLParserType:
+        """A new parser put back inside the stream: it reads a start tag
+        that declares what the stream's root declared, which the handlers
+        ignore, and then positions count from where the old one stopped."""
+        context = "".join(
+            f" xmlns='{_quoted(uri)}'" if prefix is None else f" xmlns:{prefix}='{_quoted(uri)}'"
+            for prefix, uri in self._stream_declarations
+        )
+        opening = f"<{self._stream_tag}{context}>".encode()
+        parser = self._parser = self._new_parser()
+        self._base = self._fed_to - len(opening)
+        self._resuming = True
+        try:
+            parser.Parse(opening, False)
+        finally:
+            self._resuming = False
+        return parser
+
     # Handlers.
 
     def _position(self) -> int:
+        assert self._parser is not None
         return self._base + self._parser.CurrentByteIndex
 
     def _declare(self, prefix: str | None, uri: str) -> None:
@@ -293,12 +340,15 @@ class ExpatDocument:
             raise Halt(StreamErrorCondition.UNSUPPORTED_ENCODING, "XMPP streams are UTF-8 only")
 
     def _start(self, name: str, flat: list[str]) -> None:
+        if self._resuming:
+            return  # the stand-in for the stream's root, which is open already
         offset = self._position()
         self._depth += 1
         self._fresh = True
         namespace, local, prefix = _split(name)
         attributes = _attributes(flat)
         if self._depth == 1 and not self._framed:
+            self._stream_tag = f"{prefix}:{local}" if prefix else local
             self._open_stream(namespace, local, attributes, offset)
             return
         level = self._depth - self._top + 1
@@ -322,6 +372,7 @@ class ExpatDocument:
 
     def _open_stream(self, namespace: str, local: str, attributes: Attributes, offset: int) -> None:
         content = next((uri for prefix, uri in self._declarations if prefix is None), None)
+        self._stream_declarations = tuple(self._declarations)
         self._declarations.clear()
         try:
             check_stream_root(namespace, local, content)
@@ -372,6 +423,11 @@ class ExpatDocument:
             # reports a run of whitespace in many calls; scan each byte once.
             start = max(self._position(), self.quiet_to)
             self.quiet_to = self._window.whitespace_end(start, self._fed_to)
+
+
+def _quoted(value: str | None) -> str:
+    """A namespace name as a single-quoted attribute value."""
+    return (value or "").replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;")
 
 
 def _fault_of(code: int | None) -> StreamFault:

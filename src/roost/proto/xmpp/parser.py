@@ -123,6 +123,22 @@ class XmlStreamParser:
             self._trim(end)  # nothing before the end of a returned item is needed again
         return item
 
+    def rest(self) -> bool:
+        """Release the expat parser of a stream that went quiet between
+        two stanzas (see `ExpatDocument.rest`); False, and nothing changes,
+        while anything fed is not yet a complete item or was not returned."""
+        document = self._document
+        if (
+            document is None
+            or self._items
+            or self._fault is not None
+            or self._utf8_carry
+            or self._fed != self._window.base + len(self._raw)
+            or self._pending(document)
+        ):
+            return False
+        return document.rest()
+
     def remaining(self) -> bytes:
         """The input after the last item returned, for the next stream's
         parser (RFC 6120 §4.3.3); whitespace before it may be gone."""

@@ -26,7 +26,8 @@ class StreamReader:
     def __init__(self, settings: XmppSettings, *, websocket: bool) -> None:
         self._settings = settings
         self._websocket = websocket
-        self._inbox: deque[bytes] = deque()
+        # A TCP stream has no inbox: an empty deque holds 600 bytes.
+        self._inbox: deque[bytes] | None = deque() if websocket else None
         self._parser: XmlStreamParser | None = None if websocket else self._new_parser()
         self._paused = False
 
@@ -39,7 +40,7 @@ class StreamReader:
 
     def feed_message(self, message: bytes) -> None:
         """One WebSocket text message."""
-        if not self._websocket:
+        if self._inbox is None:
             raise XmppStateError("a TCP stream takes bytes: use receive_data")
         self._inbox.append(message)
 
@@ -49,7 +50,7 @@ class StreamReader:
             return None
         if self._parser is not None:
             return self._parser.next_item()
-        if not self._inbox:
+        if not self._inbox:  # None only with a parser
             return None
         settings = self._settings
         return parse_message(
@@ -57,6 +58,10 @@ class StreamReader:
             max_octets=settings.max_stanza_octets,
             max_depth=settings.max_depth,
         )
+
+    def rest(self) -> bool:
+        """A quiet TCP stream between stanzas lets its parser's state go."""
+        return self._parser is not None and not self._paused and self._parser.rest()
 
     def restart(self) -> None:
         """A stream restart after SASL: a new parser on what followed."""
@@ -68,7 +73,8 @@ class StreamReader:
     def pause_for_tls(self) -> None:
         """``<proceed/>`` is queued: drop the plaintext, read nothing more."""
         self._paused = True
-        self._inbox.clear()
+        if self._inbox is not None:
+            self._inbox.clear()
         if self._parser is not None:
             self._parser = self._new_parser()
 

@@ -45,6 +45,7 @@ from roost.control.sessions import OpenSession
 from roost.core.clock import Clock
 from roost.core.config import XmppServiceSettings
 from roost.core.errors import AuthenticationFailed, RoostError, Throttled
+from roost.core.flag import Flag
 from roost.net.errors import IdleTimeout, NetError, SessionEnded, ShuttingDown
 from roost.net.interfaces import Connection
 from roost.net.websocket import WebSocketConnection
@@ -147,7 +148,7 @@ class XmppSession:
         self._queue: deque[Element] = deque()
         self._held: list[Element] = []
         """XEP-0352: what waits while the client is inactive."""
-        self._wake = asyncio.Event()
+        self._wake = Flag()
         self._write_lock = asyncio.Lock()
         self._kick: StreamErrorCondition | None = None
         self._closed = False
@@ -161,8 +162,8 @@ class XmppSession:
         # XEP-0198 resumption (see the module docstring).
         self._resume_id: str | None = None
         self._lost = False
-        self._parked = asyncio.Event()
-        self._wakeup = asyncio.Event()
+        self._parked = Flag()
+        self._wakeup = Flag()
         self._adopted = False
         self._snapshot: SmSnapshot | None = None
 
@@ -397,9 +398,7 @@ class XmppSession:
             if self._ws is not None:
                 data = await self._ws.read_message(timeout_s=timeout_s, between_commands=True)
             else:
-                data = await self._conn.read(
-                    READ_OCTETS, timeout_s=timeout_s, between_commands=True
-                )
+                data = await self._read_resting(core, timeout_s)
         except IdleTimeout:
             return await self._silent(core)
         except SessionEnded as ended:
@@ -419,6 +418,19 @@ class XmppSession:
         else:
             core.receive_data(data)
         return True
+
+    async def _read_resting(self, core: XmppServerConnection, timeout_s: float) -> bytes:
+        """Read TCP input; a client silent for `parser_rest_s` meanwhile lets
+        go of its parser's state (`XmppServerConnection.rest`)."""
+        rest_s = self._deps.config.parser_rest_s
+        if 0 < rest_s < timeout_s:
+            try:
+                return await self._conn.read(READ_OCTETS, timeout_s=rest_s, between_commands=True)
+            except IdleTimeout:
+                if core.rest():
+                    self._count("parsers_rested")
+                timeout_s -= rest_s
+        return await self._conn.read(READ_OCTETS, timeout_s=timeout_s, between_commands=True)
 
     def _read_timeout(self, core: XmppServerConnection) -> float:
         config = self._deps.config
