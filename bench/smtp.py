@@ -229,14 +229,19 @@ def add_accounts(config_path: Path, addresses: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def roost_server(folder: Path, n_accounts: int, max_per_connection: int) -> Iterator[Server]:
+def roost_server(
+    folder: Path, n_accounts: int, max_per_connection: int, profile: Path | None = None
+) -> Iterator[Server]:
     port = free_port()
     config = roost_config(folder, port, max_per_connection)
     add_accounts(config, accounts(n_accounts))
     log = (folder / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [*ROOST, "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT
-    )
+    command = [*ROOST, "--config", str(config), "serve"]
+    if profile is not None:
+        # One file per workload: each runs its own Roost.
+        stats = profile.with_name(f"{profile.name}.{folder.name}")
+        command = [sys.executable, "-m", "cProfile", "-o", str(stats), *command[1:]]
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     db: sqlite3.Connection | None = None
     try:
         wait_for_banner(port, lambda: proc.poll() is None, "Roost")
@@ -758,6 +763,7 @@ class Options:
     skip_peers: bool
     send_limit_s: float
     time_limit_s: float
+    profile: Path | None = None
 
 
 def fmt_outcome(outcome: Outcome | str) -> str:
@@ -778,7 +784,7 @@ def servers(opts: Options) -> tuple[dict[str, Factory], list[str]]:
     """The servers to measure, Roost first, and the peers skipped with the reason."""
 
     def roost(folder: Path) -> contextlib.AbstractContextManager[Server]:
-        return roost_server(folder, opts.sessions, max(1000, opts.messages))
+        return roost_server(folder, opts.sessions, max(1000, opts.messages), opts.profile)
 
     def postfix(folder: Path) -> contextlib.AbstractContextManager[Server]:
         return postfix_dovecot(folder, opts.sessions)
@@ -906,6 +912,13 @@ def main() -> int:
     parser.add_argument(
         "--time-limit", type=float, default=180.0, help="seconds per workload (default 180)"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="run Roost under cProfile; its stats go to FILE.<workload folder> "
+        "(slowed by the profiler: read where the time goes, not the figures)",
+    )
     parser.add_argument("--serve-aiosmtpd", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_aiosmtpd is not None:
@@ -914,7 +927,12 @@ def main() -> int:
     if args.messages < args.sessions or args.sessions < 1:
         parser.error("--messages must be at least --sessions, and --sessions at least 1")
     options = Options(
-        args.messages, args.sessions, args.skip_peers, args.send_limit, args.time_limit
+        args.messages,
+        args.sessions,
+        args.skip_peers,
+        args.send_limit,
+        args.time_limit,
+        args.profile,
     )
     return run(options)
 
