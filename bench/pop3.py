@@ -267,14 +267,15 @@ def fill_roost(config_path: Path, sizes: list[int]) -> None:
 
 
 @contextlib.contextmanager
-def roost_server(folder: Path, sizes: list[int]) -> Iterator[Server]:
+def roost_server(folder: Path, sizes: list[int], profile: Path | None = None) -> Iterator[Server]:
     port = free_port()
     config = roost_config(folder, port)
     fill_roost(config, sizes)
     log = (folder / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [*ROOST, "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT
-    )
+    command = [*ROOST, "--config", str(config), "serve"]
+    if profile is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), *command[1:]]
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     database = folder / "data" / "roost.sqlite3"
 
     def remaining() -> int:
@@ -611,6 +612,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1939)
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="timed downloads per server")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="run Roost under cProfile, its stats to FILE (slowed: read where the time goes)",
+    )
     args = parser.parse_args()
     sizes = size_mix(args.messages, args.seed)
     print(
@@ -620,7 +627,9 @@ def main() -> int:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    chosen: dict[str, Factory] = {"Roost": roost_server}
+    chosen: dict[str, Factory] = {
+        "Roost": lambda folder, sizes: roost_server(folder, sizes, args.profile)
+    }
     skipped = []
     problem = "--skip-peers" if args.skip_peers else dovecot_problem()
     if problem:

@@ -11,6 +11,7 @@ after a grace time, and never while a session has it pinned.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import time
@@ -308,15 +309,25 @@ class FileBlobs(_Counted):
             handle, chunk = await self._run(open_and_read)
         except FileNotFoundError:
             raise NotFound(f"blob {hash} is missing") from None
+        loop = asyncio.get_running_loop()
+        ahead: asyncio.Future[bytes] | None = None
         try:
             # A short read is the end of a regular file: no trip to learn it.
+            # Otherwise the next chunk is read while the caller uses this one.
             while chunk:
+                if len(chunk) == READ_CHUNK_BYTES:
+                    ahead = loop.run_in_executor(self._io, handle.read, READ_CHUNK_BYTES)
                 yield chunk
-                if len(chunk) < READ_CHUNK_BYTES:
+                if ahead is None:
                     break
-                chunk = await self._run(handle.read, READ_CHUNK_BYTES)
+                chunk, ahead = await ahead, None
         finally:
-            handle.close()
+            try:
+                if ahead is not None:  # the caller stopped early: let the read end first
+                    with contextlib.suppress(OSError, ValueError):
+                        await asyncio.shield(ahead)
+            finally:
+                handle.close()
 
     async def read(self, hash: str) -> bytes:
         return (await self.read_many([hash]))[0]
