@@ -29,6 +29,10 @@ Servers, each a fresh process with its own temp folder:
   them (LF line ends, ``,S=`` and ``,W=`` sizes in the file names), the
   default ``pop3_uidl_format``.
 
+- The asyncio floor (`FloorProtocol`): a Python asyncio server with every
+  message dot-stuffed in memory beforehand, which only answers; what asyncio
+  itself costs per message here, printed as a reference (--skip-floor).
+
 Targets: Roost at least 0.7× Dovecot's messages/s and 1.0× its MB/s.
 
 Peer (Debian 12, as root); keep it from starting system-wide during the
@@ -75,6 +79,8 @@ STAGE_BATCH = 100
 TARGET_MSGS = 0.7
 TARGET_MB = 1.0
 ROOST = [sys.executable, "-m", "roost"]
+FLOOR = "Floor"
+"""The asyncio floor's name in the output."""
 DOVECOT = shutil.which("dovecot")
 DOVECOT_POP3 = Path("/usr/lib/dovecot/pop3")
 MAIL_USER = "nobody"
@@ -289,6 +295,90 @@ def roost_server(folder: Path, sizes: list[int], profile: Path | None = None) ->
     finally:
         stop_process(proc)
         log.close()
+
+
+# -- the floor: what asyncio alone costs ------------------------------------------
+
+
+class FloorProtocol(asyncio.Protocol):
+    """A POP3 answerer with every message dot-stuffed in memory beforehand:
+    no store, no parsing beyond the verb, one write per RETR. What Python's
+    asyncio alone costs per message on this machine, and so the least a
+    server in it can take (the figure is a reference, not a target)."""
+
+    def __init__(self, wire: list[bytes], sizes: list[int], emptied: Path) -> None:
+        self._wire = wire
+        self._sizes = sizes
+        self._emptied = emptied
+        self._buffer = b""
+        self._deleted = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.write(b"+OK floor\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while (end := self._buffer.find(b"\r\n")) >= 0:
+            line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
+            verb, _, argument = line.partition(b" ")
+            if verb == b"RETR":
+                self._transport.write(self._wire[int(argument) - 1])
+            elif verb == b"STAT":
+                self._transport.write(b"+OK %d %d\r\n" % (len(self._sizes), sum(self._sizes)))
+            elif verb == b"LIST":
+                lines = b"".join(b"%d %d\r\n" % (n, s) for n, s in enumerate(self._sizes, 1))
+                self._transport.write(b"+OK\r\n" + lines + b".\r\n")
+            elif verb == b"DELE":
+                self._deleted += 1
+                self._transport.write(b"+OK\r\n")
+            else:
+                self._transport.write(b"+OK\r\n")
+                if verb == b"QUIT":
+                    if self._deleted == len(self._sizes):
+                        self._emptied.touch()  # as a maildrop emptied by DELE and QUIT
+                    self._transport.close()
+
+
+def serve_floor(port: int, count: int, seed: int, emptied: Path) -> None:
+    sizes = size_mix(count, seed)
+    wire = [
+        b"+OK\r\n" + message(n, size).replace(b"\r\n.", b"\r\n..") + b".\r\n"
+        for n, size in enumerate(sizes, start=1)
+    ]
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: FloorProtocol(wire, sizes, emptied), HOST, port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def floor_server(folder: Path, sizes: list[int], count: int, seed: int) -> Iterator[Server]:
+    port = free_port()
+    emptied = folder / "emptied"
+    command = [
+        sys.executable,
+        __file__,
+        "--serve-floor",
+        str(port),
+        "--messages",
+        str(count),
+        "--seed",
+        str(seed),
+        "--floor-emptied",
+        str(emptied),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        wait_for_greeting(port, lambda: proc.poll() is None, "the asyncio floor")
+        yield Server(FLOOR, port, proc.pid, lambda: 0 if emptied.exists() else len(sizes))
+    finally:
+        stop_process(proc)
 
 
 DOVECOT_CONF = """\
@@ -618,7 +708,13 @@ def main() -> int:
         metavar="FILE",
         help="run Roost under cProfile, its stats to FILE (slowed: read where the time goes)",
     )
+    parser.add_argument("--skip-floor", action="store_true", help="no asyncio floor")
+    parser.add_argument("--serve-floor", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-emptied", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_floor is not None:
+        serve_floor(args.serve_floor, args.messages, args.seed, args.floor_emptied)
+        return 0
     sizes = size_mix(args.messages, args.seed)
     print(
         f"POP3 download: {args.messages} messages, {sum(sizes) / 1e6:.0f} MB "
@@ -636,6 +732,8 @@ def main() -> int:
         skipped.append(f"Dovecot: {problem}")
     else:
         chosen["Dovecot"] = dovecot_server
+    if not args.skip_floor:
+        chosen[FLOOR] = lambda folder, sizes: floor_server(folder, sizes, args.messages, args.seed)
     with contextlib.ExitStack() as stack:
         servers: dict[str, Server] = {}
         for name, factory in chosen.items():
@@ -693,6 +791,17 @@ def main() -> int:
             f"(target >= {TARGET_MSGS}×: {_verdict(min(whole, small), TARGET_MSGS)})\n"
             f"  MB/s   {whole:.2f}× whole, {large:.2f}× {SIZE_CLASSES[1]} "
             f"(target >= {TARGET_MB}×: {_verdict(min(whole, large), TARGET_MB)})"
+        )
+    floor = results.get(FLOOR)
+    if floor is not None:
+        shares = ", ".join(
+            f"{name} {_ratio(found, floor, SIZE_CLASSES[0], 'msgs_per_s'):.2f}×"
+            for name, found in results.items()
+            if name != FLOOR
+        )
+        print(
+            f"Against the asyncio floor ({SIZE_CLASSES[0]} msg/s; 1.00× is all a Python "
+            f"asyncio server can do here): {shares}"
         )
     for line in skipped:
         print(f"Skipped {line}")

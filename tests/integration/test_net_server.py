@@ -154,6 +154,38 @@ async def test_idle_timeout_lets_the_protocol_say_goodbye(start_server: StartSer
     await close_writer(writer)
 
 
+async def test_each_read_keeps_its_own_timeout(start_server: StartServer) -> None:
+    """One timer serves a connection's reads: a long timeout after a short
+    one never ends early, and a short one after a long one fires on time."""
+    events: list[str] = []
+
+    async def handler(conn: Connection) -> None:
+        loop = asyncio.get_running_loop()
+        assert await conn.read(timeout_s=0.3) == b"a"  # the timer stays armed for 0.3 s
+        conn.write(b"go\r\n")
+        assert await conn.read(timeout_s=30) == b"b"  # it fires early and waits on
+        events.append("long read got data")
+        started = loop.time()
+        with contextlib.suppress(IdleTimeout):
+            await conn.read(timeout_s=0.2)  # armed for 30 s: re-armed sooner
+            events.append("short read got data")
+        events.append(f"short timed out after {loop.time() - started:.1f} s")
+        conn.write(b"done\r\n")
+
+    server = await start_server(handler)
+    async with asyncio.timeout(WAIT_S):
+        reader, writer = await asyncio.open_connection(HOST, port_of(server))
+        writer.write(b"a")
+        assert await reader.readline() == b"go\r\n"
+        await asyncio.sleep(0.8)  # well past the first read's timer
+        writer.write(b"b")
+        assert await reader.readline() == b"done\r\n"
+    await close_writer(writer)
+    assert events[0] == "long read got data"
+    assert events[1].startswith("short timed out after ")
+    assert float(events[1].split()[-2]) < 5
+
+
 async def test_stop_lets_busy_sessions_finish_and_ends_idle_ones(
     start_server: StartServer,
 ) -> None:

@@ -136,7 +136,10 @@ class TcpConnection(asyncio.BufferedProtocol):
         "_mark",
         "_options",
         "_owner",
+        "_read_deadline",
         "_read_paused",
+        "_read_timed_out",
+        "_read_timer",
         "_reader",
         "_reader_interruptible",
         "_received",
@@ -180,6 +183,11 @@ class TcpConnection(asyncio.BufferedProtocol):
         self._write_paused = False
         self._reader: asyncio.Future[None] | None = None
         self._reader_interruptible = False
+        # One timer serves every read: a read moves the deadline, and the
+        # timer, when it fires early, re-arms for it (no timer per read).
+        self._read_deadline = 0.0
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._read_timed_out = False
         self._drainer: asyncio.Future[None] | None = None
         self._handshaker: asyncio.Future[None] | None = None
         self._closed_waiter: asyncio.Future[None] | None = None
@@ -502,6 +510,7 @@ class TcpConnection(asyncio.BufferedProtocol):
         self._lost = True
         self._eof = True
         self._cancel_stall_timer()
+        self._cancel_read_timer()
         if self._handshaker is not None and not self._handshaker.done():
             self._handshaker.set_exception(
                 TlsHandshakeError("the connection closed during the TLS handshake")
@@ -580,14 +589,36 @@ class TcpConnection(asyncio.BufferedProtocol):
         waiter = self._reader = self._loop.create_future()
         self._reader_interruptible = interruptible
         limit = self._options.idle_timeout_s if timeout_s is None else timeout_s
+        self._read_deadline = deadline = self._loop.time() + limit
+        self._read_timed_out = False
+        timer = self._read_timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._read_timer = self._loop.call_at(deadline, self._on_read_timer)
         try:
-            async with asyncio.timeout(limit):
-                await waiter
-        except TimeoutError:
-            raise IdleTimeout(f"nothing received for {limit:g} s") from None
+            await waiter
         finally:
             self._reader = None
             self._reader_interruptible = False
+        if self._read_timed_out:
+            raise IdleTimeout(f"nothing received for {limit:g} s")
+
+    def _on_read_timer(self) -> None:
+        self._read_timer = None
+        reader = self._reader
+        if reader is None or reader.done():
+            return  # no read waits: the next one arms the timer again
+        if self._loop.time() < self._read_deadline:
+            self._read_timer = self._loop.call_at(self._read_deadline, self._on_read_timer)
+            return
+        self._read_timed_out = True
+        reader.set_result(None)
+
+    def _cancel_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
 
     def _take(self, count: int) -> bytes:
         inbox = self._inbox
