@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from roost.proto.pop3 import MessageEncoder, Pop3StateError
+from roost.proto.pop3 import MessageEncoder, Pop3StateError, encode_message
 
 
 def encode(message: bytes, top_lines: int | None = None, *, chunk: int | None = None) -> bytes:
@@ -176,3 +176,10 @@ def test_top_is_a_prefix_of_retr(message: bytes, lines: int, chunk: int) -> None
     if blank and not message.startswith(b"\r\n"):
         sent = top[len(header) + 4 :].count(b"\r\n")
         assert sent == lines or body_lines == 0
+
+
+@given(st.binary(max_size=200), st.integers(min_value=0, max_value=200))
+def test_a_message_encoded_whole_is_what_the_encoder_streams(message: bytes, split: int) -> None:
+    """`encode_message` of the trace and the blob: the octets RETR streams."""
+    trace, blob = message[:split], message[split:]
+    assert encode_message(trace, blob).wire == encode(message)

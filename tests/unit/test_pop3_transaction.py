@@ -16,6 +16,7 @@ from roost.proto.pop3 import (
     SessionAborted,
     State,
     Update,
+    encode_message,
     replies,
 )
 from tests.unit.test_pop3_harness import (
@@ -112,6 +113,27 @@ def test_retr_streams_the_message_dot_stuffed(peer: Peer) -> None:
     )
     (event,) = peer.of(Retrieve)
     assert event == Retrieve(1, "uid-1", ONE, None)
+
+
+def test_retr_answered_with_a_message_encoded_beforehand(peer: Peer) -> None:
+    streamed = peer.send(b"RETR 1\r\n")
+    conn = peer.conn
+    conn.receive_data(b"RETR 1\r\n")
+    event = conn.next_event()
+    assert isinstance(event, Retrieve)
+    conn.send_message(
+        encode_message(b"Subject: one\r\n", MESSAGES["uid-1"][len(b"Subject: one\r\n") :])
+    )
+    assert conn.data_to_send() == streamed
+    assert conn.next_event() is None  # answered: the next command may come
+    conn.receive_data(b"TOP 1 0\r\n")
+    assert isinstance(conn.next_event(), Retrieve)
+    with pytest.raises(Pop3StateError):
+        conn.send_message(encode_message(b"x\r\n"))  # TOP cuts: it streams
+    conn.begin_message()
+    with pytest.raises(Pop3StateError):
+        conn.send_message(encode_message(b"x\r\n"))
+    conn.end_message()
 
 
 def test_top(peer: Peer) -> None:

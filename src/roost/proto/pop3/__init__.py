@@ -54,7 +54,7 @@ A service drives it like this (error handling left out)::
 
 from roost.proto.pop3 import replies
 from roost.proto.pop3.connection import Phase, Pop3ServerConnection, State
-from roost.proto.pop3.encoder import MessageEncoder
+from roost.proto.pop3.encoder import EncodedMessage, MessageEncoder, encode_message
 from roost.proto.pop3.errors import Pop3Error, Pop3SettingsError, Pop3StateError
 from roost.proto.pop3.events import (
     NEEDS_ANSWER,
@@ -94,6 +94,7 @@ __all__ = [
     "Authenticated",
     "ConnectionLost",
     "Deletion",
+    "EncodedMessage",
     "Event",
     "Maildrop",
     "MaildropEntry",
@@ -116,5 +117,6 @@ __all__ = [
     "State",
     "Update",
     "Utf8Enabled",
+    "encode_message",
     "replies",
 ]

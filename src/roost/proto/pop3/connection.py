@@ -59,7 +59,7 @@ from roost.proto.pop3 import replies
 from roost.proto.pop3.auth import AskService, Refused, SaslLogin, SendChallenge, Step
 from roost.proto.pop3.buffer import OVERLONG, ReceiveBuffer
 from roost.proto.pop3.capabilities import capa_response
-from roost.proto.pop3.encoder import MessageEncoder
+from roost.proto.pop3.encoder import EncodedMessage, MessageEncoder
 from roost.proto.pop3.errors import (
     HttpRequestError,
     MessageDeletedError,
@@ -334,6 +334,20 @@ class Pop3ServerConnection:
         else:
             self._send(replies.TOP_FOLLOWS)
         self._encoder = MessageEncoder(event.top_lines)
+
+    def send_message(self, message: EncodedMessage) -> None:
+        """Answer a RETR at once with the whole message, encoded beforehand
+        (`encode_message`): the ``+OK`` line, the message, its end. TOP
+        cuts the message as it goes, so it takes `begin_message`."""
+        event = self._answering("send_message", (Retrieve,))
+        assert isinstance(event, Retrieve)
+        if event.top_lines is not None:
+            raise Pop3StateError("TOP sends part of the message: use begin_message")
+        if self._encoder is not None:
+            raise Pop3StateError("the message has begun: end it")
+        self._send(replies.message_follows(event.size_octets))
+        self._out += message.wire
+        self._pending = None
 
     def message_data(self, chunk: bytes) -> bool:
         """Queue the next chunk of the stored message, dot-stuffed.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 
 from roost.proto.pop3.errors import Pop3StateError
 from roost.proto.pop3.replies import TERMINATOR
@@ -166,3 +167,21 @@ class MessageEncoder:
         if self._line is _Line.EMPTY:
             return length == 0 or (length == 1 and chunk[start] == _CR)
         return self._line is _Line.CR and length == 0
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedMessage:
+    """A whole message as RETR sends it after the status line; made by
+    `encode_message` only."""
+
+    wire: bytes
+
+
+def encode_message(*parts: bytes) -> EncodedMessage:
+    """The message made of *parts* in turn (its trace fields, then the
+    stored message), dot-stuffed and ended as RETR sends it: the octets a
+    `MessageEncoder` gives for the same parts, in one piece. It touches no
+    state, so a service may build it away from the event loop, ahead of
+    the RETR that sends it (`Pop3ServerConnection.send_message`)."""
+    encoder = MessageEncoder()
+    return EncodedMessage(b"".join([*(encoder.feed(part) for part in parts), encoder.finish()]))

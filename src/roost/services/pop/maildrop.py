@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from roost.core.clock import Clock
 from roost.core.errors import RoostError
-from roost.proto.pop3 import Maildrop
+from roost.proto.pop3 import EncodedMessage, Maildrop
 from roost.services.pop.readahead import ReadAhead
 from roost.store.db import Tx
 from roost.store.maildrop_locks import LockOutcome
@@ -151,13 +151,14 @@ class OpenMaildrop:
         """Message ``number`` (from 1) of the listing."""
         return self._messages[number - 1]
 
-    async def small_blob(self, number: int) -> bytes | None:
-        """The blob of message ``number`` when it is small (read ahead with the
-        ones after it, see `roost.services.pop.readahead`), else None: stream
-        it. Raises `NotFound` or `OSError` when the blob cannot be read."""
+    async def small_message(self, number: int) -> EncodedMessage | None:
+        """Message ``number`` as RETR sends it when it is small (read and
+        encoded ahead with the ones after it, see
+        `roost.services.pop.readahead`), else None: stream it. Raises
+        `NotFound` or `OSError` when the blob cannot be read."""
         if not self._ahead.small(number):
             return None
-        return await self._ahead.blob(number)
+        return await self._ahead.message(number)
 
     def renew_in_s(self) -> float:
         """Seconds until the lock should be renewed (never, once released)."""

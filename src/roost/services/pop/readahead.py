@@ -6,7 +6,10 @@ next. Reading each small message alone costs a trip to the blob store's
 disk thread per message, and the client waits for it. So small messages
 are read in batches of consecutive ones (one trip for the batch), and
 the next batch is read in the background while the client works through
-the first half of this one.
+the first half of this one. Each message of a batch is also encoded as
+RETR sends it (trace fields and blob, dot-stuffed, ended:
+`roost.proto.pop3.encode_message`) in a worker thread, so that a RETR
+only writes it.
 
 Memory stays bounded whatever the messages: a batch holds small messages
 only (up to `SMALL_MESSAGE_OCTETS` each) and at most half the budget, so
@@ -22,6 +25,7 @@ import logging
 from collections.abc import Sequence
 
 from roost.core.errors import RoostError
+from roost.proto.pop3 import EncodedMessage, encode_message
 from roost.store.blobs import BlobStore
 from roost.store.types import Listed
 
@@ -34,14 +38,14 @@ MAX_BATCH_MESSAGES = 64
 
 
 class ReadAhead:
-    """The blobs of small messages, read in batches ahead of the client."""
+    """Small messages, read and encoded in batches ahead of the client."""
 
     def __init__(self, blobs: BlobStore, messages: Sequence[Listed], budget: int) -> None:
         self._blobs = blobs
         self._messages = messages
         self._batch_octets = budget // 2
-        self._cached: dict[int, bytes] = {}
-        self._next: asyncio.Task[dict[int, bytes]] | None = None
+        self._cached: dict[int, EncodedMessage] = {}
+        self._next: asyncio.Task[dict[int, EncodedMessage]] | None = None
         self._batch_len = 0
 
     def _blob_octets(self, number: int) -> int:
@@ -53,8 +57,8 @@ class ReadAhead:
         octets = self._blob_octets(number)
         return octets <= SMALL_MESSAGE_OCTETS and octets <= self._batch_octets
 
-    async def blob(self, number: int) -> bytes:
-        """The blob of small message ``number``. Raises `NotFound` or
+    async def message(self, number: int) -> EncodedMessage:
+        """Small message ``number`` as RETR sends it. Raises `NotFound` or
         `OSError` when it cannot be read."""
         found = self._cached.pop(number, None)
         if found is None and self._next is not None:
@@ -100,9 +104,14 @@ class ReadAhead:
             plan.append(number)
         return plan
 
-    async def _read(self, plan: list[int]) -> dict[int, bytes]:
-        hashes = [self._messages[n - 1].blob_hash for n in plan]
-        return dict(zip(plan, await self._blobs.read_many(hashes), strict=True))
+    async def _read(self, plan: list[int]) -> dict[int, EncodedMessage]:
+        listed = [self._messages[n - 1] for n in plan]
+        blobs = await self._blobs.read_many([m.blob_hash for m in listed])
+
+        def encode() -> list[EncodedMessage]:
+            return [encode_message(m.trace, blob) for m, blob in zip(listed, blobs, strict=True)]
+
+        return dict(zip(plan, await asyncio.to_thread(encode), strict=True))
 
     async def _collect(self) -> None:
         """Take in the batch read in the background; a failed one is dropped

@@ -324,19 +324,15 @@ class PopSession:
         assert drop is not None
         message = drop.message(event.number)
         try:
-            blob = await drop.small_blob(event.number)
+            # TOP cuts the message as it goes: it streams, whatever the size.
+            whole = None if event.top_lines is not None else await drop.small_message(event.number)
         except (RoostError, OSError) as exc:
             self._unavailable(message, exc)
             return
-        if blob is None:
-            if not await self._stream(message):
-                return
-        else:
-            core = self.core
-            core.begin_message()
-            if core.message_data(message.trace):
-                core.message_data(blob)
-            core.end_message()
+        if whole is not None:
+            self.core.send_message(whole)
+        elif not await self._stream(message):
+            return
         if event.top_lines is None:
             self._retrieved += 1
             self._count("retrieved")
