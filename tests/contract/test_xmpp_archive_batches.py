@@ -10,6 +10,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from roost.core.clock import ManualClock
 from roost.core.errors import RoostError
@@ -79,30 +80,36 @@ async def test_flush_waits_only_for_rows_handed_over_before_it(
 
 
 class FailingOnce:
-    """A store whose first write fails as a full disk would."""
+    """A store whose first write fails with *error*."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, error: Exception) -> None:
         self._store = store
+        self._error = error
         self.xmpp = store.xmpp
         self.failed = False
 
     async def write(self, work: object) -> None:
         if not self.failed:
             self.failed = True
-            raise RoostError("disk full")
+            raise self._error
         await self._store.write(work)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "error",
+    [RoostError("disk full"), OperationalError("INSERT", None, Exception("disk full"))],
+    ids=["store error", "driver error"],
+)
 async def test_a_failed_write_is_counted_and_the_next_goes_through(
-    store: Store, clock: ManualClock, caplog: pytest.LogCaptureFixture
+    store: Store, clock: ManualClock, caplog: pytest.LogCaptureFixture, error: Exception
 ) -> None:
     counters: dict[str, int] = {}
-    batches = ArchiveBatches(FailingOnce(store), 100, counters)  # type: ignore[arg-type]
+    batches = ArchiveBatches(FailingOnce(store, error), 100, counters)  # type: ignore[arg-type]
     with caplog.at_level(logging.ERROR):
         await batches.add([entry(clock, 0), entry(clock, 1)])
         await batches.flush()
     assert counters["archive_failed"] == 2
-    assert "cannot archive 2 XMPP messages: disk full" in caplog.text
+    assert "cannot archive 2 XMPP messages:" in caplog.text and "disk full" in caplog.text
     await batches.add([entry(clock, 2)])
     await batches.flush()
     assert await archived(store) == ["id2"]

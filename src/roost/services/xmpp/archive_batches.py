@@ -18,7 +18,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from roost.core.errors import RoostError
 from roost.store.db import Tx
 from roost.store.store import Store
 from roost.store.xmpp import ArchiveEntry
@@ -70,7 +69,7 @@ class ArchiveBatches:
 
             try:
                 await self._store.write(write)
-            except (RoostError, OSError) as exc:
+            except Exception as exc:  # whatever failed, the flushes waiting must wake
                 log.error("cannot archive %d XMPP messages: %s", len(batch), exc)
                 self._counters["archive_failed"] = self._counters.get("archive_failed", 0) + len(
                     batch
