@@ -43,8 +43,9 @@ def _imap_date(day: datetime.date) -> str:
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_save_dates(tmp_path: Path, ca: trustme.CA, backend: str) -> None:
     async with imap_roost(tmp_path, ca, backend=backend) as roost:
-        await deliver(roost, [PLAIN, MULTIPART])
+        # Before the deliveries: their save dates are among those checked.
         started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        await deliver(roost, [PLAIN, MULTIPART])
         port = imap_port(roost)
         wire = await in_thread(lambda: Wire(port))
         try:
