@@ -284,22 +284,7 @@ class MailListStore:
         self, tx: Tx, mailbox_id: int, limit: int, from_uid: int = 0
     ) -> list[str]:
         """Blobs of the folder's messages (from UID `from_uid` on) that have no summary."""
-        rows = await tx.execute(
-            sa.select(messages.c.blob_hash)
-            .distinct()
-            .select_from(
-                messages.outerjoin(
-                    message_summaries, message_summaries.c.blob_hash == messages.c.blob_hash
-                )
-            )
-            .where(
-                messages.c.mailbox_id == mailbox_id,
-                messages.c.uid >= from_uid,
-                message_summaries.c.blob_hash.is_(None),
-            )
-            .limit(limit)
-        )
-        return [str(r.blob_hash) for r in rows]
+        return await _unsummarised(tx, mailbox_id, messages.c.uid >= from_uid, limit)
 
     async def put_summaries(self, tx: Tx, items: Sequence[tuple[str, Summary]]) -> None:
         """Store summaries; one already there (another request made it) is kept."""
@@ -559,22 +544,8 @@ class MailListStore:
         """Blobs of the conversations' messages in the folder that have no summary."""
         if not keys:
             return []
-        rows = await tx.execute(
-            sa.select(messages.c.blob_hash)
-            .distinct()
-            .select_from(
-                messages.outerjoin(
-                    message_summaries, message_summaries.c.blob_hash == messages.c.blob_hash
-                )
-            )
-            .where(
-                messages.c.mailbox_id == mailbox_id,
-                messages.c.thread_key.in_(sorted(set(keys))),
-                message_summaries.c.blob_hash.is_(None),
-            )
-            .limit(limit)
-        )
-        return [str(r.blob_hash) for r in rows]
+        chosen = messages.c.thread_key.in_(sorted(set(keys)))
+        return await _unsummarised(tx, mailbox_id, chosen, limit)
 
     async def thread_messages(
         self, tx: Tx, mailbox_id: int, thread_key: int, limit: int
@@ -665,3 +636,25 @@ class _Links:
         for node in list(self._parent):
             out.setdefault(self.find(node), []).append(node)
         return list(out.values())
+
+
+async def _unsummarised(
+    tx: Tx, mailbox_id: int, chosen: sa.ColumnElement[bool], limit: int
+) -> list[str]:
+    """Blobs of the folder's *chosen* messages that have no summary yet."""
+    rows = await tx.execute(
+        sa.select(messages.c.blob_hash)
+        .distinct()
+        .select_from(
+            messages.outerjoin(
+                message_summaries, message_summaries.c.blob_hash == messages.c.blob_hash
+            )
+        )
+        .where(
+            messages.c.mailbox_id == mailbox_id,
+            chosen,
+            message_summaries.c.blob_hash.is_(None),
+        )
+        .limit(limit)
+    )
+    return [str(r.blob_hash) for r in rows]

@@ -52,6 +52,7 @@ from roost.proto.xmpp import namespaces as ns
 from roost.proto.xmpp.conditions import StreamErrorCondition
 from roost.proto.xmpp.element import Attributes, Element
 from roost.proto.xmpp.header import HeaderRefused, StreamHeader, check_stream_root, read_header
+from roost.proto.xmpp.serializer import escape_attribute
 
 # expat joins namespace, local name and prefix with this; it cannot occur in
 # XML 1.0 at all, so no namespace URI can contain it.
@@ -312,7 +313,9 @@ class ExpatDocument:
         that declares what the stream's root declared, which the handlers
         ignore, and then positions count from where the old one stopped."""
         context = "".join(
-            f" xmlns='{_quoted(uri)}'" if prefix is None else f" xmlns:{prefix}='{_quoted(uri)}'"
+            f" xmlns='{escape_attribute(uri or '')}'"
+            if prefix is None
+            else f" xmlns:{prefix}='{escape_attribute(uri)}'"
             for prefix, uri in self._stream_declarations
         )
         opening = f"<{self._stream_tag}{context}>".encode()
@@ -423,11 +426,6 @@ class ExpatDocument:
             # reports a run of whitespace in many calls; scan each byte once.
             start = max(self._position(), self.quiet_to)
             self.quiet_to = self._window.whitespace_end(start, self._fed_to)
-
-
-def _quoted(value: str | None) -> str:
-    """A namespace name as a single-quoted attribute value."""
-    return (value or "").replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;")
 
 
 def _fault_of(code: int | None) -> StreamFault:
